@@ -1,0 +1,50 @@
+# One-word entry points. `make run` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: run worker web test lint fmt bench venv migrate clean
+
+$(BIN)/activate:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-test.txt | $(BIN)/activate
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --no-input
+
+# Web server and a Celery worker together; Ctrl-C stops both.
+run: migrate
+	@DEBUG=$${DEBUG:-1} $(PY) -m scripts.run_dev --port $(PORT)
+
+worker: venv
+	$(BIN)/celery -A config worker --loglevel=INFO --pool=threads --concurrency=4
+
+web: migrate
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf data/broker data/*.sqlite3*

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "tastetest"
+admin.site.site_title = "tastetest admin"
+admin.site.index_title = "Studies, candidates, prompts and votes"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("raters.urls")),
+]

@@ -1,0 +1,252 @@
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+
+from evaluations.forms import PromptImportForm
+from evaluations.importing import ImportFailed, prompts_import
+from evaluations.models import Candidate, Output, Pair, Prompt, Study
+
+
+class CandidateInline(admin.StackedInline):
+    model = Candidate
+    extra = 0
+    fieldsets = [
+        (None, {"fields": [("label", "model", "version")]}),
+        ("Deployment", {"fields": [("api_base", "api_key_env"), "fallback_deployments"]}),
+        (
+            "Generation",
+            {"fields": [("temperature", "max_tokens"), "system_prompt", "extra_params"]},
+        ),
+        (
+            "Prices and limits",
+            {
+                "fields": [
+                    ("input_price_per_mtok", "output_price_per_mtok"),
+                    ("max_concurrency", "requests_per_minute"),
+                ]
+            },
+        ),
+    ]
+
+
+class PromptInline(admin.TabularInline):
+    model = Prompt
+    extra = 0
+    fields = ["external_id", "category", "text", "context", "reference"]
+    show_change_link = True
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "status",
+        "owner",
+        "prompt_count",
+        "candidate_count",
+        "outputs_done",
+        "outputs_failed",
+        "pair_count",
+        "vote_count",
+        "created_at",
+    ]
+    list_filter = ["status", "owner", "created_at"]
+    search_fields = ["name", "slug", "question"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [CandidateInline, PromptInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "owner", "status"]}),
+        (
+            "What raters see",
+            {"fields": ["question", "instructions", "allow_tie", "allow_both_bad"]},
+        ),
+        (
+            "Design",
+            {
+                "fields": [
+                    "votes_per_pair",
+                    "seed",
+                    "pairing_mode",
+                    "pairs_per_prompt",
+                    "gold_rate",
+                    "gold_min_accuracy",
+                    "adaptive_assignment",
+                    "cache_enabled",
+                ]
+            },
+        ),
+        ("Timestamps", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest):
+        # Counts come from subqueries per column: joining all the reverse relations at once
+        # would multiply rows and inflate each count.
+        def count_of(model, **filters):
+            return Coalesce(
+                Subquery(
+                    model.objects.filter(**filters)
+                    .order_by()
+                    .values("study" if "study" in filters else "prompt__study")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                0,
+            )
+
+        from raters.models import Vote
+
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("owner")
+            .annotate(
+                n_prompts=count_of(Prompt, study=OuterRef("pk")),
+                n_candidates=count_of(Candidate, study=OuterRef("pk")),
+                n_done=count_of(Output, prompt__study=OuterRef("pk"), status=Output.Status.DONE),
+                n_failed=count_of(
+                    Output, prompt__study=OuterRef("pk"), status=Output.Status.FAILED
+                ),
+                n_pairs=count_of(Pair, study=OuterRef("pk")),
+                n_votes=count_of(Vote, study=OuterRef("pk")),
+            )
+        )
+
+    @admin.display(description="prompts", ordering="n_prompts")
+    def prompt_count(self, obj: Study) -> int:
+        return obj.n_prompts
+
+    @admin.display(description="candidates", ordering="n_candidates")
+    def candidate_count(self, obj: Study) -> int:
+        return obj.n_candidates
+
+    @admin.display(description="outputs done", ordering="n_done")
+    def outputs_done(self, obj: Study) -> int:
+        return obj.n_done
+
+    @admin.display(description="failed", ordering="n_failed")
+    def outputs_failed(self, obj: Study) -> int:
+        return obj.n_failed
+
+    @admin.display(description="pairs", ordering="n_pairs")
+    def pair_count(self, obj: Study) -> int:
+        return obj.n_pairs
+
+    @admin.display(description="votes", ordering="n_votes")
+    def vote_count(self, obj: Study) -> int:
+        return obj.n_votes
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {"owner": request.user.pk}
+
+    def get_urls(self):
+        urls = super().get_urls()
+        extra = [
+            path(
+                "<int:study_id>/import-prompts/",
+                self.admin_site.admin_view(self.import_prompts_view),
+                name="evaluations_study_import_prompts",
+            ),
+        ]
+        return extra + urls
+
+    def import_prompts_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
+        study = get_object_or_404(Study, pk=study_id)
+        if not self.has_change_permission(request, study):
+            raise PermissionDenied
+        errors: list[str] = []
+        if request.method == "POST":
+            form = PromptImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    # Refuse an oversized upload before reading it into memory.
+                    data = upload.read(settings.MAX_IMPORT_BYTES + 1)
+                    created = prompts_import(study=study, data=data, filename=upload.name)
+                except ImportFailed as exc:
+                    errors = exc.errors
+                else:
+                    self.message_user(
+                        request, f"Imported {created} prompts into {study}.", messages.SUCCESS
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:evaluations_study_change", args=[study.pk])
+                    )
+        else:
+            form = PromptImportForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "study": study,
+            "form": form,
+            "errors": errors,
+            "title": f"Import prompts into {study}",
+        }
+        return render(request, "admin/evaluations/study/import_prompts.html", context)
+
+
+@admin.register(Candidate)
+class CandidateAdmin(admin.ModelAdmin):
+    list_display = ["label", "model", "version", "study", "demo_model"]
+    list_filter = ["study"]
+    search_fields = ["label", "model", "version"]
+
+    @admin.display(boolean=True, description="demo model (offline)")
+    def demo_model(self, obj: Candidate) -> bool:
+        return obj.is_demo
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "study", "category", "short_text"]
+    list_filter = ["study", "category"]
+    search_fields = ["external_id", "text", "category"]
+
+    @admin.display(description="text")
+    def short_text(self, obj: Prompt) -> str:
+        return obj.text[:80]
+
+
+@admin.register(Output)
+class OutputAdmin(admin.ModelAdmin):
+    list_display = [
+        "prompt",
+        "candidate",
+        "status",
+        "attempts",
+        "latency_ms",
+        "ttft_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "identity_leak",
+        "version_mismatch",
+        "cache_hit",
+        "imported",
+    ]
+    list_filter = [
+        "status",
+        "identity_leak",
+        "version_mismatch",
+        "cache_hit",
+        "imported",
+        "candidate__study",
+    ]
+    search_fields = ["prompt__external_id", "candidate__label", "text", "last_error"]
+    list_select_related = ["prompt", "candidate"]
+    readonly_fields = ["created_at", "started_at", "finished_at"]
+
+
+@admin.register(Pair)
+class PairAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "study", "prompt", "output_a", "output_b", "gold_answer"]
+    list_filter = ["study", ("gold_answer", admin.EmptyFieldListFilter)]
+    search_fields = ["public_id", "prompt__external_id"]
+    list_select_related = ["prompt", "output_a__candidate", "output_b__candidate", "study"]
+    raw_id_fields = ["prompt", "output_a", "output_b"]

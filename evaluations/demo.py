@@ -1,0 +1,76 @@
+"""The demo study that `make run` sets up: offline models, a small domain test set."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from evaluations.models import Candidate, Prompt, Study
+
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_ADMIN_PASSWORD = "tastetest-demo"  # noqa: S105 - printed by `make run`, local demo only
+DEMO_STUDY_SLUG = "demo-support-answers"
+
+DEMO_PROMPTS = [
+    (
+        "billing-1",
+        "billing",
+        "A customer was charged twice for the same order. What should they do?",
+    ),
+    ("billing-2", "billing", "Explain the difference between a refund and a chargeback."),
+    ("billing-3", "billing", "How do I update the credit card on my subscription?"),
+    ("tech-1", "technical", "My laptop will not connect to Wi-Fi after an update. What can I try?"),
+    (
+        "tech-2",
+        "technical",
+        "Write a Python function that checks whether a string is a palindrome.",
+    ),
+    ("tech-3", "technical", "What is the difference between a process and a thread?"),
+    ("tech-4", "technical", "How do I undo the last commit in git without losing my changes?"),
+    ("policy-1", "policy", "Can I return an opened item after 30 days?"),
+    ("policy-2", "policy", "Summarise what personal data a support team should never ask for."),
+    ("policy-3", "policy", "Draft a polite reply declining a request for a discount."),
+]
+
+DEMO_CANDIDATES = [
+    # label (researchers only), LiteLLM model string on the offline demo provider, version
+    ("Concise (demo)", "demo/concise", "demo-concise-2026-01"),
+    ("Thorough (demo)", "demo/thorough", "demo-thorough-2026-01"),
+    ("Friendly (demo)", "demo/friendly", "demo-friendly-2026-01"),
+]
+
+
+@transaction.atomic
+def demo_setup() -> Study:
+    """Create (or find) the demo admin and demo study. Safe to run repeatedly."""
+    user_model = get_user_model()
+    admin, created = user_model.objects.get_or_create(
+        username=DEMO_ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        admin.set_password(DEMO_ADMIN_PASSWORD)
+        admin.save()
+    study, created = Study.objects.get_or_create(
+        slug=DEMO_STUDY_SLUG,
+        defaults={
+            "name": "Demo: customer-support answers",
+            "owner": admin,
+            "instructions": "Judge accuracy first, then clarity. Length is not a virtue in itself.",
+            "votes_per_pair": 2,
+            "seed": 20261127,
+        },
+    )
+    if created:
+        for label, model, version in DEMO_CANDIDATES:
+            Candidate.objects.create(
+                study=study,
+                label=label,
+                model=model,
+                version=version,
+                max_tokens=400,
+                input_price_per_mtok=0,
+                output_price_per_mtok=0,
+            )
+        Prompt.objects.bulk_create(
+            Prompt(study=study, external_id=pid, category=cat, text=text)
+            for pid, cat, text in DEMO_PROMPTS
+        )
+    return study

@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from evaluations.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_setup
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin account and the demo study (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        study = demo_setup()
+        base = settings.SITE_URL.rstrip("/")
+        self.stdout.write(
+            "\n"
+            f"  tastetest is starting at {base}/\n"
+            f"  Admin:       {base}/admin/  (user {DEMO_ADMIN_USERNAME!r}, "
+            f"password {DEMO_ADMIN_PASSWORD!r})\n"
+            f"  Demo study:  {base}/admin/evaluations/study/{study.pk}/change/\n"
+        )

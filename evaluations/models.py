@@ -1,0 +1,284 @@
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class IllegalTransition(Exception):
+    """A study was asked to move to a status its lifecycle does not allow from where it is."""
+
+
+def random_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def public_pair_id() -> str:
+    # 96 random bits, URL-safe: not sequential, not guessable, not derived from any model.
+    return secrets.token_urlsafe(12)
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        GENERATING = "generating", "Generating"
+        READY = "ready", "Ready"
+        OPEN = "open", "Open for voting"
+        CLOSED = "closed", "Closed"
+
+    # The lifecycle: draft -> generating -> ready -> open -> closed. A study may go back to
+    # generating from ready (more outputs, retries) and be reopened after closing.
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.DRAFT: {Status.GENERATING, Status.READY},
+        Status.GENERATING: {Status.READY, Status.DRAFT},
+        Status.READY: {Status.GENERATING, Status.OPEN},
+        Status.OPEN: {Status.CLOSED},
+        Status.CLOSED: {Status.OPEN},
+    }
+
+    class PairingMode(models.TextChoices):
+        ALL = "all", "All candidate pairs per prompt"
+        BALANCED = "balanced", "Balanced subset per prompt"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    question = models.CharField(max_length=500, default="Which response better answers the prompt?")
+    instructions = models.TextField(blank=True, help_text="Shown to raters above every pair.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    votes_per_pair = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Votes wanted per pair; more than one gives inter-rater agreement.",
+    )
+    allow_tie = models.BooleanField(default=True)
+    allow_both_bad = models.BooleanField(default=True)
+    seed = models.PositiveIntegerField(
+        default=random_seed, help_text="Seeds pair order and sides: the same seed, same pairs."
+    )
+    cache_enabled = models.BooleanField(
+        default=True, help_text="Reuse an identical request already answered in any study."
+    )
+    pairing_mode = models.CharField(
+        max_length=10, choices=PairingMode.choices, default=PairingMode.ALL
+    )
+    pairs_per_prompt = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="With balanced pairing: pairs built per prompt."
+    )
+    gold_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of assignments that are gold (attention-check) pairs.",
+    )
+    gold_min_accuracy = models.FloatField(
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A rater below this accuracy on gold pairs is flagged.",
+    )
+    adaptive_assignment = models.BooleanField(
+        default=False,
+        help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    def transition_to(self, status: str) -> None:
+        """Move to ``status`` and save, or raise IllegalTransition.
+
+        The UPDATE is conditional on the status read, so two processes racing to move the
+        same study cannot both succeed.
+        """
+        if not self.can_transition_to(status):
+            raise IllegalTransition(
+                f"Study {self.slug!r} cannot go from {self.status} to {status}; "
+                f"allowed: {', '.join(sorted(self.TRANSITIONS.get(self.status, ()))) or 'none'}"
+            )
+        updated = Study.objects.filter(pk=self.pk, status=self.status).update(
+            status=status, updated_at=timezone.now()
+        )
+        if not updated:
+            self.refresh_from_db(fields=["status"])
+            raise IllegalTransition(f"Study {self.slug!r} changed status concurrently")
+        self.status = status
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Candidate(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="candidates")
+    label = models.CharField(max_length=100, help_text="For researchers only; raters never see it.")
+    model = models.CharField(
+        max_length=200,
+        help_text="LiteLLM model string: openai/gpt-4.1-mini, anthropic/claude-sonnet-4-6, "
+        "ollama/llama3, openai/<name> with an api_base, demo/<name> for the offline demo.",
+    )
+    version = models.CharField(
+        max_length=200, blank=True, help_text="Pinned version the provider should serve."
+    )
+    api_base = models.URLField(max_length=500, blank=True)
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Environment variable holding the key (LiteLLM's usual one if blank).",
+    )
+    fallback_deployments = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Other deployments of the same model: [{"api_base": ..., "api_key_env": ...}].',
+    )
+    temperature = models.FloatField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    system_prompt = models.TextField(blank=True)
+    extra_params = models.JSONField(default=dict, blank=True)
+    input_price_per_mtok = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="USD per million input tokens, for models LiteLLM has no price for.",
+    )
+    output_price_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    max_concurrency = models.PositiveSmallIntegerField(default=16)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "label"], name="candidate_unique_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.model})"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.model.startswith("demo/")
+
+
+class Prompt(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=200)
+    text = models.TextField()
+    context = models.TextField(blank=True, help_text="Context or system text shown with it.")
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    reference = models.TextField(blank=True, help_text="Optional reference answer.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "external_id"], name="prompt_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Output(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="outputs")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="outputs")
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    text = models.TextField(
+        blank=True, help_text="What raters see: scrubbed of self-identification."
+    )
+    raw_text = models.TextField(blank=True, help_text="The answer as the provider returned it.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    ttft_ms = models.FloatField(null=True, blank=True, verbose_name="time to first token (ms)")
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True, default=None
+    )
+    served_model = models.CharField(max_length=200, blank=True)
+    deployment = models.CharField(max_length=500, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    identity_leak = models.BooleanField(default=False, help_text="Self-identification scrubbed.")
+    version_mismatch = models.BooleanField(
+        default=False, help_text="The provider served a model other than the pinned version."
+    )
+    imported = models.BooleanField(default=False)
+    cache_hit = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt", "candidate"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "candidate"], name="output_unique_prompt_candidate"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt} / {self.candidate.label}"
+
+    @property
+    def cost(self) -> Decimal:
+        return self.cost_usd or Decimal(0)
+
+
+class Pair(models.Model):
+    class Answer(models.TextChoices):
+        A = "a", "A better"
+        B = "b", "B better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pairs")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="pairs")
+    output_a = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="pairs_as_a")
+    output_b = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="pairs_as_b")
+    public_id = models.CharField(max_length=32, unique=True, default=public_pair_id, editable=False)
+    gold_answer = models.CharField(
+        max_length=8,
+        choices=Answer.choices,
+        blank=True,
+        help_text="Set to make this an attention-check pair with a known right answer.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["output_a", "output_b"], name="pair_unique_outputs"),
+            models.CheckConstraint(
+                condition=~models.Q(output_a=models.F("output_b")), name="pair_distinct_outputs"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_gold(self) -> bool:
+        return bool(self.gold_answer)

@@ -1,0 +1,90 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from evaluations.models import Output, Pair, Study
+
+
+def new_invite_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Rater(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rater"
+    )
+    display_name = models.CharField(max_length=100)
+    expertise = models.CharField(max_length=200, blank=True)
+    studies = models.ManyToManyField(Study, through="Membership", related_name="raters")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Membership(models.Model):
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="memberships")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    invite = models.ForeignKey("Invite", on_delete=models.SET_NULL, null=True, blank=True)
+    flagged = models.BooleanField(
+        default=False, help_text="Below the study's gold accuracy threshold."
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rater", "study"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater} in {self.study}"
+
+
+class Invite(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
+    key = models.CharField(max_length=64, unique=True, default=new_invite_key, editable=False)
+    note = models.CharField(max_length=200, blank=True)
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, default=1, help_text="1 for single use; empty for unlimited."
+    )
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    revoked = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Invite to {self.study} ({self.uses}/{self.max_uses or '∞'})"
+
+
+class Vote(models.Model):
+    """One rater's judgement of one pair, stored relative to the pair's canonical order."""
+
+    class Choice(models.TextChoices):
+        A = "a", "A better"
+        B = "b", "B better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    # study is the pair's study, copied so that ranking queries group one table by study.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="votes")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="votes")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="votes")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    left_output = models.ForeignKey(
+        Output, on_delete=models.CASCADE, related_name="+", help_text="Shown on the left."
+    )
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "rater"], name="vote_unique_pair_rater"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater} on {self.pair}: {self.choice}"
