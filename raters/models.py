@@ -85,6 +85,17 @@ class Vote(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["pair", "rater"], name="vote_unique_pair_rater"),
         ]
+        indexes = [
+            # Results aggregate a study's votes per (pair, choice, side) from this index alone
+            # (an index-only scan on PostgreSQL); rater is in it so that excluding raters
+            # does not have to visit the table either.
+            models.Index(
+                fields=["study", "pair", "choice", "left_output", "rater"],
+                name="vote_study_aggregate",
+            ),
+            # The newest vote of a study in one index probe: part of the results cache key.
+            models.Index(fields=["study", "id"], name="vote_study_latest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rater} on {self.pair}: {self.choice}"
