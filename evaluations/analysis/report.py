@@ -1,0 +1,487 @@
+"""`analyze`: votes in, one JSON-able document out (the layout `manage.py analyze` prints)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from scipy.special import expit
+
+from .agreement import agreement_block
+from .bias import length_bias, position_bias
+from .bradley_terry import (
+    DEGENERATE_PRIOR_PRECISION,
+    ELO_SCALE,
+    bootstrap_bradley_terry,
+    comparison_structure,
+    fit_bradley_terry,
+)
+from .davidson import fit_davidson
+from .votes import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, pair_counts
+
+Z95 = float(stats.norm.ppf(0.975))
+TIES_OPTIONS = ("half", "davidson")
+BOTH_BAD_OPTIONS = ("tie", "exclude")
+
+
+def parse_anchor(anchor: str | tuple[str, float] | None) -> tuple[str, float] | None:
+    """"MODEL=VALUE" (split at the last "=") or (model, value)."""
+    if anchor is None or isinstance(anchor, tuple):
+        return anchor
+    name, sep, value = anchor.rpartition("=")
+    if not sep or not name:
+        raise ValueError(f"anchor {anchor!r} must look like MODEL=VALUE")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"anchor value {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError("anchor value must be finite")
+    return name, number
+
+
+def analyze(
+    votes: VoteArrays,
+    *,
+    ties: str = "half",
+    both_bad: str = "tie",
+    bootstrap: int = 0,
+    seed: int | None = None,
+    category: str | None = None,
+    anchor: str | tuple[str, float] | None = None,
+    min_shared: int = 10,
+) -> dict[str, Any]:
+    """Rank models, test their differences, measure rater agreement and bias.
+
+    ties: "half" (Bradley-Terry, a tie is half a win each way) or "davidson" (Davidson 1970).
+    both_bad: "tie" (counted as a tie) or "exclude" (dropped from the ranking); always reported.
+    bootstrap: 0 for sandwich intervals (Fisher for Davidson), N for percentile intervals from N
+    multinomial resamples of the aggregated counts (seeded by `seed`). Gold votes never count in
+    the ranking or the agreement. Returns a JSON-able dict (no NaN or infinity: null plus a
+    message or warning instead).
+    """
+    if ties not in TIES_OPTIONS:
+        raise ValueError(f"ties must be one of {', '.join(TIES_OPTIONS)}")
+    if both_bad not in BOTH_BAD_OPTIONS:
+        raise ValueError(f"both_bad must be one of {', '.join(BOTH_BAD_OPTIONS)}")
+    if bootstrap < 0:
+        raise ValueError("bootstrap must be >= 0")
+    anchor_pair = parse_anchor(anchor)
+    if anchor_pair is not None and anchor_pair[0] not in votes.models:
+        raise ValueError(f"anchor model {anchor_pair[0]!r} has no votes")
+    warnings: list[str] = []
+    document: dict[str, Any] = {}
+    if category is not None:
+        if votes.category is None or category not in votes.categories:
+            known = ", ".join(votes.categories) or "none"
+            raise ValueError(f"category {category!r} not in the votes (categories: {known})")
+        votes = votes.subset(votes.category == votes.categories.index(category))
+
+    gold = votes.is_gold
+    ranked = votes.subset(~gold)
+    document["summary"] = {
+        "votes": len(votes), "gold_votes": int(gold.sum()),
+        "both_bad_votes": int((ranked.outcome == BOTH_BAD).sum()),
+        "models": len(np.unique(np.r_[votes.model_a, votes.model_b])),
+        "raters": len(np.unique(votes.rater)) if votes.rater is not None else None,
+        "items": len(np.unique(votes.item)) if votes.item is not None else None,
+        "category": category, "ties": ties, "both_bad": both_bad,
+    }
+    if both_bad == "exclude":
+        ranked = ranked.subset(ranked.outcome != BOTH_BAD)
+    document["summary"]["votes_ranked"] = len(ranked)
+    document["warnings"] = warnings
+    document.update(_ranking(ranked, ties=ties, bootstrap=bootstrap, seed=seed,
+                             anchor=anchor_pair, warnings=warnings))
+
+    if category is None and votes.category is not None and len(votes.categories) > 1:
+        per_category: dict[str, Any] = {}
+        for code, name in enumerate(votes.categories):
+            subset = ranked.subset(ranked.category == code)
+            notes: list[str] = []
+            block = _ranking(subset, ties=ties, bootstrap=0, seed=None, anchor=None,
+                             warnings=notes)
+            per_category[name] = {"votes": len(subset), "models": block["models"],
+                                  "warnings": notes}
+        document["categories"] = per_category
+
+    document["agreement"] = _agreement(votes.subset(~gold), both_bad, min_shared)
+    document["gold"] = _gold(votes)
+    document["bias"] = _bias(ranked, document["models"])
+    return _jsonable(document)
+
+
+def _model_stats(votes: VoteArrays) -> dict[str, np.ndarray]:
+    m = len(votes.models)
+    a, b, out = votes.model_a, votes.model_b, votes.outcome
+
+    def count(mask_a: np.ndarray, mask_b: np.ndarray) -> np.ndarray:
+        return np.bincount(a[mask_a], minlength=m) + np.bincount(b[mask_b], minlength=m)
+
+    return {
+        "votes": count(np.ones(len(a), bool), np.ones(len(a), bool)),
+        "wins": count(out == A_WINS, out == B_WINS),
+        "losses": count(out == B_WINS, out == A_WINS),
+        "ties": count(out == TIE, out == TIE),
+        "both_bad": count(out == BOTH_BAD, out == BOTH_BAD),
+    }
+
+
+def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
+             anchor: tuple[str, float] | None, warnings: list[str]) -> dict[str, Any]:
+    m_all = len(votes.models)
+    counts = _model_stats(votes)
+    method = ("bootstrap percentile" if bootstrap else
+              "fisher (Davidson likelihood)" if ties == "davidson" else "sandwich")
+    interval = {"method": method, "level": 0.95, "bootstrap_rounds": bootstrap or None,
+                "seed": seed if bootstrap else None,
+                "reference": (f"anchored: relative to {anchor[0]} fixed at {anchor[1]:g}"
+                              if anchor else
+                              "centred: relative to the average of the models in the same "
+                              "component (ratings average 1000)")}
+    empty = {"models": [], "components": [], "pairwise": [], "equality_test": None,
+             "votes_needed": [], "interval": interval}
+    if len(votes) == 0:
+        warnings.append("no votes: nothing to rank")
+        return empty
+    pc = pair_counts(votes.model_a, votes.model_b, votes.outcome, m_all)
+    k = len(pc.first)
+    # Cells (first, second, score of first): first wins, second wins, tie, both bad (as a tie).
+    cell_a = np.repeat(pc.first, 4)
+    cell_b = np.repeat(pc.second, 4)
+    cell_y = np.tile([1.0, 0.0, 0.5, 0.5], k)
+    cell_n = pc.counts.ravel()
+    used = cell_n > 0
+    cell_a, cell_b, cell_y, cell_n = cell_a[used], cell_b[used], cell_y[used], cell_n[used]
+    structure = comparison_structure(cell_a, cell_b, cell_y, cell_n, m_all)
+    if structure.n_components == 0:
+        warnings.append("no votes: nothing to rank")
+        return empty
+    if structure.n_components > 1:
+        pieces = [[votes.models[i] for i in np.flatnonzero(structure.component == c)]
+                  for c in range(structure.n_components)]
+        warnings.append(
+            f"the comparison graph has {structure.n_components} disconnected components "
+            f"({'; '.join(', '.join(p) for p in pieces)}): ratings are only comparable within "
+            "a component; each is ranked and centred on its own")
+    rng_root = np.random.SeedSequence(seed)
+    component_seeds = rng_root.spawn(structure.n_components)
+    models_out: list[dict[str, Any]] = []
+    pairwise: list[dict[str, Any]] = []
+    needed: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    davidson_out: list[dict[str, Any]] = []
+    components: list[list[str]] = []
+    for c in range(structure.n_components):
+        members = np.flatnonzero(structure.component == c)
+        names = [votes.models[i] for i in members]
+        components.append(names)
+        if len(members) == 1:
+            warnings.append(f"{names[0]} has no comparison with another model: not rated")
+            continue
+        local = np.full(m_all, -1)
+        local[members] = np.arange(len(members))
+        in_c = local[cell_a] >= 0
+        ca, cb, cy, cn = local[cell_a[in_c]], local[cell_b[in_c]], cell_y[in_c], cell_n[in_c]
+        m = len(members)
+        never_wins = structure.never_wins[members]
+        never_loses = structure.never_loses[members]
+        prior = 0.0
+        if not structure.strongly_connected[c]:
+            prior = DEGENERATE_PRIOR_PRECISION
+            detail = []
+            if never_wins.any():
+                detail.append("never win: " + ", ".join(np.array(names)[never_wins]))
+            if never_loses.any():
+                detail.append("never lose: " + ", ".join(np.array(names)[never_loses]))
+            warnings.append(
+                "no maximum-likelihood rating exists (some models "
+                + ("; ".join(detail) if detail else "only win against one group")
+                + "): ratings in {" + ", ".join(names) + "} are MAP estimates with a N(0, 400 "
+                "Elo) prior on each rating, and the unbounded side of a never-winning or "
+                "never-losing model's interval is null")
+        use_davidson = ties == "davidson"
+        tie_total = float(cn[cy == 0.5].sum())
+        if use_davidson and (tie_total == 0 or prior > 0):
+            warnings.append(
+                "Davidson fit not possible in {" + ", ".join(names) + "} ("
+                + ("no ties" if tie_total == 0 else "no maximum-likelihood estimate")
+                + "): Bradley-Terry with ties as half wins used instead")
+            use_davidson = False
+        if use_davidson:
+            pcs = _pair_table(ca, cb, cy, cn, m)
+            dav = fit_davidson(pcs[0], pcs[1], pcs[2], pcs[3], pcs[4], m)
+            theta, cov = dav.theta, dav.theta_cov
+            null_ll = _davidson_null_loglik(pcs[2] + pcs[3], pcs[4])
+            loglik = dav.loglik
+            davidson_out.append({
+                "models": names, "tie_parameter": dav.nu, "tie_parameter_se": dav.nu_se,
+                "log_tie_parameter": dav.log_nu,
+                "log_tie_parameter_se": float(np.sqrt(dav.cov[-1, -1])),
+                "converged": dav.converged})
+        else:
+            fit = fit_bradley_terry(ca, cb, cy, cn, m, prior_precision=prior)
+            theta, cov = fit.theta, fit.cov
+            loglik, null_ll = fit.loglik, fit.null_loglik
+            if not fit.converged:
+                warnings.append("Bradley-Terry Newton iterations did not converge in {"
+                                + ", ".join(names) + "}")
+        shift = 0.0
+        transform = np.eye(m)
+        if anchor is not None and anchor[0] in names:
+            idx = names.index(anchor[0])
+            shift = anchor[1] - 1000.0 - ELO_SCALE * theta[idx]
+            transform = np.eye(m)
+            transform[:, idx] -= 1.0
+        elif anchor is not None:
+            warnings.append(f"anchor {anchor[0]} is not in component {{{', '.join(names)}}}: "
+                            "that component is centred")
+        ratings = 1000.0 + ELO_SCALE * theta + shift
+        cov_r = transform @ cov @ transform.T * ELO_SCALE**2
+        se = np.sqrt(np.clip(np.diag(cov_r), 0, None))
+        boot_ratings = None
+        if bootstrap:
+            if use_davidson:
+                boot_theta = _bootstrap_davidson(ca, cb, cy, cn, m, bootstrap,
+                                                 component_seeds[c], dav.theta)
+                degenerate = 0
+            else:
+                result = bootstrap_bradley_terry(ca, cb, cy, cn, m, bootstrap,
+                                                 seed=component_seeds[c], fit=fit)
+                boot_theta, degenerate = result.theta, result.degenerate_rounds
+            if degenerate:
+                warnings.append(f"{degenerate} of {bootstrap} bootstrap rounds in {{"
+                                + ", ".join(names) + "} had a model with no win or no loss; "
+                                "they were fitted with the N(0, 400 Elo) prior")
+            boot_ratings = (1000.0 + ELO_SCALE * boot_theta) @ transform.T + shift
+            low, high = np.percentile(boot_ratings, [2.5, 97.5], axis=0)
+        else:
+            low, high = ratings - Z95 * se, ratings + Z95 * se
+        low = np.where(never_wins, np.nan, low)
+        high = np.where(never_loses, np.nan, high)
+        ranks, best, worst = _rank_ranges(ratings, low, high)
+        for i in range(m):
+            g = members[i]
+            votes_i = int(counts["votes"][g])
+            models_out.append({
+                "model": names[i], "rating": ratings[i], "ci_low": low[i], "ci_high": high[i],
+                "se": se[i] if not bootstrap else float(np.std(boot_ratings[:, i], ddof=1)),
+                "rank": ranks[i], "rank_lower": best[i], "rank_upper": worst[i],
+                "votes": votes_i, "wins": int(counts["wins"][g]),
+                "losses": int(counts["losses"][g]), "ties": int(counts["ties"][g]),
+                "both_bad": int(counts["both_bad"][g]),
+                "win_rate": counts["wins"][g] / votes_i if votes_i else None,
+                "component": c,
+            })
+        pair_block, need_block = _pairwise(names, ratings, cov_r, ca, cb, cn, boot_ratings)
+        pairwise.extend(pair_block)
+        needed.extend(need_block)
+        df = m - 1
+        lr = max(2 * (loglik - null_ll), 0.0)
+        free = theta[1:] - theta[0]
+        free_cov = (cov[1:, 1:] - cov[1:, :1] - cov[:1, 1:] + cov[0, 0])
+        try:
+            wald = float(free @ np.linalg.solve(free_cov, free))
+        except np.linalg.LinAlgError:
+            wald = float("nan")
+        tests.append({
+            "models": names, "df": df,
+            "likelihood_ratio": lr, "p_value": float(stats.chi2.sf(lr, df)),
+            "robust_wald": wald, "robust_wald_p_value": float(stats.chi2.sf(wald, df)),
+            "note": ("likelihood ratio against all ratings equal; with ties as half wins it is "
+                     "a quasi-likelihood, so the robust (sandwich) Wald test is the calibrated "
+                     "one" if not use_davidson else
+                     "likelihood ratio against all worths equal (Davidson, nu refitted)"),
+        })
+    order = sorted(range(len(models_out)),
+                   key=lambda i: (models_out[i]["component"], -models_out[i]["rating"]))
+    _holm(pairwise)
+    result: dict[str, Any] = {
+        "interval": interval,
+        "models": [models_out[i] for i in order],
+        "components": components,
+        "pairwise": pairwise,
+        "equality_test": tests[0] if len(tests) == 1 else tests,
+        "votes_needed": needed,
+    }
+    if ties == "davidson":
+        result["davidson"] = davidson_out[0] if len(davidson_out) == 1 else davidson_out
+    return result
+
+
+def _pair_table(ca: np.ndarray, cb: np.ndarray, cy: np.ndarray, cn: np.ndarray, m: int,
+                ) -> tuple[np.ndarray, ...]:
+    """(first, second, first wins, second wins, ties) per unordered pair from cells."""
+    swap = ca > cb
+    lo, hi = np.where(swap, cb, ca), np.where(swap, ca, cb)
+    y = np.where(swap, 1 - cy, cy)
+    keys, inv = np.unique(lo * m + hi, return_inverse=True)
+    w1 = np.bincount(inv, cn * (y == 1), minlength=len(keys))
+    w2 = np.bincount(inv, cn * (y == 0), minlength=len(keys))
+    t = np.bincount(inv, cn * (y == 0.5), minlength=len(keys))
+    return keys // m, keys % m, w1, w2, t
+
+
+def _davidson_null_loglik(decisive: np.ndarray, ties: np.ndarray) -> float:
+    q = ties.sum() / (decisive.sum() + ties.sum())
+    nu = 2 * q / (1 - q)
+    return float(decisive.sum() * np.log(1 / (2 + nu)) + ties.sum() * np.log(nu / (2 + nu)))
+
+
+def _bootstrap_davidson(ca: np.ndarray, cb: np.ndarray, cy: np.ndarray, cn: np.ndarray, m: int,
+                        rounds: int, seed: np.random.SeedSequence, theta0: np.ndarray,
+                        ) -> np.ndarray:
+    # Davidson studies are small (tens of models), so one refit per round is affordable here.
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(int(round(cn.sum())), cn / cn.sum(), size=rounds)
+    out = np.empty((rounds, m))
+    for r in range(rounds):
+        pcs = _pair_table(ca, cb, cy, draws[r].astype(float), m)
+        try:
+            out[r] = fit_davidson(pcs[0], pcs[1], pcs[2], pcs[3], pcs[4], m).theta
+        except (ValueError, np.linalg.LinAlgError):
+            out[r] = theta0
+    return out
+
+
+def _rank_ranges(ratings: np.ndarray, low: np.ndarray, high: np.ndarray,
+                 ) -> tuple[list[int], list[int], list[int]]:
+    """Rank 1 = best. Best rank: 1 + models whose interval lies wholly above this one's; worst:
+    M - models whose interval lies wholly below. Null (open) bounds count as +/- infinity."""
+    lo = np.where(np.isnan(low), -np.inf, low)
+    hi = np.where(np.isnan(high), np.inf, high)
+    m = len(ratings)
+    rank = 1 + (ratings[None, :] > ratings[:, None]).sum(axis=1)
+    best = 1 + (lo[None, :] > hi[:, None]).sum(axis=1)
+    worst = m - (hi[None, :] < lo[:, None]).sum(axis=1)
+    return rank.tolist(), best.tolist(), worst.tolist()
+
+
+def _pairwise(names: list[str], ratings: np.ndarray, cov_r: np.ndarray, ca: np.ndarray,
+              cb: np.ndarray, cn: np.ndarray, boot: np.ndarray | None,
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    m = len(names)
+    votes = np.zeros((m, m))
+    np.add.at(votes, (ca, cb), cn)
+    votes = votes + votes.T
+    total = float(cn.sum())
+    i, j = np.triu_indices(m, k=1)
+    diff = ratings[i] - ratings[j]
+    var = cov_r[i, i] + cov_r[j, j] - 2 * cov_r[i, j]
+    se = np.sqrt(np.clip(var, 0, None))
+    if boot is not None:
+        d_boot = boot[:, i] - boot[:, j]
+        d_low, d_high = np.percentile(d_boot, [2.5, 97.5], axis=0)
+    else:
+        d_low, d_high = diff - Z95 * se, diff + Z95 * se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = diff / se
+    p = 2 * stats.norm.sf(np.abs(z))
+
+    def prob(d: np.ndarray) -> np.ndarray:
+        return expit(d / ELO_SCALE)
+
+    pairs = [{"model_a": names[a], "model_b": names[b], "votes": int(votes[a, b]),
+              "rating_difference": float(diff[k]), "win_probability": float(prob(diff[k])),
+              "ci_low": float(prob(d_low[k])), "ci_high": float(prob(d_high[k])),
+              "p_value": float(p[k]) if se[k] > 0 else None}
+             for k, (a, b) in enumerate(zip(i, j, strict=True))]
+    order = np.argsort(-ratings)
+    needed = []
+    for upper, lower in zip(order[:-1], order[1:], strict=True):
+        d = ratings[upper] - ratings[lower]
+        s = float(np.sqrt(max(cov_r[upper, upper] + cov_r[lower, lower]
+                              - 2 * cov_r[upper, lower], 0)))
+        entry: dict[str, Any] = {"higher": names[upper], "lower": names[lower],
+                                 "rating_difference": float(d), "z": d / s if s else None}
+        if d > 0 and s > 0:
+            # The standard error scales as 1/sqrt(votes) when votes keep their current mix.
+            required = total * (Z95 * s / d) ** 2
+            entry["additional_votes"] = int(math.ceil(max(required - total, 0)))
+        else:
+            entry["additional_votes"] = None
+            entry["message"] = "no measurable difference: no number of votes separates them"
+        needed.append(entry)
+    return pairs, needed
+
+
+def _holm(pairs: list[dict[str, Any]]) -> None:
+    """Holm's step-down adjustment over all model pairs, in place (`p_value_holm`)."""
+    indices = [k for k, p in enumerate(pairs) if p["p_value"] is not None]
+    values = np.array([pairs[k]["p_value"] for k in indices])
+    n = len(values)
+    order = np.argsort(values)
+    adjusted = np.empty(n)
+    running = 0.0
+    for rank, k in enumerate(order):
+        running = max(running, min(1.0, (n - rank) * values[k]))
+        adjusted[k] = running
+    for k, value in zip(indices, adjusted, strict=True):
+        pairs[k]["p_value_holm"] = float(value)
+    for p in pairs:
+        p.setdefault("p_value_holm", None)
+
+
+def _agreement(votes: VoteArrays, both_bad: str, min_shared: int) -> dict[str, Any]:
+    if votes.rater is None or votes.item is None:
+        return {"message": "votes carry no rater or item: agreement not computed"}
+    keep = votes.outcome != BOTH_BAD if both_bad == "exclude" else np.ones(len(votes), bool)
+    a, b, out = votes.model_a[keep], votes.model_b[keep], votes.outcome[keep]
+    m = len(votes.models)
+    swap = a > b
+    label = np.where(out == A_WINS, 0, np.where(out == B_WINS, 2, 1))
+    label = np.where(swap, 2 - label, label)
+    unit = (votes.item[keep].astype(np.int64) * m + np.minimum(a, b)) * m + np.maximum(a, b)
+    if len(unit) == 0:
+        return {"message": "no votes"}
+    block = agreement_block(unit, votes.rater[keep], label, votes.raters, min_shared=min_shared)
+    block["labels"] = "first model better < tie < second model better (both bad "
+    block["labels"] += "counted as tie)" if both_bad == "tie" else "excluded)"
+    return block
+
+
+def _gold(votes: VoteArrays) -> dict[str, Any]:
+    gold = votes.is_gold
+    if not gold.any():
+        return {"gold_votes": 0}
+    correct = votes.outcome[gold] == votes.gold_answer[gold]
+    raters = votes.rater[gold] if votes.rater is not None else np.zeros(int(gold.sum()), int)
+    names = votes.raters or [""]
+    n = np.bincount(raters, minlength=len(names))
+    k = np.bincount(raters, correct.astype(float), minlength=len(names))
+    return {"gold_votes": int(gold.sum()), "accuracy": float(correct.mean()),
+            "per_rater": [{"rater": names[r], "gold_votes": int(n[r]),
+                           "accuracy": float(k[r] / n[r])} for r in np.flatnonzero(n)]}
+
+
+def _bias(votes: VoteArrays, models: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if votes.left_is_a is not None and (votes.left_is_a >= 0).any():
+        out["position"] = position_bias(votes.model_a, votes.model_b, votes.outcome,
+                                        votes.left_is_a, votes.models)
+    else:
+        out["position"] = {"message": "the side shown on the left is not recorded"}
+    if votes.length_a is not None and votes.length_b is not None:
+        plain = {row["model"]: row["rating"] for row in models}
+        out["length"] = length_bias(votes.model_a, votes.model_b, votes.outcome, votes.length_a,
+                                    votes.length_b, votes.models, plain)
+    else:
+        out["length"] = {"message": "answer lengths are not recorded"}
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer | bool | np.bool_):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value

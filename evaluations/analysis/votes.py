@@ -1,0 +1,315 @@
+"""Votes as integer-coded numpy arrays, their file formats, and aggregation to counts.
+
+Everything downstream works on counts per model pair and outcome (`PairCounts`), built in one
+vectorised pass; nothing loops over individual votes in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+A_WINS, B_WINS, TIE, BOTH_BAD = 0, 1, 2, 3
+OUTCOME_NAMES = ("a", "b", "tie", "both_bad")
+
+# Chatbot Arena / MT-Bench battle format, plus the short spellings.
+WINNER_CODES = {
+    "model_a": A_WINS,
+    "a": A_WINS,
+    "model_b": B_WINS,
+    "b": B_WINS,
+    "tie": TIE,
+    "tie (bothbad)": BOTH_BAD,
+    "both_bad": BOTH_BAD,
+    "bothbad": BOTH_BAD,
+}
+LEFT_CODES = {"a": 1, "model_a": 1, "b": 0, "model_b": 0}
+
+
+class VoteDataError(ValueError):
+    """A vote row that cannot be used; `line` is the 1-based line in the source file if known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+@dataclass(frozen=True)
+class VoteArrays:
+    """One vote per position. Codes index the name lists (`models`, `raters`, ...).
+
+    `outcome` uses A_WINS, B_WINS, TIE, BOTH_BAD. `left_is_a` is 1 when model_a was shown on the
+    left, 0 when model_b was, -1 when unknown. Lengths are NaN when unknown. `gold_answer` is the
+    expected outcome code of a gold vote (-1 for ordinary votes).
+    """
+
+    model_a: np.ndarray
+    model_b: np.ndarray
+    outcome: np.ndarray
+    models: list[str]
+    rater: np.ndarray | None = None
+    raters: list[str] = field(default_factory=list)
+    item: np.ndarray | None = None
+    items: list[str] = field(default_factory=list)
+    category: np.ndarray | None = None
+    categories: list[str] = field(default_factory=list)
+    left_is_a: np.ndarray | None = None
+    length_a: np.ndarray | None = None
+    length_b: np.ndarray | None = None
+    gold_answer: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.model_a)
+        for name in (
+            "model_b",
+            "outcome",
+            "rater",
+            "item",
+            "category",
+            "left_is_a",
+            "length_a",
+            "length_b",
+            "gold_answer",
+        ):
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                raise VoteDataError(f"{name} has {len(value)} entries, model_a has {n}")
+        if n and (self.model_a == self.model_b).any():
+            raise VoteDataError("a vote compares a model with itself")
+        if n and ((self.outcome < 0) | (self.outcome > BOTH_BAD)).any():
+            raise VoteDataError("outcome codes must be 0..3 (a, b, tie, both_bad)")
+        if n and (
+            max(self.model_a.max(), self.model_b.max()) >= len(self.models)
+            or min(self.model_a.min(), self.model_b.min()) < 0
+        ):
+            raise VoteDataError("model codes must index the models list")
+
+    def __len__(self) -> int:
+        return len(self.model_a)
+
+    @property
+    def is_gold(self) -> np.ndarray:
+        if self.gold_answer is None:
+            return np.zeros(len(self), dtype=bool)
+        return self.gold_answer >= 0
+
+    def subset(self, mask: np.ndarray) -> VoteArrays:
+        """The votes where `mask` is true, with the same name lists (codes keep their meaning)."""
+
+        def pick(value: np.ndarray | None) -> np.ndarray | None:
+            return None if value is None else value[mask]
+
+        return VoteArrays(
+            model_a=self.model_a[mask],
+            model_b=self.model_b[mask],
+            outcome=self.outcome[mask],
+            models=self.models,
+            rater=pick(self.rater),
+            raters=self.raters,
+            item=pick(self.item),
+            items=self.items,
+            category=pick(self.category),
+            categories=self.categories,
+            left_is_a=pick(self.left_is_a),
+            length_a=pick(self.length_a),
+            length_b=pick(self.length_b),
+            gold_answer=pick(self.gold_answer),
+        )
+
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[Mapping[str, Any]], *, lines: Sequence[int] | None = None
+    ) -> VoteArrays:
+        """Build from dicts in the battle format (or the short names the database layer uses).
+
+        Keys: `model_a`, `model_b`, `winner` or `outcome` (model_a, model_b, tie, tie (bothbad),
+        a, b, both_bad), `judge` or `rater`, `question_id` or `item` (with `turn`, the item is
+        "question_id/turn"), and optionally `category`, `left` (a or b: which model was shown on
+        the left), `length_a`, `length_b`, `gold` (the expected winner: makes the vote a gold vote).
+        """
+        rows = list(rows)
+        names: dict[str, dict[str, int]] = {k: {} for k in ("model", "rater", "item", "category")}
+
+        def code(kind: str, value: Any) -> int:
+            table = names[kind]
+            key = str(value)
+            if key not in table:
+                table[key] = len(table)
+            return table[key]
+
+        n = len(rows)
+        model_a = np.empty(n, dtype=np.int32)
+        model_b = np.empty(n, dtype=np.int32)
+        outcome = np.empty(n, dtype=np.int8)
+        rater = np.empty(n, dtype=np.int32)
+        item = np.empty(n, dtype=np.int32)
+        category = np.empty(n, dtype=np.int32)
+        left = np.full(n, -1, dtype=np.int8)
+        length_a = np.full(n, np.nan)
+        length_b = np.full(n, np.nan)
+        gold = np.full(n, -1, dtype=np.int8)
+        seen = {
+            "rater": False,
+            "item": False,
+            "category": False,
+            "left": False,
+            "length": False,
+            "gold": False,
+        }
+        for k, row in enumerate(rows):
+            line = lines[k] if lines is not None else k + 1
+            try:
+                a, b = row["model_a"], row["model_b"]
+            except KeyError as exc:
+                raise VoteDataError(f"missing field {exc.args[0]!r}", line) from None
+            if a in (None, "") or b in (None, ""):
+                raise VoteDataError("model_a and model_b must be non-empty", line)
+            if str(a) == str(b):
+                raise VoteDataError(f"model_a and model_b are both {a!r}", line)
+            winner = row.get("winner", row.get("outcome"))
+            if winner is None:
+                raise VoteDataError("missing field 'winner'", line)
+            w = WINNER_CODES.get(str(winner).strip().lower())
+            if w is None:
+                raise VoteDataError(
+                    f"winner {winner!r} is not one of model_a, model_b, tie, tie (bothbad), "
+                    "a, b, both_bad",
+                    line,
+                )
+            model_a[k], model_b[k], outcome[k] = code("model", a), code("model", b), w
+            judge = row.get("judge", row.get("rater"))
+            seen["rater"] |= judge not in (None, "")
+            rater[k] = code("rater", "" if judge is None else judge)
+            question = row.get("question_id", row.get("item"))
+            seen["item"] |= question not in (None, "")
+            turn = row.get("turn")
+            key = "" if question is None else str(question)
+            if turn not in (None, ""):
+                key = f"{key}/{turn}"
+            item[k] = code("item", key)
+            cat = row.get("category")
+            seen["category"] |= cat not in (None, "")
+            category[k] = code("category", "" if cat is None else cat)
+            side = row.get("left")
+            if side not in (None, ""):
+                if str(side).strip().lower() not in LEFT_CODES:
+                    raise VoteDataError(f"left {side!r} must be a or b", line)
+                left[k] = LEFT_CODES[str(side).strip().lower()]
+                seen["left"] = True
+            for key_len, target in (("length_a", length_a), ("length_b", length_b)):
+                value = row.get(key_len)
+                if value not in (None, ""):
+                    try:
+                        target[k] = float(value)
+                    except (TypeError, ValueError):
+                        raise VoteDataError(f"{key_len} {value!r} is not a number", line) from None
+                    if not target[k] >= 0:
+                        raise VoteDataError(f"{key_len} must be >= 0", line)
+                    seen["length"] = True
+            answer = row.get("gold")
+            if answer not in (None, ""):
+                g = WINNER_CODES.get(str(answer).strip().lower())
+                if g is None:
+                    raise VoteDataError(f"gold {answer!r} is not a winner value", line)
+                gold[k] = g
+                seen["gold"] = True
+
+        def name_list(kind: str) -> list[str]:
+            return list(names[kind])
+
+        return cls(
+            model_a=model_a,
+            model_b=model_b,
+            outcome=outcome,
+            models=name_list("model"),
+            rater=rater if seen["rater"] else None,
+            raters=name_list("rater") if seen["rater"] else [],
+            item=item if seen["item"] else None,
+            items=name_list("item") if seen["item"] else [],
+            category=category if seen["category"] else None,
+            categories=name_list("category") if seen["category"] else [],
+            left_is_a=left if seen["left"] else None,
+            length_a=length_a if seen["length"] else None,
+            length_b=length_b if seen["length"] else None,
+            gold_answer=gold if seen["gold"] else None,
+        )
+
+
+def votes_read(path: str | Path) -> VoteArrays:
+    """Read a CSV or JSONL battle file (JSONL when the first non-blank character is `{`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise VoteDataError(f"{path} is not UTF-8 text ({exc.reason})") from None
+    stripped = text.lstrip()
+    if not stripped:
+        raise VoteDataError(f"{path} is empty")
+    rows: list[Mapping[str, Any]] = []
+    lines: list[int] = []
+    if stripped[0] == "{":
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise VoteDataError(f"not valid JSON ({exc.msg})", number) from None
+            if not isinstance(row, dict):
+                raise VoteDataError("each line must be a JSON object", number)
+            rows.append(row)
+            lines.append(number)
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        header = reader.fieldnames or []
+        missing = [c for c in ("model_a", "model_b", "winner") if c not in header]
+        if missing:
+            raise VoteDataError(f"CSV header lacks {', '.join(missing)}", 1)
+        for row in reader:
+            if None in row:
+                raise VoteDataError("more fields than the header", reader.line_num)
+            rows.append(row)
+            lines.append(reader.line_num)
+    return VoteArrays.from_rows(rows, lines=lines)
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Counts per unordered model pair (first < second) and outcome, oriented to `first`.
+
+    `counts[k]` = (first wins, second wins, ties, both bad) for pair k.
+    """
+
+    n_models: int
+    first: np.ndarray
+    second: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+
+def pair_counts(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
+                n_models: int) -> PairCounts:
+    """Aggregate votes into per-pair outcome counts: one bincount over ordered (a, b, outcome)
+    codes, then the orientation is folded on the small M x M x 4 table (no per-vote Python)."""
+    m = n_models
+    dtype = np.int32 if m * m * 4 < 2**31 else np.int64
+    key = np.asarray(model_a, dtype=dtype) * (4 * m)
+    key += np.asarray(model_b, dtype=dtype) * 4
+    key += np.asarray(outcome, dtype=dtype)
+    table = np.bincount(key, minlength=m * m * 4).reshape(m, m, 4)
+    # Seen from the other side, A_WINS and B_WINS swap; ties stay.
+    folded = table + table.transpose(1, 0, 2)[:, :, [B_WINS, A_WINS, TIE, BOTH_BAD]]
+    lo, hi = np.triu_indices(m, k=1)
+    counts = folded[lo, hi]
+    present = counts.any(axis=1)
+    return PairCounts(n_models=m, first=lo[present], second=hi[present],
+                      counts=counts[present].astype(np.float64))
