@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from evaluations.models import Output, Pair, Study
 
@@ -95,7 +96,47 @@ class Vote(models.Model):
             ),
             # The newest vote of a study in one index probe: part of the results cache key.
             models.Index(fields=["study", "id"], name="vote_study_latest"),
+            # A rater's newest vote in a study: undo and progress.
+            models.Index(fields=["rater", "study", "created_at"], name="vote_rater_recent"),
         ]
 
     def __str__(self) -> str:
         return f"{self.rater} on {self.pair}: {self.choice}"
+
+
+class Assignment(models.Model):
+    """A pair shown to one rater: the side it is shown on, and a reservation while they read.
+
+    A reserved assignment counts towards the pair's votes-per-pair target until it expires, so
+    raters working at once do not overshoot it. One row per (rater, pair), ever: a rater is
+    never shown a pair twice, whether they voted on it or skipped it.
+    """
+
+    class State(models.TextChoices):
+        RESERVED = "reserved", "Reserved"
+        VOTED = "voted", "Voted"
+        SKIPPED = "skipped", "Skipped"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
+    left_output = models.ForeignKey(
+        Output, on_delete=models.CASCADE, related_name="+", help_text="Shown on the left."
+    )
+    state = models.CharField(max_length=8, choices=State.choices, default=State.RESERVED)
+    is_gold = models.BooleanField(default=False)
+    expires_at = models.DateTimeField()
+    shown_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rater", "pair"], name="assignment_unique_rater_pair"),
+        ]
+        indexes = [
+            models.Index(fields=["pair", "state", "expires_at"], name="assignment_pair_load"),
+            models.Index(fields=["rater", "study", "state"], name="assignment_rater_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pair} for {self.rater} ({self.state})"
