@@ -255,7 +255,7 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
                 warnings.append(f"{degenerate} of {bootstrap} bootstrap rounds in {{"
                                 + ", ".join(names) + "} had a model with no win or no loss; "
                                 "they were fitted with the N(0, 400 Elo) prior")
-            boot_ratings = (1000.0 + ELO_SCALE * boot_theta) @ transform.T + shift
+            boot_ratings = ratings + (ELO_SCALE * (boot_theta - theta)) @ transform.T
             low, high = np.percentile(boot_ratings, [2.5, 97.5], axis=0)
         else:
             low, high = ratings - Z95 * se, ratings + Z95 * se

@@ -1,0 +1,49 @@
+"""`manage.py analyze VOTES_FILE`: the analysis of a battle-format file, as one JSON document.
+
+Needs no database: it reads the file, calls `evaluations.analysis.analyze` and prints the result.
+The options and the output layout are a contract, documented in evaluations/analysis/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from evaluations.analysis import VoteDataError, analyze, votes_read
+
+
+class Command(BaseCommand):
+    help = "Rank models, test differences, measure agreement and bias from a CSV/JSONL vote file."
+    requires_system_checks: list[str] = []
+    requires_migrations_checks = False
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("votes_file", metavar="VOTES_FILE")
+        parser.add_argument("--ties", choices=["half", "davidson"], default="half")
+        parser.add_argument("--both-bad", choices=["tie", "exclude"], default="tie")
+        parser.add_argument("--bootstrap", type=int, default=0, metavar="N")
+        parser.add_argument("--seed", type=int, default=None, metavar="S")
+        parser.add_argument("--category", default=None, metavar="C")
+        parser.add_argument("--anchor", default=None, metavar="MODEL=VALUE")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["bootstrap"] < 0:
+            raise CommandError("--bootstrap must be >= 0")
+        try:
+            votes = votes_read(options["votes_file"])
+        except FileNotFoundError:
+            raise CommandError(f"{options['votes_file']}: no such file") from None
+        except VoteDataError as exc:
+            raise CommandError(f"{options['votes_file']}: {exc}") from None
+        try:
+            document = analyze(
+                votes, ties=options["ties"], both_bad=options["both_bad"],
+                bootstrap=options["bootstrap"], seed=options["seed"],
+                category=options["category"], anchor=options["anchor"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(json.dumps(document, indent=2, allow_nan=False))
