@@ -13,6 +13,7 @@ from .bradley_terry import (
     comparison_structure,
     fit_bradley_terry,
     fit_bradley_terry_covariates,
+    refit_bradley_terry,
 )
 from .davidson import DavidsonFit, fit_davidson
 from .report import analyze
@@ -32,5 +33,6 @@ __all__ = [
     "A_WINS", "B_WINS", "BOTH_BAD", "ELO_SCALE", "TIE", "BTFit", "DavidsonFit", "PairCounts",
     "VoteArrays", "VoteDataError", "agreement_block", "analyze", "bootstrap_bradley_terry",
     "cohen_kappa", "comparison_structure", "fit_bradley_terry", "fit_bradley_terry_covariates",
-    "fit_davidson", "fleiss_kappa", "krippendorff_alpha", "pair_counts", "votes_read",
+    "fit_davidson", "fleiss_kappa", "krippendorff_alpha", "pair_counts", "refit_bradley_terry",
+    "votes_read",
 ]

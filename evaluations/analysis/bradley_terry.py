@@ -266,12 +266,18 @@ def _batched_newton(theta: np.ndarray, score: np.ndarray, total: np.ndarray, lo:
 
 
 def _bootstrap_block(seed: np.random.SeedSequence, rounds: int, pvals: np.ndarray,
-                     n_votes: int, cell_to_score: sparse.csr_matrix,
-                     cell_to_total: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
-                     incidence_t: sparse.csr_matrix, theta0: np.ndarray, hess_inv: np.ndarray,
-                     prior_precision: float, n_models: int) -> tuple[np.ndarray, int]:
+                     n_votes: int, *refit_args: object) -> tuple[np.ndarray, int]:
     rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n_votes, pvals, size=rounds).astype(np.float64)
+    draws = rng.multinomial(n_votes, pvals, size=rounds)
+    return _refit_block(draws, *refit_args)  # type: ignore[arg-type]
+
+
+def _refit_block(draws: np.ndarray, cell_to_score: sparse.csr_matrix,
+                 cell_to_total: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
+                 incidence_t: sparse.csr_matrix, theta0: np.ndarray, hess_inv: np.ndarray,
+                 prior_precision: float, n_models: int) -> tuple[np.ndarray, int]:
+    rounds = len(draws)
+    draws = np.asarray(draws, dtype=np.float64)
     score = np.asarray(cell_to_score.T @ draws.T).T
     total = np.asarray(cell_to_total.T @ draws.T).T
     # Rounds where a model's resample has no win or no loss have no MLE: fit them with the prior.
@@ -303,6 +309,30 @@ def _bootstrap_block(seed: np.random.SeedSequence, rounds: int, pvals: np.ndarra
                                       tau[rest], n_models)
     theta -= theta.mean(axis=1, keepdims=True)
     return theta, int(degenerate.sum())
+
+
+def refit_bradley_terry(model_a: np.ndarray, model_b: np.ndarray, score_a: np.ndarray,
+                        counts: np.ndarray, n_models: int, fit: BTFit) -> np.ndarray:
+    """Refit BT for each row of `counts` (rounds x cells, same cells as `fit`) in one batch,
+    warm-started from `fit`; returns centred theta per round. This is the bootstrap's solver,
+    exposed so resamples drawn elsewhere can be refitted."""
+    counts = np.asarray(counts, dtype=np.float64)
+    pairs = _pairs_from_cells(model_a, model_b, score_a, counts.sum(axis=0) + 1, n_models)
+    args = _refit_args(pairs, n_models, fit)
+    return _refit_block(counts, *args)[0]
+
+
+def _refit_args(pairs: _Pairs, m: int, fit: BTFit) -> tuple[object, ...]:
+    n_cells = len(pairs.cell_pair)
+    cell_to_total = sparse.csr_matrix(
+        (np.ones(n_cells), (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo)))
+    cell_to_score = sparse.csr_matrix(
+        (pairs.cell_y, (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo)))
+    incidence_t = _incidence(pairs.lo, pairs.hi, m).T.tocsr()
+    centring = np.full((m, m), 1.0 / m) if fit.prior_precision == 0 else 0.0
+    hess_inv = np.linalg.inv(fit.hessian + centring)
+    return (cell_to_score, cell_to_total, pairs.lo, pairs.hi, incidence_t, fit.theta, hess_inv,
+            fit.prior_precision, m)
 
 
 def _pos(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -345,22 +375,13 @@ def bootstrap_bradley_terry(
     if fit is None:
         fit = fit_bradley_terry(model_a, model_b, score_a, count, n_models)
     pairs = _pairs_from_cells(model_a, model_b, score_a, count, n_models)
-    n_cells = len(count)
     n_votes = int(round(count.sum()))
-    cell_to_total = sparse.csr_matrix(
-        (np.ones(n_cells), (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo)))
-    cell_to_score = sparse.csr_matrix(
-        (pairs.cell_y, (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo)))
-    incidence_t = _incidence(pairs.lo, pairs.hi, n_models).T.tocsr()
     m = n_models
-    centring = np.full((m, m), 1.0 / m) if fit.prior_precision == 0 else 0.0
-    hess_inv = np.linalg.inv(fit.hessian + centring)
     sizes = [block] * (rounds // block) + ([rounds % block] if rounds % block else [])
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     children = root.spawn(len(sizes))
     pvals = count / count.sum()
-    args = (pvals, n_votes, cell_to_score, cell_to_total, pairs.lo, pairs.hi, incidence_t,
-            fit.theta, hess_inv, fit.prior_precision, m)
+    args = (pvals, n_votes, *_refit_args(pairs, m, fit))
     workers = workers or min(len(sizes), os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
