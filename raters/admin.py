@@ -1,6 +1,12 @@
+from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
 
-from raters.models import Invite, Membership, Rater, Vote
+from raters.gold import rater_gold_accuracy
+from raters.invites import DEFAULT_VALIDITY, invite_path
+from raters.models import Assignment, Invite, Membership, Rater, Vote
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,15 +25,44 @@ class RaterAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["rater", "study", "flagged", "joined_at"]
+    list_display = ["rater", "study", "gold_accuracy", "flagged", "joined_at"]
     list_filter = ["study", "flagged"]
+    list_select_related = ["rater", "study"]
+
+    @admin.display(description="gold accuracy")
+    def gold_accuracy(self, obj: Membership) -> str:
+        accuracy = rater_gold_accuracy(rater=obj.rater, study=obj.study)
+        if not accuracy.total:
+            return "–"
+        return f"{accuracy.accuracy:.0%} of {accuracy.total}"
 
 
 @admin.register(Invite)
 class InviteAdmin(admin.ModelAdmin):
-    list_display = ["study", "note", "uses", "max_uses", "expires_at", "revoked", "created_at"]
+    list_display = [
+        "study", "note", "uses", "max_uses", "expires_at", "revoked", "link", "created_at",
+    ]  # fmt: skip
     list_filter = ["study", "revoked"]
-    readonly_fields = ["uses", "created_at"]
+    readonly_fields = ["uses", "link", "created_by", "created_at"]
+    fields = ["study", "note", "max_uses", "expires_at", "revoked", "link", "uses", "created_by"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {
+            "expires_at": timezone.now() + DEFAULT_VALIDITY,
+            **super().get_changeform_initial_data(request),
+        }
+
+    def save_model(self, request: HttpRequest, obj: Invite, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="invite link")
+    def link(self, obj: Invite) -> str:
+        if not obj.pk:
+            return "Shown after saving."
+        url = settings.SITE_URL.rstrip("/") + invite_path(obj)
+        return format_html('<input type="text" readonly size="60" value="{}">', url)
 
 
 @admin.register(Vote)
@@ -37,3 +72,12 @@ class VoteAdmin(admin.ModelAdmin):
     search_fields = ["pair__public_id", "rater__display_name"]
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "left_output"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["pair", "rater", "state", "is_gold", "expires_at", "shown_at"]
+    list_filter = ["study", "state", "is_gold"]
+    list_select_related = ["pair", "rater"]
+    raw_id_fields = ["pair", "rater", "left_output"]
+    readonly_fields = ["created_at"]

@@ -8,4 +8,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.RaterLoginView.as_view(), name="login"),
     path("logout/", views.RaterLogoutView.as_view(), name="logout"),
+    path("join/<str:token>/", views.join, name="join"),
+    path("studies/<int:study_id>/", views.study, name="study"),
+    path("studies/<int:study_id>/vote/", views.vote, name="vote"),
+    path("studies/<int:study_id>/skip/", views.skip, name="skip"),
+    path("studies/<int:study_id>/undo/", views.undo, name="undo"),
 ]

@@ -1,20 +1,259 @@
+"""Rater-facing pages. Everything here is blind: only the study's wording, the answers' scrubbed
+text, a pair's opaque public_id and the letters A and B ever reach the browser."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from evaluations.models import Pair, Study
+from raters.assignment import assignment_next, assignment_skip, rater_progress
+from raters.forms import JoinForm, PairForm, VoteForm
+from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
+from raters.models import Assignment, Membership, Rater
+from raters.ratelimit import client_ip, rate_limit_hit
+from raters.rendering import markdown_render
+from raters.voting import (
+    UNDO_WINDOW,
+    VoteRejected,
+    choice_allowed,
+    vote_record,
+    vote_undo,
+    vote_undoable,
+)
+
+LOGIN_LIMIT = (20, 600)  # attempts per IP per 10 minutes
+JOIN_LIMIT = (20, 600)
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+CHOICES = [
+    ("A", "A is better", "a"),
+    ("B", "B is better", "b"),
+    ("tie", "Tie", "t"),
+    ("both_bad", "Both are bad", "x"),
+]
+
+
+def strict_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """No inline script, no third-party anything: a second wall behind the sanitiser."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+    return wrapped
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return render(request, "429.html", status=429)
+
+
+def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]:
+    """The signed-in rater and one of *their* studies; anything else is a plain 404."""
+    rater = getattr(request.user, "rater", None)
+    if rater is None:
+        raise Http404
+    membership = (
+        Membership.objects.select_related("study").filter(rater=rater, study_id=study_id).first()
+    )
+    if membership is None:
+        raise Http404
+    return rater, membership.study
+
+
+def _is_fragment(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def _panel_context(request: HttpRequest, rater: Rater, study: Study) -> dict:
+    assignment: Assignment | None = None
+    if study.is_open:
+        assignment = assignment_next(rater=rater, study=study)
+    context: dict = {
+        "study": study,
+        "assignment": assignment,
+        "progress": rater_progress(rater=rater, study=study),
+        "undoable": vote_undoable(rater=rater, study=study) if study.is_open else None,
+        "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
+        "choices": [
+            {"value": value, "label": label, "key": key}
+            for value, label, key in CHOICES
+            if choice_allowed(study=study, side_choice=value)
+        ],
+        "has_pairs": Pair.objects.filter(study=study).exists(),
+    }
+    if assignment is not None:
+        pair = assignment.pair
+        left, right = (
+            (pair.output_a, pair.output_b)
+            if assignment.left_output_id == pair.output_a_id
+            else (pair.output_b, pair.output_a)
+        )
+        context.update(
+            pair_id=pair.public_id,
+            prompt_html=markdown_render(pair.prompt.text),
+            context_html=markdown_render(pair.prompt.context) if pair.prompt.context else "",
+            answer_a_html=markdown_render(left.text),
+            answer_b_html=markdown_render(right.text),
+            instructions_html=markdown_render(study.instructions) if study.instructions else "",
+        )
+    return context
+
+
+def _panel_response(request: HttpRequest, rater: Rater, study: Study) -> HttpResponse:
+    context = _panel_context(request, rater, study)
+    if _is_fragment(request):
+        return render(request, "raters/_panel.html", context)
+    return redirect("raters:study", study_id=study.pk)
 
 
 class RaterLoginView(auth_views.LoginView):
     template_name = "raters/login.html"
     redirect_authenticated_user = True
 
+    @method_decorator(strict_csp)
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        limit, window = LOGIN_LIMIT
+        if request.method == "POST" and rate_limit_hit(
+            scope="login", key=client_ip(request), limit=limit, window_seconds=window
+        ):
+            return _too_many(request)
+        return super().dispatch(request, *args, **kwargs)
+
 
 class RaterLogoutView(auth_views.LogoutView):
     pass
 
 
+@strict_csp
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     rater = getattr(request.user, "rater", None)
-    studies = rater.studies.all() if rater else []
-    return render(request, "raters/home.html", {"studies": studies})
+    rows = []
+    if rater is not None:
+        for membership in rater.memberships.select_related("study").order_by("-joined_at"):
+            study = membership.study
+            rows.append({"study": study, "progress": rater_progress(rater=rater, study=study)})
+    return render(request, "raters/home.html", {"rows": rows, "rater": rater})
+
+
+@strict_csp
+@never_cache
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invite = invite_from_token(token)
+    except InviteInvalid as error:
+        return render(request, "raters/join_invalid.html", {"reason": str(error)}, status=404)
+    study = invite.study
+    form = JoinForm()
+    if request.method == "POST":
+        limit, window = JOIN_LIMIT
+        if rate_limit_hit(scope="join", key=client_ip(request), limit=limit, window_seconds=window):
+            return _too_many(request)
+        try:
+            if request.user.is_authenticated:
+                invite_accept(invite=invite, user=request.user)
+                return redirect("raters:study", study_id=study.pk)
+            form = JoinForm(request.POST)
+            if form.is_valid():
+                rater = rater_register(
+                    invite=invite,
+                    username=form.cleaned_data["username"],
+                    display_name=form.cleaned_data["display_name"],
+                    password=form.cleaned_data["password1"],
+                )
+                login(request, rater.user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("raters:study", study_id=study.pk)
+        except InviteInvalid as error:
+            return render(request, "raters/join_invalid.html", {"reason": str(error)}, status=404)
+    elif request.user.is_authenticated:
+        rater = getattr(request.user, "rater", None)
+        if rater is not None and rater.memberships.filter(study=study).exists():
+            return redirect("raters:study", study_id=study.pk)
+    login_url = f"{reverse('raters:login')}?next={request.path}"
+    return render(
+        request, "raters/join.html", {"study": study, "form": form, "login_url": login_url}
+    )
+
+
+@strict_csp
+@never_cache
+@login_required
+@require_GET
+def study(request: HttpRequest, study_id: int) -> HttpResponse:
+    rater, study = _rater_and_study(request, study_id)
+    return render(request, "raters/vote.html", _panel_context(request, rater, study))
+
+
+@strict_csp
+@never_cache
+@login_required
+@require_POST
+def vote(request: HttpRequest, study_id: int) -> HttpResponse:
+    rater, study = _rater_and_study(request, study_id)
+    form = VoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That vote was not understood; please choose again.")
+        return _panel_response(request, rater, study)
+    try:
+        outcome = vote_record(
+            rater=rater,
+            study=study,
+            public_id=form.cleaned_data["pair"],
+            side_choice=form.cleaned_data["choice"],
+            rationale=form.cleaned_data["rationale"],
+            time_spent_ms=form.cleaned_data["time_spent_ms"],
+        )
+    except Assignment.DoesNotExist as error:
+        raise Http404 from error
+    except VoteRejected as error:
+        messages.warning(request, str(error))
+    else:
+        messages.success(
+            request, "Vote recorded." if outcome.created else "That vote was already recorded."
+        )
+    return _panel_response(request, rater, study)
+
+
+@strict_csp
+@never_cache
+@login_required
+@require_POST
+def skip(request: HttpRequest, study_id: int) -> HttpResponse:
+    rater, study = _rater_and_study(request, study_id)
+    form = PairForm(request.POST)
+    if form.is_valid() and assignment_skip(
+        rater=rater, study=study, public_id=form.cleaned_data["pair"]
+    ):
+        messages.info(request, "Skipped. You will not see that pair again.")
+    return _panel_response(request, rater, study)
+
+
+@strict_csp
+@never_cache
+@login_required
+@require_POST
+def undo(request: HttpRequest, study_id: int) -> HttpResponse:
+    rater, study = _rater_and_study(request, study_id)
+    try:
+        vote_undo(rater=rater, study=study)
+    except VoteRejected as error:
+        messages.warning(request, str(error))
+    else:
+        messages.info(request, "Your last vote was taken back: choose again.")
+    return _panel_response(request, rater, study)

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from evaluations.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_setup
+from raters.invites import invite_for_demo, invite_path
 
 
 class Command(BaseCommand):
@@ -16,4 +17,6 @@ class Command(BaseCommand):
             f"  Admin:       {base}/admin/  (user {DEMO_ADMIN_USERNAME!r}, "
             f"password {DEMO_ADMIN_PASSWORD!r})\n"
             f"  Demo study:  {base}/admin/evaluations/study/{study.pk}/change/\n"
+            f"  Rater invite (open it to vote as a demo rater):\n"
+            f"               {base}{invite_path(invite_for_demo(study=study))}\n"
         )

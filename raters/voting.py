@@ -1,0 +1,171 @@
+"""Recording, and undoing, a rater's vote on the pair they were assigned.
+
+A rater chooses by side ("A" is the left answer, "B" the right); the vote is stored relative to
+the pair's canonical order (output_a / output_b) together with the output shown on the left.
+Recording is idempotent: the unique (pair, rater) constraint is the guard, and a repeat (a double
+click, a retry after a network error) returns the vote already stored instead of a new one.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from evaluations.models import Pair, Study
+from raters.assignment import RESERVATION_TTL, _pair_load_locked
+from raters.gold import membership_gold_flag_update
+from raters.models import Assignment, Rater, Vote
+
+UNDO_WINDOW = timedelta(minutes=2)
+MAX_RATIONALE_CHARS = 4000
+# A client-reported time longer than the server saw the pair is a clock or a forgery.
+TIME_SLACK_MS = 5_000
+
+
+class VoteRejected(Exception):
+    """The vote cannot be recorded; the message is safe to show the rater."""
+
+
+# What the rater clicks -> what it means for the two sides.
+SIDE_CHOICES = {"A", "B", "tie", "both_bad"}
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    vote: Vote
+    created: bool
+
+
+def choice_allowed(*, study: Study, side_choice: str) -> bool:
+    if side_choice in {"A", "B"}:
+        return True
+    if side_choice == "tie":
+        return study.allow_tie
+    if side_choice == "both_bad":
+        return study.allow_both_bad
+    return False
+
+
+def _canonical_choice(*, pair: Pair, left_output_id: int, side_choice: str) -> str:
+    if side_choice in {"tie", "both_bad"}:
+        return Vote.Choice.TIE if side_choice == "tie" else Vote.Choice.BOTH_BAD
+    left_is_a = left_output_id == pair.output_a_id
+    picked_left = side_choice == "A"
+    return Vote.Choice.A if picked_left == left_is_a else Vote.Choice.B
+
+
+def side_choice_of(vote: Vote) -> str:
+    """The inverse of the mapping above: what the rater clicked, "A", "B", "tie" or "both_bad"."""
+    if vote.choice in {Vote.Choice.TIE, Vote.Choice.BOTH_BAD}:
+        return str(vote.choice)
+    picked_a = vote.choice == Vote.Choice.A
+    left_is_a = vote.left_output_id == vote.pair.output_a_id
+    return "A" if picked_a == left_is_a else "B"
+
+
+def _time_spent(assignment: Assignment, reported_ms: int | None, now: datetime) -> int:
+    seen_ms = max(0, int((now - assignment.shown_at).total_seconds() * 1000))
+    if reported_ms is None or reported_ms < 0 or reported_ms > seen_ms + TIME_SLACK_MS:
+        return seen_ms
+    return reported_ms
+
+
+def vote_record(
+    *,
+    rater: Rater,
+    study: Study,
+    public_id: str,
+    side_choice: str,
+    rationale: str = "",
+    time_spent_ms: int | None = None,
+    now: datetime | None = None,
+) -> VoteOutcome:
+    """Record the rater's vote on a pair assigned to them in this study.
+
+    Raises Assignment.DoesNotExist when the pair is not theirs (the caller answers 404), and
+    VoteRejected when it is theirs but cannot take a vote now.
+    """
+    now = now or timezone.now()
+    existing = (
+        Vote.objects.filter(rater=rater, pair__public_id=public_id, study=study)
+        .select_related("pair")
+        .first()
+    )
+    if existing is not None:
+        return VoteOutcome(vote=existing, created=False)
+    assignment = Assignment.objects.select_related("pair").get(
+        rater=rater, study=study, pair__public_id=public_id
+    )
+    if not study.is_open:
+        raise VoteRejected("This study is closed to new votes.")
+    if not choice_allowed(study=study, side_choice=side_choice):
+        raise VoteRejected("That choice is not offered in this study.")
+    if assignment.state == Assignment.State.SKIPPED:
+        raise VoteRejected("You skipped this pair.")
+    pair = assignment.pair
+    vote = Vote(
+        study=study,
+        pair=pair,
+        rater=rater,
+        choice=_canonical_choice(
+            pair=pair, left_output_id=assignment.left_output_id, side_choice=side_choice
+        ),
+        left_output_id=assignment.left_output_id,
+        time_spent_ms=_time_spent(assignment, time_spent_ms, now),
+        rationale=rationale.strip()[:MAX_RATIONALE_CHARS],
+    )
+    lapsed = False
+    try:
+        with transaction.atomic():
+            if assignment.expires_at <= now and not pair.is_gold:
+                # The reservation lapsed: the pair may have been given to someone else since.
+                Pair.objects.select_for_update().filter(pk=pair.pk).first()
+                load = _pair_load_locked(pair.pk, now, exclude_assignment=assignment.pk)
+                lapsed = load >= study.votes_per_pair
+                if lapsed:
+                    Assignment.objects.filter(pk=assignment.pk).delete()
+            if not lapsed:
+                vote.save(force_insert=True)
+                Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.VOTED)
+    except IntegrityError:
+        # A concurrent request for the same (pair, rater) won: return its vote.
+        existing = Vote.objects.select_related("pair").get(rater=rater, pair=pair)
+        return VoteOutcome(vote=existing, created=False)
+    if lapsed:
+        raise VoteRejected("This pair went to other raters while it sat open; here is another.")
+    if pair.is_gold:
+        membership_gold_flag_update(rater=rater, study=study)
+    return VoteOutcome(vote=vote, created=True)
+
+
+def vote_undoable(*, rater: Rater, study: Study, now: datetime | None = None) -> Vote | None:
+    """The rater's newest vote in the study, if it is still young enough to undo."""
+    now = now or timezone.now()
+    return (
+        Vote.objects.filter(rater=rater, study=study, created_at__gt=now - UNDO_WINDOW)
+        .select_related("pair")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def vote_undo(*, rater: Rater, study: Study, now: datetime | None = None) -> Assignment:
+    """Take back the rater's last vote and put its pair in front of them again, same sides."""
+    now = now or timezone.now()
+    if not study.is_open:
+        raise VoteRejected("This study is closed; votes can no longer be changed.")
+    vote = vote_undoable(rater=rater, study=study, now=now)
+    if vote is None:
+        raise VoteRejected("There is no recent vote to undo.")
+    with transaction.atomic():
+        deleted, _ = Vote.objects.filter(pk=vote.pk).delete()
+        if not deleted:
+            raise VoteRejected("There is no recent vote to undo.")
+        # The vote's place becomes a reservation again, so it still counts towards the target.
+        Assignment.objects.filter(rater=rater, pair_id=vote.pair_id).update(
+            state=Assignment.State.RESERVED, expires_at=now + RESERVATION_TTL, shown_at=now
+        )
+    if vote.pair.is_gold:
+        membership_gold_flag_update(rater=rater, study=study)
+    return Assignment.objects.get(rater=rater, pair_id=vote.pair_id)
