@@ -159,6 +159,9 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
     if structure.n_components == 0:
         warnings.append("no votes: nothing to rank")
         return empty
+    unrated = [votes.models[i] for i in np.flatnonzero(structure.component < 0)]
+    if unrated:
+        warnings.append(f"no votes for {', '.join(unrated)}: not rated")
     if structure.n_components > 1:
         pieces = [[votes.models[i] for i in np.flatnonzero(structure.component == c)]
                   for c in range(structure.n_components)]
