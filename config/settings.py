@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "evaluations",
     "raters",
 ]
@@ -187,6 +188,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# Generation (evaluations/generation.py). A batch task keeps all its outputs in flight at once,
+# within each candidate's concurrency cap. An output claimed by a worker that died is taken over
+# once its lease expires, so the lease must outlast a whole run of attempts.
+GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "200"))
+GENERATION_MAX_ATTEMPTS = int(os.environ.get("GENERATION_MAX_ATTEMPTS", "5"))
+GENERATION_TIMEOUT_SECONDS = float(os.environ.get("GENERATION_TIMEOUT_SECONDS", "120"))
+GENERATION_RETRY_BASE_SECONDS = float(os.environ.get("GENERATION_RETRY_BASE_SECONDS", "1"))
+GENERATION_RETRY_MAX_SECONDS = float(os.environ.get("GENERATION_RETRY_MAX_SECONDS", "60"))
+GENERATION_LEASE_SECONDS = float(
+    os.environ.get(
+        "GENERATION_LEASE_SECONDS",
+        str(
+            GENERATION_MAX_ATTEMPTS * (GENERATION_TIMEOUT_SECONDS + GENERATION_RETRY_MAX_SECONDS)
+            + 60
+        ),
+    )
+)
+
 # Cache: locmem by default; Redis when CACHE_URL is set (shared across gunicorn processes).
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith("redis"):
@@ -211,6 +230,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Rankings, agreement, votes and outputs of blind LLM preference studies.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page serves Swagger UI from static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -6,6 +6,7 @@ admin.site.site_title = "tastetest admin"
 admin.site.index_title = "Studies, candidates, prompts and votes"
 
 urlpatterns = [
+    path("api/v1/", include("evaluations.api.urls")),
     path("admin/", admin.site.urls),
     path("", include("raters.urls")),
 ]

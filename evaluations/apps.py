@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class EvaluationsConfig(AppConfig):
     name = "evaluations"
     verbose_name = "Evaluations"
+
+    def ready(self) -> None:
+        # Connects the signals that make cached results stale when votes change.
+        from evaluations import results  # noqa: F401

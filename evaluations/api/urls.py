@@ -1,0 +1,44 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from evaluations.api import views
+from evaluations.api.permissions import IsResearcher
+from evaluations.api.serializers import OutputQuerySerializer, VoteQuerySerializer
+
+app_name = "api"
+
+researchers = [IsResearcher]
+study = "studies/<int:study_id>/"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(permission_classes=researchers), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=researchers),
+        name="docs",
+    ),
+    path("studies/", views.StudyListApi.as_view(), name="study-list"),
+    path(study, views.StudyDetailApi.as_view(), name="study-detail"),
+    path(f"{study}candidates/", views.CandidateListApi.as_view(), name="candidates"),
+    path(f"{study}ranking/", views.RankingApi.as_view(), name="ranking"),
+    path(f"{study}pairwise/", views.PairwiseApi.as_view(), name="pairwise"),
+    path(f"{study}agreement/", views.AgreementApi.as_view(), name="agreement"),
+    path(f"{study}biases/", views.BiasApi.as_view(), name="biases"),
+    path(f"{study}votes/", views.VoteListApi.as_view(), name="votes"),
+    path(f"{study}outputs/", views.OutputListApi.as_view(), name="outputs"),
+    *(
+        path(
+            f"{study}votes.{fmt}",
+            views.export_view(views.VoteExportApi, fmt, "vote", VoteQuerySerializer),
+            name=f"votes-{fmt}",
+        )
+        for fmt in ("csv", "jsonl", "json")
+    ),
+    *(
+        path(
+            f"{study}outputs.{fmt}",
+            views.export_view(views.OutputExportApi, fmt, "output", OutputQuerySerializer),
+            name=f"outputs-{fmt}",
+        )
+        for fmt in ("csv", "jsonl")
+    ),
+]

@@ -1,0 +1,598 @@
+"""A study's votes as the analysis module's input, aggregated in SQL, and its cached results.
+
+Ranking never loads vote rows: the database groups a study's votes into cells of
+(candidate a, candidate b, outcome, side shown, category, gold answer) with a count, and the
+cells are expanded into `VoteArrays` in numpy (`np.repeat`), which is exact for everything the
+ranking computes. Agreement and biases need each vote's rater, item and answer lengths, so
+`study_vote_arrays(detail=True)` reads one row per vote over indexed columns: slower, and
+computed only when those are asked for.
+
+Results are cached under a key holding the study's "votes version": the newest vote id (one
+index probe, so votes added by any process or by bulk inserts show up) and a generation counter
+bumped by signals when a vote, a pair's gold answer, a rater's flag or a candidate changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models.functions import Length
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, analyze
+from evaluations.models import Candidate, Output, Pair, Prompt, Study
+from raters.models import Membership, Vote
+
+CACHE_TIMEOUT = 24 * 3600
+CHOICE_CODES = {"a": A_WINS, "b": B_WINS, "tie": TIE, "both_bad": BOTH_BAD}
+# Battle-format winner for each stored choice (relative to the pair's canonical order).
+WINNER_NAMES = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
+
+
+@dataclass(frozen=True)
+class ResultOptions:
+    """The analysis options (as `manage.py analyze`) plus which raters' votes to leave out."""
+
+    ties: str = "half"
+    both_bad: str = "tie"
+    bootstrap: int = 0
+    seed: int | None = None
+    category: str | None = None
+    anchor: str | None = None
+    exclude_flagged: bool = False
+    exclude_gold_failures: bool = False
+    exclude_raters: tuple[int, ...] = field(default_factory=tuple)
+
+    def analysis_kwargs(self) -> dict[str, Any]:
+        return {
+            "ties": self.ties,
+            "both_bad": self.both_bad,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "category": self.category,
+            "anchor": self.anchor,
+        }
+
+    def cache_token(self) -> str:
+        raw = json.dumps(asdict(self), sort_keys=True, default=list)
+        return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+# --- cache versioning --------------------------------------------------------------------------
+
+
+def _generation_key(study_id: int) -> str:
+    return f"results:generation:{study_id}"
+
+
+def results_invalidate(*, study_id: int) -> None:
+    """Make every cached result of the study stale (the next request recomputes)."""
+    key = _generation_key(study_id)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=None)
+
+
+def study_votes_version(*, study_id: int) -> str:
+    newest = Vote.objects.filter(study_id=study_id).aggregate(newest=Max("id"))["newest"] or 0
+    return f"{newest}.{cache.get(_generation_key(study_id), 0)}"
+
+
+@receiver([post_save, post_delete], sender=Vote)
+def _vote_changed(sender: type, instance: Vote, **kwargs: Any) -> None:
+    results_invalidate(study_id=instance.study_id)
+
+
+@receiver([post_save, post_delete], sender=Pair)
+def _pair_changed(sender: type, instance: Pair, **kwargs: Any) -> None:
+    results_invalidate(study_id=instance.study_id)
+
+
+@receiver(post_save, sender=Membership)
+def _membership_changed(sender: type, instance: Membership, **kwargs: Any) -> None:
+    results_invalidate(study_id=instance.study_id)
+
+
+@receiver([post_save, post_delete], sender=Candidate)
+def _candidate_changed(sender: type, instance: Candidate, **kwargs: Any) -> None:
+    results_invalidate(study_id=instance.study_id)
+
+
+# --- which raters count ------------------------------------------------------------------------
+
+
+def study_gold_failures(*, study: Study) -> list[int]:
+    """Raters whose accuracy on the study's gold pairs is below `study.gold_min_accuracy`."""
+    rows = (
+        Vote.objects.filter(study=study)
+        .exclude(pair__gold_answer="")
+        .values("rater_id")
+        .annotate(
+            total=Count("id"),
+            correct=Count("id", filter=Q(choice=F("pair__gold_answer"))),
+        )
+    )
+    return sorted(
+        row["rater_id"]
+        for row in rows
+        if row["total"] and row["correct"] / row["total"] < study.gold_min_accuracy
+    )
+
+
+def study_excluded_raters(*, study: Study, options: ResultOptions) -> list[int]:
+    excluded = set(options.exclude_raters)
+    if options.exclude_flagged:
+        excluded.update(
+            Membership.objects.filter(study=study, flagged=True).values_list("rater_id", flat=True)
+        )
+    if options.exclude_gold_failures:
+        excluded.update(study_gold_failures(study=study))
+    return sorted(excluded)
+
+
+# --- votes -> arrays ---------------------------------------------------------------------------
+
+
+def _rater_filter(excluded: list[int]) -> tuple[str, list[int]]:
+    if not excluded:
+        return "", []
+    return f" AND rater_id NOT IN ({', '.join(['%s'] * len(excluded))})", list(excluded)
+
+
+def study_vote_cells(*, study: Study, excluded_raters: list[int]) -> list[tuple]:
+    """Counts of the study's votes per (candidate a, candidate b, choice, left is a, category,
+    gold answer), grouped in the database.
+
+    The inner GROUP BY reads only the (study, pair, choice, left_output, rater) index; the outer
+    one joins the far fewer (pair, choice, side) groups to pairs, outputs and prompts.
+    """
+    rater_sql, rater_params = _rater_filter(excluded_raters)
+    sql = f"""
+        SELECT oa.candidate_id, ob.candidate_id, v.choice,
+               CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
+               pr.category, p.gold_answer, SUM(v.n)
+        FROM (
+            SELECT pair_id, choice, left_output_id, COUNT(*) AS n
+            FROM {Vote._meta.db_table}
+            WHERE study_id = %s{rater_sql}
+            GROUP BY pair_id, choice, left_output_id
+        ) v
+        JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
+        JOIN {Output._meta.db_table} oa ON oa.id = p.output_a_id
+        JOIN {Output._meta.db_table} ob ON ob.id = p.output_b_id
+        JOIN {Prompt._meta.db_table} pr ON pr.id = p.prompt_id
+        GROUP BY oa.candidate_id, ob.candidate_id, v.choice,
+                 CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
+                 pr.category, p.gold_answer
+    """  # noqa: S608 - table names come from model metadata, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study.pk, *rater_params])
+        return cursor.fetchall()
+
+
+def _codes(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    names = sorted(set(values), key=str)
+    index = {name: k for k, name in enumerate(names)}
+    return np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values)), names
+
+
+def _model_codes(
+    study: Study, a_ids: list[int], b_ids: list[int]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Candidate ids -> codes into the labels of the candidates that have votes, in id order."""
+    labels = dict(Candidate.objects.filter(study=study).values_list("id", "label"))
+    present = sorted(set(a_ids) | set(b_ids))
+    index = {cid: k for k, cid in enumerate(present)}
+    codes_a = np.fromiter((index[c] for c in a_ids), dtype=np.int32, count=len(a_ids))
+    codes_b = np.fromiter((index[c] for c in b_ids), dtype=np.int32, count=len(b_ids))
+    return codes_a, codes_b, [labels[cid] for cid in present]
+
+
+def _gold_codes(answers: list[str]) -> np.ndarray:
+    return np.fromiter(
+        (CHOICE_CODES.get(a, -1) for a in answers), dtype=np.int8, count=len(answers)
+    )
+
+
+def study_vote_arrays_aggregated(*, study: Study, excluded_raters: list[int]) -> VoteArrays:
+    """The study's votes without rater or item, from SQL cells expanded in numpy."""
+    cells = study_vote_cells(study=study, excluded_raters=excluded_raters)
+    if not cells:
+        empty = np.zeros(0, dtype=np.int32)
+        return VoteArrays(model_a=empty, model_b=empty, outcome=empty.astype(np.int8), models=[])
+    cand_a, cand_b, choice, left, category, gold, count = (
+        list(col) for col in zip(*cells, strict=True)
+    )
+    repeats = np.asarray(count, dtype=np.int64)
+    model_a, model_b, models = _model_codes(study, cand_a, cand_b)
+    category_codes, categories = _codes(category)
+    outcome = np.fromiter((CHOICE_CODES[c] for c in choice), dtype=np.int8, count=len(choice))
+    return VoteArrays(
+        model_a=np.repeat(model_a, repeats),
+        model_b=np.repeat(model_b, repeats),
+        outcome=np.repeat(outcome, repeats),
+        models=models,
+        category=np.repeat(category_codes, repeats),
+        categories=[str(c) for c in categories],
+        left_is_a=np.repeat(np.asarray(left, dtype=np.int8), repeats),
+        gold_answer=np.repeat(_gold_codes(gold), repeats),
+    )
+
+
+def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> VoteArrays:
+    """One entry per vote with pseudonymous rater, item (pair) and the answers' lengths."""
+    rater_sql, rater_params = _rater_filter(excluded_raters)
+    sql = f"""
+        SELECT p.output_a_id, p.output_b_id, v.choice,
+               CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
+               v.rater_id, v.pair_id, p.prompt_id, p.gold_answer
+        FROM {Vote._meta.db_table} v
+        JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
+        WHERE v.study_id = %s{rater_sql.replace("rater_id", "v.rater_id")}
+    """  # noqa: S608 - table names come from model metadata, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study.pk, *rater_params])
+        rows = cursor.fetchall()
+    if not rows:
+        return study_vote_arrays_aggregated(study=study, excluded_raters=excluded_raters)
+    out_a, out_b, choice, left, rater, pair, prompt, gold = (
+        list(col) for col in zip(*rows, strict=True)
+    )
+    outputs = {
+        oid: (cid, length)
+        for oid, cid, length in Output.objects.filter(prompt__study=study)
+        .annotate(length=Length("text"))
+        .values_list("id", "candidate_id", "length")
+    }
+    cand_a = [outputs[o][0] for o in out_a]
+    cand_b = [outputs[o][0] for o in out_b]
+    model_a, model_b, models = _model_codes(study, cand_a, cand_b)
+    categories_by_prompt = dict(Prompt.objects.filter(study=study).values_list("id", "category"))
+    category_codes, categories = _codes([categories_by_prompt[p] for p in prompt])
+    rater_codes, rater_ids = _codes(rater)
+    pseudonyms = rater_pseudonyms(study_id=study.pk, rater_ids=rater_ids)
+    item_codes, items = _codes(pair)
+    public_ids = dict(Pair.objects.filter(study=study).values_list("id", "public_id"))
+    return VoteArrays(
+        model_a=model_a,
+        model_b=model_b,
+        outcome=np.fromiter((CHOICE_CODES[c] for c in choice), dtype=np.int8, count=len(choice)),
+        models=models,
+        rater=rater_codes,
+        raters=[pseudonyms[r] for r in rater_ids],
+        item=item_codes,
+        items=[public_ids[p] for p in items],
+        category=category_codes,
+        categories=[str(c) for c in categories],
+        left_is_a=np.asarray(left, dtype=np.int8),
+        length_a=np.asarray([outputs[o][1] for o in out_a], dtype=np.float64),
+        length_b=np.asarray([outputs[o][1] for o in out_b], dtype=np.float64),
+        gold_answer=_gold_codes(gold),
+    )
+
+
+def rater_pseudonyms(*, study_id: int, rater_ids: list[int]) -> dict[int, str]:
+    """Stable per study, unlinkable across studies and not reversible without SECRET_KEY."""
+    key = settings.SECRET_KEY.encode()
+
+    def name(rater_id: int) -> str:
+        digest = hmac.new(key, f"tastetest:{study_id}:{rater_id}".encode(), hashlib.sha256)
+        return f"rater-{digest.hexdigest()[:12]}"
+
+    return {rater_id: name(rater_id) for rater_id in rater_ids}
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+def _cached(study: Study, kind: str, options: ResultOptions, compute: Any) -> dict[str, Any]:
+    key = (
+        f"results:{kind}:{study.pk}:{study_votes_version(study_id=study.pk)}:"
+        f"{options.cache_token()}"
+    )
+    document = cache.get(key)
+    if document is None:
+        document = compute()
+        cache.set(key, document, timeout=CACHE_TIMEOUT)
+    return document
+
+
+def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
+    """`analyze` over the study's votes aggregated in SQL: the `manage.py analyze` layout.
+
+    Agreement, gold accuracy and length bias need each vote's rater and answers, which the
+    aggregate leaves out; their keys point to `study_analysis` (the agreement and biases
+    endpoints) instead. Raises ValueError for options `analyze` rejects.
+    """
+
+    def compute() -> dict[str, Any]:
+        excluded = study_excluded_raters(study=study, options=options)
+        votes = study_vote_arrays_aggregated(study=study, excluded_raters=excluded)
+        document = analyze(votes, **options.analysis_kwargs())
+        document["summary"]["excluded_raters"] = len(excluded)
+        note = "computed per vote: see the agreement endpoint"
+        document["agreement"] = {"message": note}
+        document["gold"] = {"message": note}
+        document["bias"]["length"] = {"message": "computed per vote: see the biases endpoint"}
+        return document
+
+    return _cached(study, "ranking", options, compute)
+
+
+def study_analysis(*, study: Study, options: ResultOptions) -> dict[str, Any]:
+    """`analyze` over one row per vote: everything, agreement and biases included."""
+
+    def compute() -> dict[str, Any]:
+        excluded = study_excluded_raters(study=study, options=options)
+        votes = study_vote_arrays_detailed(study=study, excluded_raters=excluded)
+        document = analyze(votes, **options.analysis_kwargs())
+        document["summary"]["excluded_raters"] = len(excluded)
+        return document
+
+    return _cached(study, "analysis", options, compute)
+
+
+def pairwise_matrix(document: dict[str, Any]) -> dict[str, Any]:
+    """The ranking's pairwise block as square matrices in rating order (row beats column)."""
+    names = [row["model"] for row in document["models"]]
+    index = {name: k for k, name in enumerate(names)}
+    m = len(names)
+    keys = ("win_probability", "ci_low", "ci_high", "p_value", "p_value_holm", "votes")
+    matrices: dict[str, list[list[Any]]] = {k: [[None] * m for _ in range(m)] for k in keys}
+    for pair in document["pairwise"]:
+        i, j = index[pair["model_a"]], index[pair["model_b"]]
+        for k in ("p_value", "p_value_holm", "votes"):
+            matrices[k][i][j] = matrices[k][j][i] = pair[k]
+        matrices["win_probability"][i][j] = pair["win_probability"]
+        matrices["ci_low"][i][j], matrices["ci_high"][i][j] = pair["ci_low"], pair["ci_high"]
+        # Seen from the other model: P(j beats i) = 1 - P(i beats j), and the bounds swap.
+        matrices["win_probability"][j][i] = _complement(pair["win_probability"])
+        matrices["ci_low"][j][i] = _complement(pair["ci_high"])
+        matrices["ci_high"][j][i] = _complement(pair["ci_low"])
+    return {"models": names, **matrices, "pairs": document["pairwise"]}
+
+
+def _complement(value: float | None) -> float | None:
+    return None if value is None else 1.0 - value
+
+
+# --- per-candidate cost and latency -----------------------------------------------------------
+
+
+def _percentile(values: np.ndarray, q: float) -> float | None:
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def candidates_stats(*, study: Study) -> list[dict[str, Any]]:
+    """Cost, latency and tokens per candidate over its generated outputs."""
+    rows = Output.objects.filter(prompt__study=study).values_list(
+        "candidate_id",
+        "status",
+        "cost_usd",
+        "latency_ms",
+        "ttft_ms",
+        "input_tokens",
+        "output_tokens",
+    )
+    by_candidate: dict[int, list[tuple]] = {}
+    for row in rows.iterator(chunk_size=5000):
+        by_candidate.setdefault(row[0], []).append(row[1:])
+    stats = []
+    for candidate in Candidate.objects.filter(study=study).order_by("id"):
+        outputs = by_candidate.get(candidate.pk, [])
+        done = [o for o in outputs if o[0] == Output.Status.DONE]
+
+        def column(k: int, values: list[tuple] = done) -> np.ndarray:
+            return np.array([np.nan if o[k] is None else float(o[k]) for o in values], dtype=float)
+
+        cost = column(1)
+        costed = cost[~np.isnan(cost)]
+        total_cost = float(costed.sum()) if len(costed) else None
+        input_tokens, output_tokens = column(4), column(5)
+        stats.append(
+            {
+                "id": candidate.pk,
+                "label": candidate.label,
+                "model": candidate.model,
+                "version": candidate.version,
+                "outputs": len(outputs),
+                "outputs_done": len(done),
+                "outputs_failed": sum(o[0] == Output.Status.FAILED for o in outputs),
+                "total_cost_usd": total_cost,
+                "cost_per_1000_prompts_usd": (float(costed.mean()) * 1000 if len(costed) else None),
+                "latency_ms_median": _percentile(column(2), 50),
+                "latency_ms_p95": _percentile(column(2), 95),
+                "ttft_ms_median": _percentile(column(3), 50),
+                "ttft_ms_p95": _percentile(column(3), 95),
+                "input_tokens_total": int(np.nansum(input_tokens)) if len(done) else 0,
+                "output_tokens_total": int(np.nansum(output_tokens)) if len(done) else 0,
+                "output_tokens_mean": (
+                    float(np.nanmean(output_tokens)) if (~np.isnan(output_tokens)).any() else None
+                ),
+            }
+        )
+    return stats
+
+
+# --- study progress ----------------------------------------------------------------------------
+
+
+def study_progress(*, study: Study) -> dict[str, int]:
+    outputs = Output.objects.filter(prompt__study=study).aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(status=Output.Status.DONE)),
+        failed=Count("id", filter=Q(status=Output.Status.FAILED)),
+    )
+    pairs = Pair.objects.filter(study=study).aggregate(
+        total=Count("id"), gold=Count("id", filter=~Q(gold_answer=""))
+    )
+    votes = Vote.objects.filter(study=study).aggregate(
+        total=Count("id"), raters=Count("rater_id", distinct=True)
+    )
+    return {
+        "prompts": Prompt.objects.filter(study=study).count(),
+        "candidates": Candidate.objects.filter(study=study).count(),
+        "outputs": outputs["total"],
+        "outputs_done": outputs["done"],
+        "outputs_failed": outputs["failed"],
+        "pairs": pairs["total"],
+        "gold_pairs": pairs["gold"],
+        "votes": votes["total"],
+        "raters": Membership.objects.filter(study=study).count(),
+        "raters_voted": votes["raters"],
+        "raters_flagged": Membership.objects.filter(study=study, flagged=True).count(),
+    }
+
+
+# --- votes export ------------------------------------------------------------------------------
+
+EXPORT_FIELDS = [
+    "model_a",
+    "model_b",
+    "winner",
+    "judge",
+    "question_id",
+    "category",
+    "left",
+    "time_spent_ms",
+    "rationale",
+    "gold",
+    "pair",
+    "tstamp",
+]
+
+
+VOTE_VALUES = (
+    "pair__output_a__candidate_id",
+    "pair__output_b__candidate_id",
+    "choice",
+    "rater_id",
+    "pair__prompt__external_id",
+    "pair__prompt__category",
+    "left_output_id",
+    "pair__output_a_id",
+    "time_spent_ms",
+    "rationale",
+    "pair__gold_answer",
+    "pair__public_id",
+    "created_at",
+)
+
+
+def study_votes_values(
+    *, study: Study, include_gold: bool = True, category: str | None = None
+) -> QuerySet:
+    """The study's votes, oldest first, as tuples of VOTE_VALUES (for `vote_rows`)."""
+    votes = Vote.objects.filter(study=study)
+    if not include_gold:
+        votes = votes.filter(pair__gold_answer="")
+    if category is not None:
+        votes = votes.filter(pair__prompt__category=category)
+    return votes.order_by("id").values_list(*VOTE_VALUES)
+
+
+def vote_rows(
+    *, study: Study, values: Iterable[tuple], pseudonymize: bool = True
+) -> Iterator[dict[str, Any]]:
+    """Votes in the Chatbot Arena / MT-Bench battle format, one dict per vote.
+
+    `question_id` is the prompt's external id; `left` says which model was shown on the left;
+    `gold` is the expected winner of a gold (attention-check) pair, empty otherwise, so that
+    `manage.py analyze` leaves gold votes out of the ranking just as the API does.
+    """
+    labels = dict(Candidate.objects.filter(study=study).values_list("id", "label"))
+    judges: dict[int, str] = {}
+    for (
+        cand_a,
+        cand_b,
+        choice,
+        rater_id,
+        question,
+        category,
+        left_output,
+        output_a,
+        time_spent,
+        rationale,
+        gold,
+        public_id,
+        created,
+    ) in values:
+        if rater_id not in judges:
+            judges[rater_id] = (
+                rater_pseudonyms(study_id=study.pk, rater_ids=[rater_id])[rater_id]
+                if pseudonymize
+                else f"rater-{rater_id}"
+            )
+        yield {
+            "model_a": labels[cand_a],
+            "model_b": labels[cand_b],
+            "winner": WINNER_NAMES[choice],
+            "judge": judges[rater_id],
+            "question_id": question,
+            "category": category,
+            "left": "model_a" if left_output == output_a else "model_b",
+            "time_spent_ms": time_spent,
+            "rationale": rationale,
+            "gold": WINNER_NAMES[gold] if gold else "",
+            "pair": public_id,
+            "tstamp": created.timestamp(),
+        }
+
+
+OUTPUT_EXPORT_FIELDS = [
+    "prompt",
+    "category",
+    "prompt_text",
+    "model",
+    "candidate",
+    "status",
+    "text",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "served_model",
+]
+
+
+def outputs_export_queryset(
+    *, study: Study, candidate_id: int | None = None, status: str | None = None
+) -> Any:
+    outputs = Output.objects.filter(prompt__study=study).select_related("prompt", "candidate")
+    if candidate_id is not None:
+        outputs = outputs.filter(candidate_id=candidate_id)
+    if status:
+        outputs = outputs.filter(status=status)
+    return outputs.order_by("prompt_id", "candidate_id")
+
+
+def output_export_row(output: Output) -> dict[str, Any]:
+    return {
+        "prompt": output.prompt.external_id,
+        "category": output.prompt.category,
+        "prompt_text": output.prompt.text,
+        "model": output.candidate.model,
+        "candidate": output.candidate.label,
+        "status": output.status,
+        "text": output.text,
+        "input_tokens": output.input_tokens,
+        "output_tokens": output.output_tokens,
+        "cost_usd": None if output.cost_usd is None else str(output.cost_usd),
+        "latency_ms": output.latency_ms,
+        "ttft_ms": output.ttft_ms,
+        "served_model": output.served_model,
+    }
