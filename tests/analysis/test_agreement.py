@@ -160,3 +160,18 @@ def test_percent_agreement_counts_each_pair_of_different_raters_once() -> None:
     # Only unit 0 has two other votes; for r2 the others agree on "first", r2 said tie.
     assert loo["r2"]["agreement"] == 0.0
     assert loo["r0"]["votes"] == 0 if "r0" in loo else True
+
+
+@pytest.mark.refdata
+def test_fleiss_kappa_on_the_randolph_tables(refdata: Path) -> None:
+    cases = _expected(refdata, STATSMODELS)["randolph_tables"]["cases"]
+    checked = 0
+    for case in cases:
+        if "fleiss" not in case:
+            continue
+        result = fleiss_kappa(np.array(case["table"]))
+        assert result["kappa"] == pytest.approx(case["fleiss"], abs=5e-7)
+        if "overall_agreement" in case:
+            assert result["p_bar"] == pytest.approx(case["overall_agreement"], abs=5e-7)
+        checked += 1
+    assert checked == 4
