@@ -1,0 +1,808 @@
+"""Every candidate answers every prompt: LiteLLM calls -> Output rows.
+
+How a batch runs (``outputs_generate``): one Celery task takes a list of output ids and keeps
+all of them in flight at once on an event loop, within each candidate's concurrency cap and
+requests-per-minute limit (``evaluations.ratelimit``, shared across workers through Redis).
+Database work runs on the task's own thread (``sync_to_async`` under ``async_to_sync``).
+
+Why it is crash-safe and never pays twice for a finished output:
+
+- an output is claimed with a conditional UPDATE (pending -> running, ``started_at`` = now);
+  a running output whose lease (``GENERATION_LEASE_SECONDS``) has expired may be claimed again,
+  so outputs held by a worker that was killed are taken over, never lost;
+- the result is written with a conditional UPDATE on (running, the claim's ``started_at``), so
+  of two holders only the current one writes, and a done or failed output is never touched;
+- tasks are acks_late and rejected on worker loss (settings), and a starting worker re-enqueues
+  the unsettled outputs of generating studies (``generation_resume``).
+
+No silent substitution: a call only ever goes to the candidate's model string; fallbacks are
+other deployments (api_base, key) of that same model. The model the provider reports serving
+is recorded and flagged when it differs from the pinned version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import litellm
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Min, Q, Sum
+from django.utils import timezone
+
+from evaluations.anonymizing import study_scrub_terms, text_scrub
+from evaluations.demo_provider import demo_provider_register
+from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
+from evaluations.pairing import pairs_build
+from evaluations.ratelimit import Limiter, limiter_for_current_settings
+
+logger = logging.getLogger(__name__)
+
+litellm.suppress_debug_info = True
+demo_provider_register()
+
+RESERVED_PARAMS = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "api_base",
+    "base_url",
+    "api_key",
+    "fallbacks",
+    "num_retries",
+    "max_retries",
+    "timeout",
+    "n",
+    "mock_response",
+}
+DEPLOYMENT_KEYS = {"api_base", "api_key_env", "model"}
+ERROR_LIMIT = 2000
+
+
+class GenerationError(Exception):
+    """Generation cannot start: the study or a candidate is not set up for it."""
+
+
+class EmptyAnswer(Exception):
+    """The provider answered 200 but with no text (a truncated stream, a proxy's error page)."""
+
+
+class MissingKey(Exception):
+    """The candidate names an environment variable for its key that is not set."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    api_base: str = ""
+    api_key_env: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.api_base or "provider default"
+
+
+def candidate_deployments(candidate: Candidate) -> list[Deployment]:
+    """The primary deployment and its fallbacks, all serving the candidate's one model."""
+    deployments = [Deployment(candidate.api_base.strip(), candidate.api_key_env.strip())]
+    fallbacks = candidate.fallback_deployments or []
+    if not isinstance(fallbacks, list):
+        raise GenerationError(f"{candidate.label}: fallback_deployments must be a list of objects")
+    for index, entry in enumerate(fallbacks, start=1):
+        if not isinstance(entry, dict):
+            raise GenerationError(f"{candidate.label}: fallback {index} is not an object")
+        unknown = set(entry) - DEPLOYMENT_KEYS
+        if unknown:
+            raise GenerationError(
+                f"{candidate.label}: fallback {index} has unknown keys {sorted(unknown)}; "
+                f"allowed: api_base, api_key_env"
+            )
+        if entry.get("model", candidate.model) != candidate.model:
+            raise GenerationError(
+                f"{candidate.label}: fallback {index} names model {entry['model']!r}; a fallback "
+                f"may only be another deployment of {candidate.model!r}, never another model"
+            )
+        deployment = Deployment(
+            str(entry.get("api_base") or "").strip(), str(entry.get("api_key_env") or "").strip()
+        )
+        if deployment in deployments:
+            raise GenerationError(f"{candidate.label}: fallback {index} repeats a deployment")
+        deployments.append(deployment)
+    return deployments
+
+
+def candidate_request_params(candidate: Candidate) -> dict:
+    extra = candidate.extra_params or {}
+    if not isinstance(extra, dict):
+        raise GenerationError(f"{candidate.label}: extra_params must be an object")
+    reserved = RESERVED_PARAMS & set(extra)
+    if reserved:
+        raise GenerationError(
+            f"{candidate.label}: extra_params may not set {', '.join(sorted(reserved))}"
+        )
+    params = dict(extra)
+    if candidate.temperature is not None:
+        params["temperature"] = candidate.temperature
+    if candidate.max_tokens is not None:
+        params["max_tokens"] = candidate.max_tokens
+    return params
+
+
+def output_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict[str, str]]:
+    messages = []
+    if candidate.system_prompt.strip():
+        messages.append({"role": "system", "content": candidate.system_prompt})
+    content = f"{prompt.context}\n\n{prompt.text}" if prompt.context.strip() else prompt.text
+    messages.append({"role": "user", "content": content})
+    return messages
+
+
+def request_hash(*, candidate: Candidate, params: dict, messages: list[dict]) -> str:
+    """Identity of a request for the cache: model, pinned version, deployment, params, messages."""
+    canonical = json.dumps(
+        {
+            "model": candidate.model,
+            "version": candidate.version,
+            "api_base": candidate.api_base,
+            "params": params,
+            "messages": messages,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def served_model_mismatch(*, version: str, model: str, served: str) -> bool:
+    """True when the provider reports serving a model other than the pinned version.
+
+    A provider that echoes the requested model name tells us nothing, so that is not flagged.
+    """
+    if not version.strip() or not served.strip():
+        return False
+
+    def norm(value: str) -> str:
+        return value.strip().lower().rsplit("/", 1)[-1]
+
+    return norm(served) not in {norm(version), norm(model)}
+
+
+# -- starting -------------------------------------------------------------------------------
+
+
+def outputs_create(*, study: Study) -> int:
+    """Create the missing Output rows, one per (prompt, candidate). Returns how many."""
+    prompt_ids = list(Prompt.objects.filter(study=study).values_list("id", flat=True))
+    candidate_ids = list(Candidate.objects.filter(study=study).values_list("id", flat=True))
+    existing = set(
+        Output.objects.filter(prompt__study=study).values_list("prompt_id", "candidate_id")
+    )
+    missing = [
+        Output(prompt_id=p, candidate_id=c)
+        for p in prompt_ids
+        for c in candidate_ids
+        if (p, c) not in existing
+    ]
+    Output.objects.bulk_create(missing, batch_size=1000, ignore_conflicts=True)
+    return len(missing)
+
+
+def _lease_expired_before() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+
+
+def _unsettled(study: Study) -> Q:
+    return Q(prompt__study=study) & (
+        Q(status=Output.Status.PENDING)
+        | Q(status=Output.Status.RUNNING, started_at__lt=_lease_expired_before())
+    )
+
+
+def generation_start(*, study: Study, retry_failed: bool = False) -> int:
+    """Create missing outputs and queue every unsettled one. Returns how many were queued.
+
+    Safe to call again at any time: finished outputs are never requested again, and an output
+    already being generated is left to its worker.
+    """
+    candidates = list(Candidate.objects.filter(study=study))
+    if not candidates:
+        raise GenerationError("the study has no candidates")
+    if not Prompt.objects.filter(study=study).exists():
+        raise GenerationError("the study has no prompts")
+    for candidate in candidates:
+        candidate_deployments(candidate)
+        candidate_request_params(candidate)
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        outputs_create(study=study)
+        if retry_failed:
+            Output.objects.filter(prompt__study=study, status=Output.Status.FAILED).update(
+                status=Output.Status.PENDING, finished_at=None
+            )
+        ids = list(
+            Output.objects.filter(_unsettled(study))
+            .order_by("prompt_id", "candidate_id")
+            .values_list("id", flat=True)
+        )
+        if ids and study.status != Study.Status.GENERATING:
+            try:
+                study.transition_to(Study.Status.GENERATING)
+            except IllegalTransition as exc:
+                raise GenerationError(str(exc)) from None
+        transaction.on_commit(lambda: outputs_enqueue(output_ids=ids))
+        if not ids:
+            transaction.on_commit(lambda: study_generation_settle(study_id=study.pk))
+    return len(ids)
+
+
+def outputs_retry(*, output_ids: list[int]) -> int:
+    """Queue the given failed outputs again. Returns how many."""
+    with transaction.atomic():
+        failed = Output.objects.filter(pk__in=output_ids, status=Output.Status.FAILED)
+        studies = set(failed.values_list("prompt__study_id", flat=True))
+        ids = list(failed.values_list("id", flat=True))
+        Output.objects.filter(pk__in=ids).update(status=Output.Status.PENDING, finished_at=None)
+        for study in Study.objects.select_for_update().filter(pk__in=studies):
+            if study.status != Study.Status.GENERATING:
+                try:
+                    study.transition_to(Study.Status.GENERATING)
+                except IllegalTransition as exc:
+                    raise GenerationError(str(exc)) from None
+        transaction.on_commit(lambda: outputs_enqueue(output_ids=ids))
+    return len(ids)
+
+
+def outputs_enqueue(*, output_ids: list[int], countdown: float | None = None) -> None:
+    from evaluations.tasks import outputs_generate_task
+
+    size = settings.GENERATION_BATCH_SIZE
+    for start in range(0, len(output_ids), size):
+        outputs_generate_task.apply_async(
+            args=[output_ids[start : start + size]], countdown=countdown
+        )
+
+
+def generation_resume() -> int:
+    """Queue the unsettled outputs of every generating study (after a worker restart)."""
+    ids = list(
+        Output.objects.filter(
+            prompt__study__status=Study.Status.GENERATING,
+            status__in=[Output.Status.PENDING, Output.Status.RUNNING],
+        )
+        .order_by("prompt_id", "candidate_id")
+        .values_list("id", flat=True)
+    )
+    outputs_enqueue(output_ids=ids)
+    return len(ids)
+
+
+def study_generation_settle(*, study_id: int) -> bool:
+    """Move a generating study whose outputs are all done or failed to ready, with its pairs."""
+    study = Study.objects.get(pk=study_id)
+    if study.status != Study.Status.GENERATING:
+        return False
+    unsettled = Output.objects.filter(
+        prompt__study=study, status__in=[Output.Status.PENDING, Output.Status.RUNNING]
+    )
+    if unsettled.exists():
+        return False
+    pairs_build(study=study)
+    try:
+        study.transition_to(Study.Status.READY)
+    except IllegalTransition:
+        return False  # another worker settled it first
+    return True
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    output_id: int
+    study_id: int
+    limiter_key: str
+    model: str
+    version: str
+    deployments: list[Deployment]
+    params: dict
+    messages: list[dict]
+    request_hash: str
+    max_concurrency: int
+    requests_per_minute: int | None
+    price_in: Decimal | None
+    price_out: Decimal | None
+    terms: tuple[str, ...]
+    cached_from: int | None = None
+
+
+@dataclass
+class _Answer:
+    text: str
+    served_model: str
+    latency_ms: float
+    ttft_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@dataclass
+class BatchReport:
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    skipped: int = 0
+    leased: list[int] = field(default_factory=list)  # held by another live worker
+    lease_ends_in: float = 0.0
+
+
+def outputs_generate(*, output_ids: list[int]) -> BatchReport:
+    """Generate the given outputs, all in flight at once; see the module docstring."""
+    return async_to_sync(_outputs_generate)(list(output_ids))
+
+
+async def _outputs_generate(output_ids: list[int]) -> BatchReport:
+    report = BatchReport()
+    jobs, failed_setup = await sync_to_async(_jobs_load)(output_ids, report)
+    for output_id, message in failed_setup:
+        await sync_to_async(_output_fail_unclaimed)(output_id, message)
+        report.failed += 1
+    limiter = limiter_for_current_settings()
+    try:
+        outcomes = await asyncio.gather(*(_job_run(job, limiter) for job in jobs))
+    finally:
+        await limiter.aclose()
+    for outcome in outcomes:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    for study_id in sorted({job.study_id for job in jobs} | await _studies_of(output_ids)):
+        await sync_to_async(study_generation_settle)(study_id=study_id)
+    return report
+
+
+async def _studies_of(output_ids: list[int]) -> set[int]:
+    def query() -> set[int]:
+        return set(
+            Output.objects.filter(pk__in=output_ids).values_list("prompt__study_id", flat=True)
+        )
+
+    return await sync_to_async(query)()
+
+
+def _limiter_key(candidate: Candidate) -> str:
+    # Candidate ids repeat across databases (tests, staging); the creation time does not.
+    return f"{connection.settings_dict['NAME']}:{candidate.pk}:{candidate.created_at.timestamp()}"
+
+
+def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[_Job], list]:
+    outputs = list(
+        Output.objects.filter(pk__in=output_ids)
+        .select_related("prompt__study", "candidate")
+        .order_by("prompt_id", "candidate_id")
+    )
+    lease_start = _lease_expired_before()
+    jobs: list[_Job] = []
+    failed_setup: list[tuple[int, str]] = []
+    terms_by_study: dict[int, tuple[str, ...]] = {}
+    for output in outputs:
+        if output.status in (Output.Status.DONE, Output.Status.FAILED):
+            report.skipped += 1
+            continue
+        if (
+            output.status == Output.Status.RUNNING
+            and output.started_at
+            and (output.started_at >= lease_start)
+        ):
+            report.leased.append(output.pk)
+            ends_in = (output.started_at - lease_start).total_seconds()
+            report.lease_ends_in = max(report.lease_ends_in, ends_in)
+            continue
+        candidate, prompt = output.candidate, output.prompt
+        try:
+            deployments = candidate_deployments(candidate)
+            params = candidate_request_params(candidate)
+        except GenerationError as exc:
+            failed_setup.append((output.pk, str(exc)))
+            continue
+        study_id = prompt.study_id
+        if study_id not in terms_by_study:
+            terms_by_study[study_id] = study_scrub_terms(study_id)
+        messages = output_messages(candidate=candidate, prompt=prompt)
+        jobs.append(
+            _Job(
+                output_id=output.pk,
+                study_id=study_id,
+                limiter_key=_limiter_key(candidate),
+                model=candidate.model,
+                version=candidate.version,
+                deployments=deployments,
+                params=params,
+                messages=messages,
+                request_hash=request_hash(candidate=candidate, params=params, messages=messages),
+                max_concurrency=max(1, candidate.max_concurrency),
+                requests_per_minute=candidate.requests_per_minute,
+                price_in=candidate.input_price_per_mtok,
+                price_out=candidate.output_price_per_mtok,
+                terms=terms_by_study[study_id],
+            )
+        )
+    cache_enabled = {o.pk: o.prompt.study.cache_enabled for o in outputs}
+    cacheable = {job.request_hash for job in jobs if cache_enabled[job.output_id]}
+    if cacheable:
+        sources = dict(
+            Output.objects.filter(
+                request_hash__in=cacheable,
+                status=Output.Status.DONE,
+                cache_hit=False,
+                imported=False,
+            )
+            .exclude(pk__in=[job.output_id for job in jobs])
+            .order_by("finished_at")
+            .values_list("request_hash", "pk")
+        )
+        for job in jobs:
+            if cache_enabled[job.output_id]:
+                job.cached_from = sources.get(job.request_hash)
+    return jobs, failed_setup
+
+
+async def _job_run(job: _Job, limiter: Limiter) -> str:
+    if job.cached_from is not None:
+        claimed_at = await sync_to_async(_output_claim)(job.output_id)
+        if claimed_at is None:
+            return "skipped"
+        if await sync_to_async(_output_finish_from_cache)(job, claimed_at):
+            return "cached"
+        # The source vanished between lookup and copy: fall through to a real call.
+        return await _job_call(job, limiter, claimed_at)
+    async with limiter.slot(job.limiter_key, job.max_concurrency):
+        claimed_at = await sync_to_async(_output_claim)(job.output_id)
+        if claimed_at is None:
+            return "skipped"
+        return await _job_call(job, limiter, claimed_at)
+
+
+async def _job_call(job: _Job, limiter: Limiter, claimed_at: datetime) -> str:
+    attempt = 0
+    while True:
+        deployment = job.deployments[attempt % len(job.deployments)]
+        if job.requests_per_minute:
+            await limiter.rate_wait(job.limiter_key, job.requests_per_minute)
+        attempt += 1
+        try:
+            answer = await _call(job, deployment)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the output
+            message = _error_message(exc, deployment, attempt)
+            if not _is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
+                await sync_to_async(_output_fail)(job, claimed_at, message)
+                return "failed"
+            await sync_to_async(_output_note_error)(job, claimed_at, message)
+            await asyncio.sleep(_backoff(attempt, _retry_after(exc)))
+            continue
+        await sync_to_async(_output_finish)(job, claimed_at, answer, deployment)
+        return "done"
+
+
+async def _call(job: _Job, deployment: Deployment) -> _Answer:
+    kwargs = {
+        **job.params,
+        "model": job.model,
+        "messages": job.messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "timeout": settings.GENERATION_TIMEOUT_SECONDS,
+        # Retries are ours (counted, backed off, Retry-After honoured); none underneath.
+        "num_retries": 0,
+        "max_retries": 0,
+    }
+    if deployment.api_base:
+        kwargs["api_base"] = deployment.api_base
+    if deployment.api_key_env:
+        key = os.environ.get(deployment.api_key_env)
+        if not key:
+            raise MissingKey(f"environment variable {deployment.api_key_env} is not set")
+        kwargs["api_key"] = key
+    parts: list[str] = []
+    served = ""
+    usage = None
+    ttft: float | None = None
+    start = time.perf_counter()
+    async with asyncio.timeout(settings.GENERATION_TIMEOUT_SECONDS):
+        stream = await litellm.acompletion(**kwargs)
+        async for chunk in stream:
+            if not served and getattr(chunk, "model", None):
+                served = chunk.model
+            for choice in chunk.choices or ():
+                content = choice.delta.content if choice.delta else None
+                if content:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - start) * 1000
+                    parts.append(content)
+            chunk_usage = getattr(chunk, "usage", None)
+            if chunk_usage:
+                usage = chunk_usage
+    latency = (time.perf_counter() - start) * 1000
+    text = "".join(parts)
+    if not text.strip():
+        raise EmptyAnswer("the provider returned no text")
+    return _Answer(
+        text=text,
+        served_model=served,
+        latency_ms=latency,
+        ttft_ms=ttft,
+        input_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
+        output_tokens=getattr(usage, "completion_tokens", None) if usage else None,
+    )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError | EmptyAnswer):
+        return True
+    if isinstance(exc, MissingKey):
+        return False
+    transient_types = (
+        litellm.RateLimitError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+    )
+    if isinstance(exc, transient_types):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status in (408, 409, 425, 429) or status >= 500)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    candidates = [
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+        getattr(exc, "litellm_response_headers", None),
+    ]
+    for headers in candidates:
+        if not headers:
+            continue
+        try:
+            millis = headers.get("retry-after-ms")
+            if millis:
+                return float(millis) / 1000
+            value = headers.get("retry-after")
+        except AttributeError:
+            continue
+        if not value:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                continue
+            return max(0.0, (when - timezone.now()).total_seconds())
+    return None
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with equal jitter, never sooner than the server's Retry-After."""
+    ceiling = min(
+        settings.GENERATION_RETRY_MAX_SECONDS,
+        settings.GENERATION_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
+    )
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.GENERATION_RETRY_MAX_SECONDS * 5))
+    return delay
+
+
+def _error_message(exc: BaseException, deployment: Deployment, attempt: int) -> str:
+    status = getattr(exc, "status_code", None)
+    text = str(exc).replace("litellm.", "").strip() or type(exc).__name__
+    prefix = f"attempt {attempt} on {deployment.label}: {type(exc).__name__}"
+    if isinstance(status, int):
+        prefix += f" (HTTP {status})"
+    return f"{prefix}: {text}"[:ERROR_LIMIT]
+
+
+def _cost(job: _Job, input_tokens: int | None, output_tokens: int | None) -> Decimal | None:
+    if input_tokens is None and output_tokens is None:
+        return None
+    tokens_in, tokens_out = input_tokens or 0, output_tokens or 0
+    if job.price_in is not None or job.price_out is not None:
+        return (
+            Decimal(tokens_in) * (job.price_in or Decimal(0))
+            + Decimal(tokens_out) * (job.price_out or Decimal(0))
+        ) / Decimal(1_000_000)
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=job.model, prompt_tokens=tokens_in, completion_tokens=tokens_out
+        )
+    except Exception:  # noqa: BLE001 - LiteLLM raises several types for an unknown model
+        return None
+    return Decimal(str(prompt_cost + completion_cost)).quantize(Decimal("1e-8"))
+
+
+# -- database steps (run on the task's thread) ----------------------------------------------
+
+
+def _output_claim(output_id: int) -> datetime | None:
+    now = timezone.now()
+    claimed = (
+        Output.objects.filter(pk=output_id)
+        .filter(
+            Q(status=Output.Status.PENDING)
+            | Q(status=Output.Status.RUNNING, started_at__lt=_lease_expired_before())
+        )
+        .update(status=Output.Status.RUNNING, started_at=now, finished_at=None)
+    )
+    return now if claimed else None
+
+
+def _held(job: _Job, claimed_at: datetime):
+    return Output.objects.filter(
+        pk=job.output_id, status=Output.Status.RUNNING, started_at=claimed_at
+    )
+
+
+def _output_finish(job: _Job, claimed_at: datetime, answer: _Answer, deployment: Deployment):
+    scrubbed = text_scrub(answer.text, terms=job.terms)
+    _held(job, claimed_at).update(
+        status=Output.Status.DONE,
+        text=scrubbed.text,
+        raw_text=answer.text,
+        identity_leak=scrubbed.flagged,
+        attempts=F("attempts") + 1,
+        last_error="",
+        latency_ms=answer.latency_ms,
+        ttft_ms=answer.ttft_ms,
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        cost_usd=_cost(job, answer.input_tokens, answer.output_tokens),
+        served_model=answer.served_model[:200],
+        deployment=deployment.label[:500],
+        version_mismatch=served_model_mismatch(
+            version=job.version, model=job.model, served=answer.served_model
+        ),
+        request_hash=job.request_hash,
+        cache_hit=False,
+        imported=False,
+        finished_at=timezone.now(),
+    )
+
+
+def _output_finish_from_cache(job: _Job, claimed_at: datetime) -> bool:
+    source = Output.objects.filter(pk=job.cached_from, status=Output.Status.DONE).first()
+    if source is None:
+        return False
+    scrubbed = text_scrub(source.raw_text, terms=job.terms)
+    _held(job, claimed_at).update(
+        status=Output.Status.DONE,
+        text=scrubbed.text,
+        raw_text=source.raw_text,
+        identity_leak=scrubbed.flagged,
+        last_error="",
+        latency_ms=source.latency_ms,
+        ttft_ms=source.ttft_ms,
+        input_tokens=source.input_tokens,
+        output_tokens=source.output_tokens,
+        cost_usd=Decimal(0),  # reused, not paid for again
+        served_model=source.served_model,
+        deployment=source.deployment,
+        version_mismatch=served_model_mismatch(
+            version=job.version, model=job.model, served=source.served_model
+        ),
+        request_hash=job.request_hash,
+        cache_hit=True,
+        finished_at=timezone.now(),
+    )
+    return True
+
+
+def _output_note_error(job: _Job, claimed_at: datetime, message: str) -> None:
+    _held(job, claimed_at).update(attempts=F("attempts") + 1, last_error=message)
+
+
+def _output_fail(job: _Job, claimed_at: datetime, message: str) -> None:
+    _held(job, claimed_at).update(
+        status=Output.Status.FAILED,
+        attempts=F("attempts") + 1,
+        last_error=message,
+        request_hash=job.request_hash,
+        finished_at=timezone.now(),
+    )
+
+
+def _output_fail_unclaimed(output_id: int, message: str) -> None:
+    Output.objects.filter(
+        pk=output_id, status__in=[Output.Status.PENDING, Output.Status.RUNNING]
+    ).update(
+        status=Output.Status.FAILED, last_error=message[:ERROR_LIMIT], finished_at=timezone.now()
+    )
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationProgress:
+    status: str
+    total: int
+    done: int
+    failed: int
+    running: int
+    pending: int
+    cache_hits: int
+    flagged: int
+    cost_usd: Decimal
+    eta_seconds: float | None
+
+    @property
+    def settled(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == Study.Status.GENERATING
+
+    def percent(self, count: int) -> float:
+        return round(100 * count / self.total, 1) if self.total else 0.0
+
+    @property
+    def done_percent(self) -> float:
+        return self.percent(self.done)
+
+    @property
+    def failed_percent(self) -> float:
+        return self.percent(self.failed)
+
+    @property
+    def running_percent(self) -> float:
+        return self.percent(self.running)
+
+
+def generation_progress(*, study: Study) -> GenerationProgress:
+    outputs = Output.objects.filter(prompt__study=study)
+    counts = dict(outputs.values_list("status").annotate(n=Count("pk")).order_by())
+    totals = outputs.aggregate(
+        cost=Sum("cost_usd"),
+        cache_hits=Count("pk", filter=Q(cache_hit=True)),
+        flagged=Count("pk", filter=Q(identity_leak=True)),
+    )
+    done = counts.get(Output.Status.DONE, 0)
+    failed = counts.get(Output.Status.FAILED, 0)
+    running = counts.get(Output.Status.RUNNING, 0)
+    pending = counts.get(Output.Status.PENDING, 0)
+    eta = None
+    remaining = running + pending
+    if remaining and study.status == Study.Status.GENERATING:
+        # Rate over the last two minutes of finished outputs: a window, so that a retry run
+        # days after the first one is not averaged with it.
+        since = timezone.now() - timedelta(minutes=2)
+        recent = outputs.filter(finished_at__gte=since).aggregate(
+            n=Count("pk"), first=Min("started_at")
+        )
+        if recent["n"] and recent["first"]:
+            elapsed = max(1.0, (timezone.now() - recent["first"]).total_seconds())
+            eta = remaining / (recent["n"] / elapsed)
+    return GenerationProgress(
+        status=study.status,
+        total=sum(counts.values()),
+        done=done,
+        failed=failed,
+        running=running,
+        pending=pending,
+        cache_hits=totals["cache_hits"],
+        flagged=totals["flagged"],
+        cost_usd=totals["cost"] or Decimal(0),
+        eta_seconds=eta,
+    )

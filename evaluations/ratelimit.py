@@ -1,0 +1,173 @@
+"""Per-candidate concurrency caps and requests-per-minute limits, shared by every worker.
+
+With a Redis broker the limits live in Redis, so they hold across worker processes and
+machines: a concurrency slot is a member of a sorted set scored by its expiry (a worker killed
+mid-request frees its slots when they expire; live holders refresh them), and the rate limit is
+a sliding window of request timestamps over the last 60 seconds. Both use Redis' own clock.
+
+Without Redis (the filesystem broker of a single-machine dev setup) the same limits are kept
+in this process only: they are exact with one worker process and per-process with several.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import threading
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+from django.conf import settings
+
+SLOT_TTL_SECONDS = 30.0
+SLOT_REFRESH_SECONDS = 10.0
+POLL_SECONDS = 0.02
+WINDOW_SECONDS = 60.0
+
+_SLOT_ACQUIRE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], t + tonumber(ARGV[2]), ARGV[3])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
+  return 1
+end
+return 0
+"""
+
+_SLOT_REFRESH = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+for i = 1, #ARGV - 1 do
+  redis.call('ZADD', KEYS[1], 'XX', t + tonumber(ARGV[#ARGV]), ARGV[i])
+end
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[#ARGV])) + 1)
+return 1
+"""
+
+# Returns 0 when a request may go now (and records it), else milliseconds to wait.
+_RATE_TAKE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], t, ARGV[3])
+  redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil((tonumber(oldest[2]) + window - t) * 1000))
+"""
+
+
+class Limiter:
+    """Async limits for one event loop; ``key`` identifies a candidate across processes."""
+
+    def slot(self, key: str, limit: int) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def rate_wait(self, key: str, per_minute: int) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RedisLimiter(Limiter):
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis_async
+
+        self._redis = redis_async.Redis.from_url(url)
+        self._acquire = self._redis.register_script(_SLOT_ACQUIRE)
+        self._refresh = self._redis.register_script(_SLOT_REFRESH)
+        self._rate = self._redis.register_script(_RATE_TAKE)
+        self._held: dict[str, set[str]] = defaultdict(set)
+        self._refresher: asyncio.Task | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
+        token = secrets.token_hex(8)
+        name = f"tastetest:slots:{key}"
+        while not await self._acquire(keys=[name], args=[limit, SLOT_TTL_SECONDS, token]):
+            await asyncio.sleep(POLL_SECONDS * (0.5 + random.random()))
+        self._held[name].add(token)
+        if self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_forever())
+        try:
+            yield
+        finally:
+            self._held[name].discard(token)
+            # Release even if the request was cancelled: the slot must not wait for its TTL.
+            await asyncio.shield(self._redis.zrem(name, token))
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SLOT_REFRESH_SECONDS)
+            for name, tokens in list(self._held.items()):
+                if tokens:
+                    await self._refresh(keys=[name], args=[*tokens, SLOT_TTL_SECONDS])
+
+    async def rate_wait(self, key: str, per_minute: int) -> None:
+        name = f"tastetest:rpm:{key}"
+        while True:
+            wait_ms = await self._rate(
+                keys=[name], args=[per_minute, WINDOW_SECONDS, secrets.token_hex(8)]
+            )
+            if not wait_ms:
+                return
+            await asyncio.sleep(wait_ms / 1000 + random.random() * POLL_SECONDS)
+
+    async def aclose(self) -> None:
+        if self._refresher:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self._redis.aclose()
+
+
+class _LocalState:
+    lock = threading.Lock()
+    slots: dict[str, int] = defaultdict(int)
+    stamps: dict[str, list[float]] = defaultdict(list)
+
+
+class LocalLimiter(Limiter):
+    """The same limits within this process only (see the module docstring)."""
+
+    @contextlib.asynccontextmanager
+    async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
+        while True:
+            with _LocalState.lock:
+                if _LocalState.slots[key] < limit:
+                    _LocalState.slots[key] += 1
+                    break
+            await asyncio.sleep(POLL_SECONDS * (0.5 + random.random()))
+        try:
+            yield
+        finally:
+            with _LocalState.lock:
+                _LocalState.slots[key] -= 1
+
+    async def rate_wait(self, key: str, per_minute: int) -> None:
+        while True:
+            with _LocalState.lock:
+                now = time.monotonic()
+                stamps = [t for t in _LocalState.stamps[key] if t > now - WINDOW_SECONDS]
+                _LocalState.stamps[key] = stamps
+                if len(stamps) < per_minute:
+                    stamps.append(now)
+                    return
+                wait = stamps[0] + WINDOW_SECONDS - now
+            await asyncio.sleep(wait + random.random() * POLL_SECONDS)
+
+
+def limiter_for_current_settings() -> Limiter:
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith(("redis://", "rediss://")):
+        return RedisLimiter(broker)
+    return LocalLimiter()

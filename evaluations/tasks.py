@@ -1,0 +1,25 @@
+"""Celery tasks: thin; the work and its invariants are in evaluations.generation."""
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from evaluations.generation import generation_resume, outputs_enqueue, outputs_generate
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def outputs_generate_task(output_ids: list[int]) -> None:
+    report = outputs_generate(output_ids=output_ids)
+    if report.leased:
+        # Held by another worker: check again once its lease ends, in case that worker died.
+        outputs_enqueue(output_ids=report.leased, countdown=report.lease_ends_in + 1)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def generation_resume_task() -> None:
+    generation_resume()
+
+
+@worker_ready.connect
+def _resume_on_worker_start(**kwargs: object) -> None:
+    # A worker killed mid-batch leaves outputs running; the starting worker picks them up.
+    generation_resume_task.delay()
