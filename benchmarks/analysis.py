@@ -11,6 +11,7 @@ on multinomially resampled counts, one fit per round, single process.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -18,9 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
+# One BLAS thread: the solves here are 100 x 100, where OpenBLAS threads only add contention
+# (on a loaded 2-core machine they made the point fit 70x slower); the bootstrap parallelises
+# its blocks itself.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+from scipy.special import expit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -119,7 +126,8 @@ def main() -> None:
     m = args.models
     a, b, outcome = votes_simulate(args.votes, m, seed=1)
     print(f"{args.votes:,} votes, {m} models, ties {np.mean(outcome == 2):.1%}, "
-          f"codes {a.dtype}/{outcome.dtype}")
+          f"codes {a.dtype}/{outcome.dtype}; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} (other work on the machine slows both sides)")
 
     t_count, _ = timed(lambda: pair_counts(a, b, outcome, m), 7)
     print(f"one pass over the votes into counts:            {t_count * 1e3:8.1f} ms")
