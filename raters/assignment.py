@@ -100,9 +100,9 @@ def _pair_load_locked(pair_id: int, now: datetime, exclude_assignment: int | Non
     return Vote.objects.filter(pair_id=pair_id).count() + reservations.count()
 
 
-def _lock_pair(pair_id: int) -> Pair | None:
-    """Lock the pair's row, or return None if another transaction holds it (PostgreSQL)."""
-    return Pair.objects.select_for_update(skip_locked=True).filter(pk=pair_id).first()
+def _lock_pair(pair_id: int, *, wait: bool = False) -> Pair | None:
+    """Lock the pair's row; without wait, None if another transaction holds it (PostgreSQL)."""
+    return Pair.objects.select_for_update(skip_locked=not wait).filter(pk=pair_id).first()
 
 
 def _choose_left_output_id(*, study: Study, rater: Rater, pair: Pair) -> int:
@@ -205,17 +205,23 @@ def _assign_regular(
 ) -> Assignment | None:
     loads = pair_loads(study=study, now=now)
     ranked = _ranked_regular(study=study, rater=rater, loads=loads, seen=seen)
-    for row in ranked[:MAX_LOCK_ATTEMPTS]:
-        with transaction.atomic():
-            pair = _lock_pair(row.pair_id)
-            if pair is None:
-                continue
-            # The load read above may be stale: recount it under the lock.
-            if _pair_load_locked(pair.pk, now) >= study.votes_per_pair:
-                continue
-            assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
-            if assignment is not None:
-                return assignment
+    first_choices = [row.pair_id for row in ranked[:MAX_LOCK_ATTEMPTS]]
+    busy: list[int] = []
+    # The first pass passes over pairs being given to another rater this instant; if that
+    # leaves nothing, wait for those locks rather than tell the rater nothing is left.
+    for wait, pair_ids in ((False, first_choices), (True, busy)):
+        for pair_id in pair_ids:
+            with transaction.atomic():
+                pair = _lock_pair(pair_id, wait=wait)
+                if pair is None:
+                    busy.append(pair_id)
+                    continue
+                # The load read above may be stale: recount it under the lock.
+                if _pair_load_locked(pair.pk, now) >= study.votes_per_pair:
+                    continue
+                assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
+                if assignment is not None:
+                    return assignment
     return None
 
 
