@@ -520,8 +520,10 @@ async def _call(job: _Job, deployment: Deployment) -> _Answer:
     async with asyncio.timeout(settings.GENERATION_TIMEOUT_SECONDS):
         stream = await litellm.acompletion(**kwargs)
         async for chunk in stream:
-            if not served and getattr(chunk, "model", None):
-                served = chunk.model
+            # LiteLLM reports the requested name in chunk.model; what the provider said it
+            # served is kept in the hidden params.
+            hidden = getattr(chunk, "_hidden_params", None) or {}
+            served = hidden.get("provider_response_model") or served or (chunk.model or "")
             for choice in chunk.choices or ():
                 content = choice.delta.content if choice.delta else None
                 if content:
@@ -601,7 +603,7 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     )
     delay = ceiling / 2 + random.uniform(0, ceiling / 2)
     if retry_after is not None:
-        delay = max(delay, min(retry_after, settings.GENERATION_RETRY_MAX_SECONDS * 5))
+        delay = max(delay, min(retry_after, max(settings.GENERATION_RETRY_MAX_SECONDS, 300)))
     return delay
 
 

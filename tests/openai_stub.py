@@ -104,10 +104,20 @@ class OpenAIStub:
             return [r for r in self.requests if r.model == model]
 
     def reset(self) -> None:
+        """Forget requests and plans, and end hanging requests (closing their connections)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._release_hangs)
+            deadline = time.monotonic() + 5
+            while self.in_flight and time.monotonic() < deadline:
+                time.sleep(0.01)
         with self._lock:
             self.requests.clear()
             self._plans.clear()
             self.peak_in_flight = self.in_flight
+
+    def _release_hangs(self) -> None:
+        self._hang_release.set()
+        self._hang_release = asyncio.Event()
 
     def _next_mode(self, model: str) -> str:
         with self._lock:
@@ -133,6 +143,7 @@ class OpenAIStub:
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
+        self._hang_release = asyncio.Event()
         self._server = self._loop.run_until_complete(
             asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
         )
@@ -208,7 +219,8 @@ class OpenAIStub:
     async def _answer(self, request: StubRequest, writer: asyncio.StreamWriter) -> bool:
         mode = request.mode
         if mode == "hang":
-            await asyncio.Event().wait()
+            await self._hang_release.wait()
+            return False  # close the connection without an answer
         if self.latency:
             await asyncio.sleep(self.latency)
         if mode == "slow":

@@ -45,8 +45,7 @@ def stub_candidate(openai_stub):
             model=f"openai/{name}",
             version=fields.pop("version", ""),
             api_base=openai_stub.base_url,
-            api_key_env="STUB_API_KEY",
-            **fields,
+            **{"api_key_env": "STUB_API_KEY", **fields},
         )
 
     return make
@@ -54,4 +53,6 @@ def stub_candidate(openai_stub):
 
 @pytest.fixture
 def prompts(study):
-    return [PromptFactory(study=study, external_id=f"p{i}", text=f"Question {i}?") for i in range(3)]
+    return [
+        PromptFactory(study=study, external_id=f"p{i}", text=f"Question {i}?") for i in range(3)
+    ]
