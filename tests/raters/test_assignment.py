@@ -123,9 +123,7 @@ def test_fewest_votes_first_and_balanced_across_model_pairs():
     for _ in range(6):
         assignment = assignment_next(rater=rater, study=study)
         pair = assignment.pair
-        model_pairs.append(
-            frozenset({pair.output_a.candidate_id, pair.output_b.candidate_id})
-        )
+        model_pairs.append(frozenset({pair.output_a.candidate_id, pair.output_b.candidate_id}))
         vote_on(assignment)
     # Six votes over three model pairs: two each, not six on one.
     assert set(Counter(model_pairs).values()) == {2}
