@@ -50,7 +50,9 @@
     const timeField = form.querySelector("[data-time-spent]");
     if (timeField) timeField.value = String(timeOnPair());
     const data = new FormData(form, submitter || undefined);
-    const action = (submitter && submitter.formAction) || form.action;
+    // formAction reads as the page's own URL when the attribute is absent.
+    const action =
+      submitter && submitter.hasAttribute("formaction") ? submitter.formAction : form.action;
     setBusy(true);
     let response;
     try {
