@@ -20,6 +20,36 @@ def public_pair_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+# MT-Bench's pairwise judge prompt (Zheng et al. 2023, "pair-v2"): verdict tokens [[A]], [[B]],
+# and [[C]] for a tie.
+JUDGE_SYSTEM_PROMPT = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two "
+    "AI assistants to the user question displayed below. You should choose the assistant that "
+    "follows the user's instructions and answers the user's question better. Your evaluation "
+    "should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, "
+    "and level of detail of their responses. Begin your evaluation by comparing the two "
+    "responses and provide a short explanation. Avoid any position biases and ensure that the "
+    "order in which the responses were presented does not influence your decision. Do not "
+    "allow the length of the responses to influence your evaluation. Do not favor certain "
+    "names of the assistants. Be as objective as possible. After providing your explanation, "
+    'output your final verdict by strictly following this format: "[[A]]" if assistant A is '
+    'better, "[[B]]" if assistant B is better, and "[[C]]" for a tie.'
+)
+JUDGE_PROMPT_TEMPLATE = (
+    "[User Question]\n{question}\n\n"
+    "[The Start of Assistant A's Answer]\n{answer_a}\n[The End of Assistant A's Answer]\n\n"
+    "[The Start of Assistant B's Answer]\n{answer_b}\n[The End of Assistant B's Answer]"
+)
+
+
+def judge_system_prompt_default() -> str:
+    return JUDGE_SYSTEM_PROMPT
+
+
+def judge_prompt_template_default() -> str:
+    return JUDGE_PROMPT_TEMPLATE
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -79,6 +109,23 @@ class Study(models.Model):
     adaptive_assignment = models.BooleanField(
         default=False,
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
+    )
+    judge_system_prompt = models.TextField(
+        default=judge_system_prompt_default,
+        help_text="Instructions to the LLM judges (MT-Bench's pairwise prompt by default).",
+    )
+    judge_prompt_template = models.TextField(
+        default=judge_prompt_template_default,
+        help_text="The judge's message for one pair: {question}, {answer_a} and {answer_b} are "
+        "filled in; {reference} too if used. The verdict must be [[A]], [[B]] or [[C]] (tie).",
+    )
+    cloned_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="clones",
+        help_text="The study this one re-evaluates, reusing its still-valid outputs and votes.",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies"
@@ -282,3 +329,101 @@ class Pair(models.Model):
     @property
     def is_gold(self) -> bool:
         return bool(self.gold_answer)
+
+
+class Judge(models.Model):
+    """An LLM that judges a study's pairs beside the human raters (never instead of them)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="judges")
+    model = models.CharField(max_length=200, help_text="LiteLLM model string of the judge.")
+    api_base = models.URLField(max_length=500, blank=True)
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Environment variable holding the key (LiteLLM's usual one if blank).",
+    )
+    temperature = models.FloatField(null=True, blank=True, default=0.0)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    extra_params = models.JSONField(default=dict, blank=True)
+    input_price_per_mtok = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="USD per million input tokens, for models LiteLLM has no price for.",
+    )
+    output_price_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    max_concurrency = models.PositiveSmallIntegerField(default=8)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "model"], name="judge_unique_model"),
+        ]
+
+    def __str__(self) -> str:
+        return self.model
+
+
+class JudgeVote(models.Model):
+    """One judge call on one pair in one order; kept apart from the human votes.
+
+    ``order`` "ab" shows the pair's output_a as Assistant A, "ba" shows it as Assistant B.
+    ``verdict`` is stored relative to the pair's canonical order, like a human Vote's choice.
+    """
+
+    class Order(models.TextChoices):
+        AB = "ab", "A first"
+        BA = "ba", "B first"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Verdict(models.TextChoices):
+        A = "a", "A better"
+        B = "b", "B better"
+        TIE = "tie", "Tie"
+        UNPARSEABLE = "unparseable", "Unparseable"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="judge_votes")
+    judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="votes")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judge_votes")
+    order = models.CharField(max_length=2, choices=Order.choices)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
+    raw_text = models.TextField(blank=True, help_text="The judge's answer as returned.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=8, null=True, blank=True, default=None
+    )
+    served_model = models.CharField(max_length=200, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    cache_hit = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["judge", "pair", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["judge", "pair", "order"], name="judgevote_unique_judge_pair_order"
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "judge", "status"], name="judgevote_progress")]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on {self.pair} ({self.order}): {self.verdict or self.status}"
