@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
+from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.forms import PromptImportForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -42,7 +43,7 @@ class PromptInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(GenerationAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "status",
@@ -214,7 +215,7 @@ class PromptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Output)
-class OutputAdmin(admin.ModelAdmin):
+class OutputAdmin(OutputGenerationAdminMixin, admin.ModelAdmin):
     list_display = [
         "prompt",
         "candidate",
@@ -229,6 +230,7 @@ class OutputAdmin(admin.ModelAdmin):
         "version_mismatch",
         "cache_hit",
         "imported",
+        "short_error",
     ]
     list_filter = [
         "status",

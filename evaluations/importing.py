@@ -9,9 +9,11 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from evaluations.models import Prompt, Study
 
@@ -177,3 +179,128 @@ def prompts_import(*, study: Study, data: bytes, filename: str) -> int:
     with transaction.atomic():
         Prompt.objects.bulk_create(prompts, batch_size=1000)
     return len(prompts)
+
+
+OUTPUT_FIELDS = ("prompt_id", "model", "output")
+OUTPUT_OPTIONAL = ("label", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd")
+
+
+def _number(row: dict[str, str], name: str, number: int, errors: list[str], *, integer: bool):
+    value = row.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        parsed = int(value) if integer else Decimal(value)
+    except (ValueError, ArithmeticError):
+        kind = "a whole number" if integer else "a number"
+        errors.append(f"line {number}: {name} must be {kind}, got {value!r}")
+        return None
+    if parsed < 0 or (not integer and not parsed.is_finite()):
+        errors.append(f"line {number}: {name} must be a finite number of at least 0")
+        return None
+    return parsed
+
+
+def outputs_import(*, study: Study, data: bytes, filename: str) -> int:
+    """Import finished outputs (prompt_id, model, output, ...) into ``study``; all or nothing.
+
+    Candidates are matched by model string within the study, or created with the model string
+    (or the optional ``label`` column) as their label. Text is scrubbed like generated text.
+    Returns how many outputs were imported.
+    """
+    from evaluations.anonymizing import study_terms, text_scrub
+    from evaluations.models import Candidate, Output
+
+    rows = parse_rows(data, filename, required=OUTPUT_FIELDS, optional=OUTPUT_OPTIONAL)
+    errors: list[str] = []
+    prompts = dict(Prompt.objects.filter(study=study).values_list("external_id", "id"))
+    candidates = {c.model: c for c in Candidate.objects.filter(study=study)}
+    labels_taken = {c.label for c in candidates.values()}
+    new_candidates: dict[str, str] = {}  # model -> label
+    finished = set(
+        Output.objects.filter(prompt__study=study, status=Output.Status.DONE).values_list(
+            "prompt_id", "candidate__model"
+        )
+    )
+    seen: dict[tuple[str, str], int] = {}
+    parsed: list[tuple[int, str, dict]] = []
+    for number, row in rows:
+        prompt_key = row.get("prompt_id", "").strip()
+        model = row.get("model", "").strip()
+        text = row.get("output", "")
+        if not prompt_key:
+            errors.append(f"line {number}: empty prompt_id")
+        elif prompt_key not in prompts:
+            errors.append(f"line {number}: no prompt with id {prompt_key!r} in this study")
+        if not model:
+            errors.append(f"line {number}: empty model")
+        elif len(model) > 200:
+            errors.append(f"line {number}: model longer than 200 characters")
+        if not text.strip():
+            errors.append(f"line {number}: empty output")
+        key = (prompt_key, model)
+        if key in seen:
+            errors.append(
+                f"line {number}: a second output for prompt {prompt_key!r} and model {model!r} "
+                f"(first on line {seen[key]})"
+            )
+        seen[key] = number
+        if prompt_key in prompts and (prompts[prompt_key], model) in finished:
+            errors.append(
+                f"line {number}: prompt {prompt_key!r} already has a finished output from {model!r}"
+            )
+        if model and model not in candidates and model not in new_candidates:
+            label = (row.get("label", "").strip() or model)[:100]
+            if label in labels_taken:
+                errors.append(f"line {number}: label {label!r} is already used by a candidate")
+            labels_taken.add(label)
+            new_candidates[model] = label
+        metrics = {
+            "latency_ms": _number(row, "latency_ms", number, errors, integer=False),
+            "ttft_ms": _number(row, "ttft_ms", number, errors, integer=False),
+            "input_tokens": _number(row, "input_tokens", number, errors, integer=True),
+            "output_tokens": _number(row, "output_tokens", number, errors, integer=True),
+            "cost_usd": _number(row, "cost_usd", number, errors, integer=False),
+        }
+        if metrics["cost_usd"] is not None:
+            if metrics["cost_usd"] >= 1_000_000:
+                errors.append(f"line {number}: cost_usd must be below 1,000,000")
+            else:
+                metrics["cost_usd"] = metrics["cost_usd"].quantize(Decimal("1e-8"))
+        for name in ("latency_ms", "ttft_ms"):
+            if metrics[name] is not None:
+                metrics[name] = float(metrics[name])
+        parsed.append((number, prompt_key, {"model": model, "text": text, **metrics}))
+    if errors:
+        raise ImportFailed(errors)
+    with transaction.atomic():
+        for model, label in new_candidates.items():
+            candidates[model] = Candidate.objects.create(study=study, label=label, model=model)
+        candidate_list = list(candidates.values())
+        terms = study_terms(
+            labels=[c.label for c in candidate_list],
+            models=[c.model for c in candidate_list],
+            versions=[c.version for c in candidate_list],
+        )
+        now = timezone.now()
+        for _, prompt_key, values in parsed:
+            scrubbed = text_scrub(values["text"], terms=terms)
+            Output.objects.update_or_create(
+                prompt_id=prompts[prompt_key],
+                candidate=candidates[values["model"]],
+                defaults={
+                    "status": Output.Status.DONE,
+                    "text": scrubbed.text,
+                    "raw_text": values["text"],
+                    "identity_leak": scrubbed.flagged,
+                    "imported": True,
+                    "latency_ms": values["latency_ms"],
+                    "ttft_ms": values["ttft_ms"],
+                    "input_tokens": values["input_tokens"],
+                    "output_tokens": values["output_tokens"],
+                    "cost_usd": values["cost_usd"],
+                    "last_error": "",
+                    "finished_at": now,
+                },
+            )
+    return len(parsed)

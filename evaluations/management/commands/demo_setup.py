@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from evaluations.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_setup
+from evaluations.generation import GenerationError, generation_start
 from raters.invites import invite_for_demo, invite_path
 
 
@@ -10,6 +11,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         study = demo_setup()
+        try:
+            # Through Celery and LiteLLM like any study; the demo models run offline.
+            queued = generation_start(study=study)
+        except GenerationError as exc:
+            self.stderr.write(f"  Demo generation not started: {exc}")
+        else:
+            if queued:
+                self.stdout.write(f"  Queued {queued} demo outputs for the Celery worker.")
         base = settings.SITE_URL.rstrip("/")
         self.stdout.write(
             "\n"
