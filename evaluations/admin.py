@@ -154,8 +154,18 @@ class StudyAdmin(GenerationAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_prompts_view),
                 name="evaluations_study_import_prompts",
             ),
+            path(
+                "<int:study_id>/results/",
+                self.admin_site.admin_view(self.results_view),
+                name="evaluations_study_results",
+            ),
         ]
         return extra + urls
+
+    def results_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
+        from evaluations.results_views import study_results_view
+
+        return study_results_view(request, study_id, self)
 
     def import_prompts_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
         study = get_object_or_404(Study, pk=study_id)

@@ -152,30 +152,26 @@ def _rater_filter(excluded: list[int]) -> tuple[str, list[int]]:
 
 
 def study_vote_cells(*, study: Study, excluded_raters: list[int]) -> list[tuple]:
-    """Counts of the study's votes per (candidate a, candidate b, choice, left is a, category,
-    gold answer), grouped in the database.
+    """Counts of the study's votes per (candidate a, candidate b, choice, category, gold
+    answer), grouped in the database.
 
     The inner GROUP BY reads only the (study, pair, choice, left_output, rater) index; the outer
-    one joins the far fewer (pair, choice, side) groups to pairs, outputs and prompts.
+    one joins the far fewer (pair, choice) groups to pairs, outputs and prompts.
     """
     rater_sql, rater_params = _rater_filter(excluded_raters)
     sql = f"""
-        SELECT oa.candidate_id, ob.candidate_id, v.choice,
-               CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
-               pr.category, p.gold_answer, SUM(v.n)
+        SELECT oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer, SUM(v.n)
         FROM (
-            SELECT pair_id, choice, left_output_id, COUNT(*) AS n
+            SELECT pair_id, choice, COUNT(*) AS n
             FROM {Vote._meta.db_table}
             WHERE study_id = %s{rater_sql}
-            GROUP BY pair_id, choice, left_output_id
+            GROUP BY pair_id, choice
         ) v
         JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
         JOIN {Output._meta.db_table} oa ON oa.id = p.output_a_id
         JOIN {Output._meta.db_table} ob ON ob.id = p.output_b_id
         JOIN {Prompt._meta.db_table} pr ON pr.id = p.prompt_id
-        GROUP BY oa.candidate_id, ob.candidate_id, v.choice,
-                 CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
-                 pr.category, p.gold_answer
+        GROUP BY oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer
     """  # noqa: S608 - table names come from model metadata, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [study.pk, *rater_params])
@@ -212,9 +208,7 @@ def study_vote_arrays_aggregated(*, study: Study, excluded_raters: list[int]) ->
     if not cells:
         empty = np.zeros(0, dtype=np.int32)
         return VoteArrays(model_a=empty, model_b=empty, outcome=empty.astype(np.int8), models=[])
-    cand_a, cand_b, choice, left, category, gold, count = (
-        list(col) for col in zip(*cells, strict=True)
-    )
+    cand_a, cand_b, choice, category, gold, count = (list(col) for col in zip(*cells, strict=True))
     repeats = np.asarray(count, dtype=np.int64)
     model_a, model_b, models = _model_codes(study, cand_a, cand_b)
     category_codes, categories = _codes(category)
@@ -226,7 +220,6 @@ def study_vote_arrays_aggregated(*, study: Study, excluded_raters: list[int]) ->
         models=models,
         category=np.repeat(category_codes, repeats),
         categories=[str(c) for c in categories],
-        left_is_a=np.repeat(np.asarray(left, dtype=np.int8), repeats),
         gold_answer=np.repeat(_gold_codes(gold), repeats),
     )
 
@@ -297,7 +290,7 @@ def rater_pseudonyms(*, study_id: int, rater_ids: list[int]) -> dict[int, str]:
 # --- results -----------------------------------------------------------------------------------
 
 
-def _cached(study: Study, kind: str, options: ResultOptions, compute: Any) -> dict[str, Any]:
+def _cached(study: Study, kind: str, options: ResultOptions, compute: Any) -> Any:
     key = (
         f"results:{kind}:{study.pk}:{study_votes_version(study_id=study.pk)}:"
         f"{options.cache_token()}"
@@ -312,7 +305,7 @@ def _cached(study: Study, kind: str, options: ResultOptions, compute: Any) -> di
 def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
     """`analyze` over the study's votes aggregated in SQL: the `manage.py analyze` layout.
 
-    Agreement, gold accuracy and length bias need each vote's rater and answers, which the
+    Agreement, gold accuracy and biases need each vote's rater, side and answers, which the
     aggregate leaves out; their keys point to `study_analysis` (the agreement and biases
     endpoints) instead. Raises ValueError for options `analyze` rejects.
     """
@@ -325,10 +318,20 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
         note = "computed per vote: see the agreement endpoint"
         document["agreement"] = {"message": note}
         document["gold"] = {"message": note}
-        document["bias"]["length"] = {"message": "computed per vote: see the biases endpoint"}
+        document["bias"] = {"message": "computed per vote: see the biases endpoint"}
         return document
 
     return _cached(study, "ranking", options, compute)
+
+
+def study_ranking_json(*, study: Study, options: ResultOptions) -> bytes:
+    """The ranking already serialized: a warm request then costs one cache read."""
+
+    def compute() -> bytes:
+        document = study_ranking(study=study, options=options)
+        return json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
+
+    return _cached(study, "ranking-json", options, compute)
 
 
 def study_analysis(*, study: Study, options: ResultOptions) -> dict[str, Any]:

@@ -4,7 +4,7 @@ selector call. Permissions and study visibility are in `permissions.py`."""
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -47,6 +47,7 @@ from evaluations.results import (
     study_analysis,
     study_progress,
     study_ranking,
+    study_ranking_json,
     study_votes_values,
     vote_rows,
 )
@@ -87,7 +88,7 @@ def _validated(serializer_class: type, request: Request) -> Any:
     return serializer
 
 
-def _result(compute: Any, study: Study, options: ResultOptions) -> dict[str, Any]:
+def _result(compute: Any, study: Study, options: ResultOptions) -> Any:
     try:
         return compute(study=study, options=options)
     except ValueError as exc:
@@ -148,7 +149,8 @@ class RankingApi(StudyApi):
         """
         study = self.study()
         options = _validated(ResultQuerySerializer, request).to_options()
-        return Response(_result(study_ranking, study, options))
+        body = _result(study_ranking_json, study, options)
+        return HttpResponse(body, content_type="application/json")
 
 
 class PairwiseApi(StudyApi):

@@ -33,8 +33,9 @@ def api(researcher) -> APIClient:
     return client
 
 
-def build_study(owner, *, models=("alpha", "beta", "gamma"), prompts=12, raters=4, seed=7,
-                strength=None):
+def build_study(
+    owner, *, models=("alpha", "beta", "gamma"), prompts=12, raters=4, seed=7, strength=None
+):
     """A study with every candidate pair on every prompt, voted by every rater (seeded)."""
     rng = random.Random(seed)
     strength = strength or {name: k for k, name in enumerate(models)}
@@ -57,15 +58,19 @@ def build_study(owner, *, models=("alpha", "beta", "gamma"), prompts=12, raters=
             for c in candidates
         }
         for a, b in itertools.combinations(models, 2):
-            pair = PairFactory(study=study, prompt=prompt, output_a=outputs[a],
-                               output_b=outputs[b])
+            pair = PairFactory(study=study, prompt=prompt, output_a=outputs[a], output_b=outputs[b])
             for rater in rater_objs:
                 roll = rng.random()
                 edge = 0.5 + 0.15 * (strength[a] - strength[b])
                 choice = "a" if roll < edge - 0.1 else "b" if roll < 0.9 else "tie"
                 left = pair.output_a if rng.random() < 0.5 else pair.output_b
-                VoteFactory(pair=pair, rater=rater, choice=choice, left_output=left,
-                            time_spent_ms=rng.randint(1000, 9000))
+                VoteFactory(
+                    pair=pair,
+                    rater=rater,
+                    choice=choice,
+                    left_output=left,
+                    time_spent_ms=rng.randint(1000, 9000),
+                )
     return study
 
 
