@@ -4,6 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from evaluations.generation import generation_resume, outputs_enqueue, outputs_generate
+from evaluations.judging import judge_votes_enqueue, judge_votes_run, judging_resume
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -23,3 +24,20 @@ def generation_resume_task() -> None:
 def _resume_on_worker_start(**kwargs: object) -> None:
     # A worker killed mid-batch leaves outputs running; the starting worker picks them up.
     generation_resume_task.delay()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def judge_votes_run_task(judge_vote_ids: list[int]) -> None:
+    report = judge_votes_run(judge_vote_ids=judge_vote_ids)
+    if report.leased:
+        judge_votes_enqueue(judge_vote_ids=report.leased, countdown=report.lease_ends_in + 1)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def judging_resume_task() -> None:
+    judging_resume()
+
+
+@worker_ready.connect
+def _resume_judging_on_worker_start(**kwargs: object) -> None:
+    judging_resume_task.delay()

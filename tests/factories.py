@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from evaluations.models import Candidate, Output, Pair, Prompt, Study
+from evaluations.models import Candidate, Judge, JudgeVote, Output, Pair, Prompt, Study
 from raters.models import Invite, Membership, Rater, Vote
 
 
@@ -101,3 +101,25 @@ class VoteFactory(factory.django.DjangoModelFactory):
     rater = factory.SubFactory(RaterFactory)
     choice = Vote.Choice.A
     left_output = factory.SelfAttribute("pair.output_a")
+
+
+class JudgeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Judge
+
+    study = factory.SubFactory(StudyFactory)
+    model = factory.Sequence(lambda n: f"openai/judge-{n}")
+
+
+class JudgeVoteFactory(factory.django.DjangoModelFactory):
+    """A finished judge call; pass ``verdict`` (canonical: a, b, tie, unparseable)."""
+
+    class Meta:
+        model = JudgeVote
+
+    judge = factory.SubFactory(JudgeFactory)
+    pair = factory.SubFactory(PairFactory, study=factory.SelfAttribute("..judge.study"))
+    study = factory.SelfAttribute("judge.study")
+    order = JudgeVote.Order.AB
+    status = JudgeVote.Status.DONE
+    verdict = JudgeVote.Verdict.A
