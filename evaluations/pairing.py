@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 
 from django.db import transaction
 
-from evaluations.models import Output, Pair, Study
+from evaluations.models import Candidate, Output, Pair, Prompt, Study
 
 
 class PairingError(Exception):
@@ -64,6 +64,15 @@ def pairs_build(*, study: Study) -> int:
         candidate_count[cand_b] += 1
         built[prompt_id].add(frozenset((cand_a, cand_b)))
 
+    # Seeded choices are keyed by stable names, not database ids, so that the same study
+    # rebuilt elsewhere (same prompts, candidates in the same order) gets the same pairs.
+    prompt_key = dict(Prompt.objects.filter(study=study).values_list("id", "external_id"))
+    position = {
+        pk: index
+        for index, pk in enumerate(
+            Candidate.objects.filter(study=study).order_by("id").values_list("id", flat=True)
+        )
+    }
     balanced = study.pairing_mode == Study.PairingMode.BALANCED and study.pairs_per_prompt
     new_pairs: list[Pair] = []
     for prompt_id in sorted(outputs_by_prompt):
@@ -75,7 +84,7 @@ def pairs_build(*, study: Study) -> int:
         ]
         if balanced:
             wanted = max(0, study.pairs_per_prompt - len(built[prompt_id]))
-            rng = _rng(study.seed, "select", prompt_id)
+            rng = _rng(study.seed, "select", prompt_key[prompt_id])
             chosen: list[frozenset[int]] = []
             while possible and len(chosen) < wanted:
                 # Least-used candidate pairing first, then least-used candidates, then seed.
@@ -104,9 +113,8 @@ def pairs_build(*, study: Study) -> int:
             if first_count[(x, y)] != first_count[(y, x)]:
                 a, b = (x, y) if first_count[(x, y)] < first_count[(y, x)] else (y, x)
             else:
-                a, b = (
-                    (x, y) if _rng(study.seed, "side", prompt_id, x, y).random() < 0.5 else (y, x)
-                )
+                coin = _rng(study.seed, "side", prompt_key[prompt_id], position[x], position[y])
+                a, b = (x, y) if coin.random() < 0.5 else (y, x)
             first_count[(a, b)] += 1
             built[prompt_id].add(combo)
             new_pairs.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import secrets
 import threading
@@ -22,8 +23,9 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 
-SLOT_TTL_SECONDS = 30.0
-SLOT_REFRESH_SECONDS = 10.0
+# A killed worker's slots free themselves after this long; live holders refresh them.
+SLOT_TTL_SECONDS = float(os.environ.get("GENERATION_SLOT_TTL_SECONDS", "30"))
+SLOT_REFRESH_SECONDS = SLOT_TTL_SECONDS / 3
 POLL_SECONDS = 0.02
 WINDOW_SECONDS = 60.0
 

@@ -56,3 +56,23 @@ def prompts(study):
     return [
         PromptFactory(study=study, external_id=f"p{i}", text=f"Question {i}?") for i in range(3)
     ]
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Start real Celery workers (``start_worker(**env)``); all are stopped after the test."""
+    from config.celery import app
+    from tests.generation.worker import Worker
+
+    # Messages left in the queue by an earlier run would reference rows that no longer exist.
+    app.control.purge()
+    workers = []
+
+    def start(**extra_env: str):
+        worker = Worker(tmp_path, {k: str(v) for k, v in extra_env.items()})
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

@@ -226,7 +226,8 @@ def test_concurrency_cap_bounds_requests_in_flight(study, stub_candidate, openai
 
 
 def test_a_batch_keeps_every_output_in_flight_at_once(study, stub_candidate, openai_stub):
-    openai_stub.latency = 0.3
+    # Long enough that all 40 are claimed and sent before the first answer, even on a busy CI.
+    openai_stub.latency = 2.0
     wide = stub_candidate(study, "wide", max_concurrency=100)
     for i in range(40):
         PromptFactory(study=study, text=f"Wide question {i}")
