@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from evaluations.api import views
+from evaluations.api import judge_views, views
 from evaluations.api.permissions import IsResearcher
 from evaluations.api.serializers import OutputQuerySerializer, VoteQuerySerializer
 
@@ -25,6 +25,13 @@ urlpatterns = [
     path(f"{study}biases/", views.BiasApi.as_view(), name="biases"),
     path(f"{study}votes/", views.VoteListApi.as_view(), name="votes"),
     path(f"{study}outputs/", views.OutputListApi.as_view(), name="outputs"),
+    path(f"{study}judges/", judge_views.JudgeResultsApi.as_view(), name="judges"),
+    path(f"{study}drift/", judge_views.DriftApi.as_view(), name="drift"),
+    path(
+        f"{study}compare/<int:other_id>/",
+        judge_views.StudyCompareApi.as_view(),
+        name="compare",
+    ),
     *(
         path(
             f"{study}votes.{fmt}",
