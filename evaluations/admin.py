@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
+from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.forms import PromptImportForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -43,7 +44,7 @@ class PromptInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(GenerationAdminMixin, admin.ModelAdmin):
+class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "status",
@@ -203,7 +204,7 @@ class StudyAdmin(GenerationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(admin.ModelAdmin):
+class CandidateAdmin(CandidateDriftAdminMixin, admin.ModelAdmin):
     list_display = ["label", "model", "version", "study", "demo_model"]
     list_filter = ["study"]
     search_fields = ["label", "model", "version"]
