@@ -42,13 +42,15 @@ class Command(BaseCommand):
             judge_ids = list(found.values())
         from config.celery import app
 
-        app.conf.task_always_eager = inline
+        # Same tasks, run eagerly in this process: the same code path as a worker.
+        eager = app.conf.task_always_eager
+        app.conf.task_always_eager = eager or inline
         try:
             queued = judging_start(study=target, judge_ids=judge_ids, retry_failed=retry_failed)
         except JudgingError as exc:
             raise CommandError(str(exc)) from None
         finally:
-            app.conf.task_always_eager = False
+            app.conf.task_always_eager = eager
         verb = "Made" if inline else "Queued"
         self.stdout.write(self.style.SUCCESS(f"{verb} {queued} judge calls for {target.slug}"))
         self._report(study_judge_results(study=target), as_json=json)
