@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from evaluations.anonymizing import study_scrub_terms, text_scrub
 from evaluations.demo_provider import demo_provider_register
@@ -68,6 +69,8 @@ RESERVED_PARAMS = {
     "mock_response",
 }
 DEPLOYMENT_KEYS = {"api_base", "api_key_env", "model"}
+# Sending a task when the broker is down must fail within seconds, not hang the admin request.
+BROKER_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 ERROR_LIMIT = 2000
 
 
@@ -268,9 +271,17 @@ def outputs_enqueue(*, output_ids: list[int], countdown: float | None = None) ->
 
     size = settings.GENERATION_BATCH_SIZE
     for start in range(0, len(output_ids), size):
-        outputs_generate_task.apply_async(
-            args=[output_ids[start : start + size]], countdown=countdown
-        )
+        try:
+            outputs_generate_task.apply_async(
+                args=[output_ids[start : start + size]],
+                countdown=countdown,
+                retry_policy=BROKER_RETRY_POLICY,
+            )
+        except BrokerUnreachable as exc:
+            raise GenerationError(
+                f"could not reach the Celery broker ({exc}); the outputs are saved as pending, "
+                "start generation again once the broker is back"
+            ) from None
 
 
 def generation_resume() -> int:

@@ -1,0 +1,423 @@
+"""Load test of voting: N raters, each looping "fetch the next pair, vote" against gunicorn.
+
+Starts gunicorn with config/gunicorn.conf.py in production mode (DEBUG off, manifest static
+files) on an ephemeral port, pointed at its own PostgreSQL database (tastetest_load by default,
+dropped and recreated), seeds one open study per concurrency level, signs each rater in (a
+session row, as after a real login) and drives exactly what the browser does: GET the study
+page (the next pair), then POST the vote form with the CSRF token and the X-Requested-With
+header the page's script sends (its response is the next panel). It prints throughput,
+latency percentiles and errors, then compares the votes in the database with the votes the
+clients saw acknowledged: none may be lost, none duplicated, no pair above its target.
+
+    .venv/bin/python benchmarks/load_voting.py                      # 200 raters, 60 s
+    .venv/bin/python benchmarks/load_voting.py --sweep 50,100,200,400 --duration 20
+
+Needs PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432) and, for sessions and
+rate limits shared across workers, Redis (CACHE_URL, default redis://127.0.0.1:6379/7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIR_RE = re.compile(r'name="pair" value="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+SECRET_KEY = secrets.token_urlsafe(50)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _setup_django(database_url: str, cache_url: str) -> None:
+    os.environ.update(
+        DATABASE_URL=database_url,
+        CACHE_URL=cache_url,
+        SECRET_KEY=SECRET_KEY,
+        DEBUG="0",
+        SECURE="0",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _recreate_database(pg_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args, "--verbosity", "0"], cwd=ROOT, env=env, check=True
+    )
+
+
+@dataclass
+class Seeded:
+    study_id: int
+    votes_per_pair: int
+    pairs: int
+    cookies: list[dict[str, str]]
+    rater_ids: list[int]
+
+
+def study_seed(*, raters: int, prompts: int, candidates: int, votes_per_pair: int) -> Seeded:
+    """An open study with every candidate pair on every prompt, and signed-in raters."""
+    from importlib import import_module
+    from itertools import combinations
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import User
+    from django.db import transaction
+
+    from evaluations.models import Candidate, Output, Pair, Prompt, Study
+    from raters.models import Membership, Rater
+
+    tag = secrets.token_hex(4)
+    with transaction.atomic():
+        owner = User.objects.create(username=f"owner-{tag}", is_staff=True)
+        study = Study.objects.create(
+            name=f"Load {tag}",
+            slug=f"load-{tag}",
+            owner=owner,
+            votes_per_pair=votes_per_pair,
+            status=Study.Status.OPEN,
+            seed=7,
+        )
+        cands = Candidate.objects.bulk_create(
+            Candidate(study=study, label=f"m{k}", model=f"demo/m{k}") for k in range(candidates)
+        )
+        prompt_rows = Prompt.objects.bulk_create(
+            Prompt(study=study, external_id=f"q{k}", text=f"Question **{k}**: explain `x{k}`.")
+            for k in range(prompts)
+        )
+        outputs = Output.objects.bulk_create(
+            Output(
+                prompt=p,
+                candidate=c,
+                status=Output.Status.DONE,
+                text=f"Answer of {c.label} to {p.external_id}.\n\n- point one\n- point two",
+            )
+            for p in prompt_rows
+            for c in cands
+        )
+        by_prompt: dict[int, list[Output]] = {}
+        for output in outputs:
+            by_prompt.setdefault(output.prompt_id, []).append(output)
+        pairs = Pair.objects.bulk_create(
+            Pair(study=study, prompt_id=prompt_id, output_a=a, output_b=b)
+            for prompt_id, outs in by_prompt.items()
+            for a, b in combinations(outs, 2)
+        )
+        # One hash for all: hashing a password per rater would take minutes and test nothing.
+        password = make_password(secrets.token_urlsafe(16))
+        users = User.objects.bulk_create(
+            User(username=f"rater-{tag}-{k}", password=password) for k in range(raters)
+        )
+        rater_rows = Rater.objects.bulk_create(
+            Rater(user=u, display_name=u.username) for u in users
+        )
+        Membership.objects.bulk_create(Membership(rater=r, study=study) for r in rater_rows)
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    cookies = []
+    for user in users:
+        session = store_class()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        cookies.append({settings.SESSION_COOKIE_NAME: session.session_key})
+    return Seeded(
+        study_id=study.pk,
+        votes_per_pair=votes_per_pair,
+        pairs=len(pairs),
+        cookies=cookies,
+        rater_ids=[r.pk for r in rater_rows],
+    )
+
+
+@dataclass
+class Stats:
+    vote_ms: list[float] = field(default_factory=list)
+    next_ms: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    acked: set[tuple[int, str]] = field(default_factory=set)
+    repeats: int = 0
+    exhausted: int = 0
+
+
+async def rater_loop(
+    *,
+    base: str,
+    study_id: int,
+    rater_id: int,
+    cookies: dict[str, str],
+    deadline: float,
+    think: float,
+    stats: Stats,
+    choice: str,
+) -> None:
+    page = f"{base}/studies/{study_id}/"
+    vote = f"{base}/studies/{study_id}/vote/"
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(cookies=cookies, timeout=30.0, limits=limits) as client:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                response = await client.get(page)
+            except httpx.HTTPError as error:
+                stats.errors[f"next: {type(error).__name__}"] += 1
+                continue
+            stats.next_ms.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                stats.errors[f"next: HTTP {response.status_code}"] += 1
+                continue
+            pair = PAIR_RE.search(response.text)
+            token = CSRF_RE.search(response.text)
+            if pair is None or token is None:
+                stats.exhausted += 1
+                return
+            if think:
+                await asyncio.sleep(think)
+            data = {
+                "csrfmiddlewaretoken": token.group(1),
+                "pair": pair.group(1),
+                "choice": choice,
+                "time_spent_ms": str(int(think * 1000)),
+                "rationale": "",
+            }
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    vote, data=data, headers={"X-Requested-With": "fetch", "Referer": page}
+                )
+            except httpx.HTTPError as error:
+                stats.errors[f"vote: {type(error).__name__}"] += 1
+                continue
+            stats.vote_ms.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                stats.errors[f"vote: HTTP {response.status_code}"] += 1
+            elif "Vote recorded." in response.text:
+                stats.acked.add((rater_id, pair.group(1)))
+            elif "That vote was already recorded." in response.text:
+                stats.repeats += 1
+                stats.acked.add((rater_id, pair.group(1)))
+            else:
+                stats.errors["vote: not acknowledged"] += 1
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def _line(name: str, values: list[float]) -> str:
+    if not values:
+        return f"  {name:<10} no samples"
+    return (
+        f"  {name:<10} n={len(values):>6}  mean={statistics.fmean(values):6.1f}  "
+        f"p50={_pct(values, 50):6.1f}  p95={_pct(values, 95):6.1f}  "
+        f"p99={_pct(values, 99):6.1f}  max={max(values):7.1f} ms"
+    )
+
+
+def votes_check(*, seeded: Seeded, acked: set[tuple[int, str]]) -> dict[str, int]:
+    from django.db.models import Count
+
+    from evaluations.models import Pair
+    from raters.models import Vote
+
+    stored = set(
+        Vote.objects.filter(study_id=seeded.study_id).values_list("rater_id", "pair__public_id")
+    )
+    over = (
+        Pair.objects.filter(study_id=seeded.study_id)
+        .annotate(n=Count("votes"))
+        .filter(n__gt=seeded.votes_per_pair)
+        .count()
+    )
+    return {
+        "stored": len(stored),
+        "acknowledged": len(acked),
+        "lost": len(acked - stored),
+        "unacknowledged": len(stored - acked),
+        "pairs_over_target": over,
+    }
+
+
+async def run_level(
+    *, base: str, seeded: Seeded, duration: float, think: float
+) -> tuple[Stats, float]:
+    stats = Stats()
+    # Everyone starts at once: the hardest case for the assignment's row locks.
+    deadline = time.monotonic() + duration
+    started = time.monotonic()
+    await asyncio.gather(
+        *(
+            rater_loop(
+                base=base,
+                study_id=seeded.study_id,
+                rater_id=rater_id,
+                cookies=cookies,
+                deadline=deadline,
+                think=think,
+                stats=stats,
+                choice=("A", "B", "tie")[k % 3],
+            )
+            for k, (rater_id, cookies) in enumerate(
+                zip(seeded.rater_ids, seeded.cookies, strict=True)
+            )
+        )
+    )
+    return stats, time.monotonic() - started
+
+
+def report(level: int, stats: Stats, elapsed: float, check: dict[str, int]) -> bool:
+    errors = sum(stats.errors.values())
+    ok = (
+        errors == 0
+        and check["lost"] == 0
+        and check["unacknowledged"] == 0
+        and check["pairs_over_target"] == 0
+        and stats.exhausted == 0
+    )
+    print(f"\n== {level} raters, {elapsed:.1f} s")
+    print(
+        f"  throughput {len(stats.acked) / elapsed:7.1f} votes/s, "
+        f"{(len(stats.vote_ms) + len(stats.next_ms)) / elapsed:7.1f} requests/s"
+    )
+    print(_line("next pair", stats.next_ms))
+    print(_line("vote", stats.vote_ms))
+    print(f"  errors     {errors} {dict(stats.errors) if errors else ''}")
+    print(
+        f"  votes      acknowledged={check['acknowledged']} stored={check['stored']} "
+        f"lost={check['lost']} stored-but-unacknowledged={check['unacknowledged']} "
+        f"pairs-over-target={check['pairs_over_target']} repeats={stats.repeats} "
+        f"raters-out-of-pairs={stats.exhausted}"
+    )
+    p99 = max(_pct(stats.vote_ms, 99), _pct(stats.next_ms, 99))
+    print(f"  verdict    {'OK' if ok else 'FAILED'}; p99 {p99:.0f} ms (target < 250 ms)")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--raters", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per level")
+    parser.add_argument("--sweep", help="comma-separated rater counts instead of --raters")
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds a rater reads before voting"
+    )
+    parser.add_argument("--prompts", type=int, default=1000)
+    parser.add_argument("--candidates", type=int, default=4)
+    parser.add_argument("--votes-per-pair", type=int, default=5)
+    parser.add_argument("--workers", type=int, help="gunicorn processes (WEB_CONCURRENCY)")
+    parser.add_argument("--threads", type=int, help="threads per process (GUNICORN_THREADS)")
+    parser.add_argument("--database", default="tastetest_load")
+    args = parser.parse_args()
+
+    pg_url = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    cache_url = os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/7")
+    database_url = f"{pg_url}/{args.database}"
+    levels = [int(x) for x in args.sweep.split(",")] if args.sweep else [args.raters]
+
+    _recreate_database(pg_url, args.database)
+    static_root = tempfile.mkdtemp(prefix="tastetest-static-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CACHE_URL": cache_url,
+        "SECRET_KEY": SECRET_KEY,
+        "DEBUG": "0",
+        # Plain HTTP on localhost: no TLS redirect, cookies not marked Secure.
+        "SECURE": "0",
+        "STATIC_ROOT": static_root,
+        "GUNICORN_ACCESS_LOG": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    if args.workers:
+        env["WEB_CONCURRENCY"] = str(args.workers)
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
+    _manage("migrate", "--no-input", env=env)
+    _manage("collectstatic", "--no-input", env=env)
+    _setup_django(database_url, cache_url)
+
+    port = _free_port()
+    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    all_ok = True
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/login/", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("gunicorn did not come up within 30 s")
+        print(
+            f"gunicorn workers={env.get('WEB_CONCURRENCY', 2 * (os.cpu_count() or 1))} "
+            f"threads={env.get('GUNICORN_THREADS', 8)}, {os.cpu_count()} CPUs, "
+            f"PostgreSQL {database_url.rsplit('@', 1)[-1]}, think time {args.think} s"
+        )
+        for level in levels:
+            seeded = study_seed(
+                raters=level,
+                prompts=args.prompts,
+                candidates=args.candidates,
+                votes_per_pair=args.votes_per_pair,
+            )
+            print(
+                f"\nstudy {seeded.study_id}: {seeded.pairs} pairs x {seeded.votes_per_pair} votes"
+            )
+            load_before = os.getloadavg()[0]
+            stats, elapsed = asyncio.run(
+                run_level(base=base, seeded=seeded, duration=args.duration, think=args.think)
+            )
+            check = votes_check(seeded=seeded, acked=stats.acked)
+            all_ok &= report(level, stats, elapsed, check)
+            print(f"  load avg   {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
