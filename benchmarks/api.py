@@ -134,13 +134,18 @@ def load(n_votes: int, n_models: int, seed: int) -> tuple[Study, list[int]]:
                 choice,
                 left,
                 rng.integers(1000, 60000, n),
+                # The pair's candidates and prompt, as vote_record copies them.
+                np.array([c.pk for c in candidates])[pa[vote_pair]],
+                np.array([c.pk for c in candidates])[pb[vote_pair]],
+                np.array([p.pk for p in prompts])[prompt_of[vote_pair]],
             ]
         ),
         fmt="%s",
         delimiter="\t",
     )
     columns = (
-        "study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, rationale, created_at"
+        "study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, candidate_a_id, "
+        "candidate_b_id, prompt_id, rationale, created_at"
     )
     data = buffer.getvalue().replace("\n", "\t\t2026-01-01 00:00:00+00\n")
     with (
@@ -152,6 +157,7 @@ def load(n_votes: int, n_models: int, seed: int) -> tuple[Study, list[int]]:
         cursor.execute(f"VACUUM ANALYZE {Vote._meta.db_table}")
         cursor.execute(f"VACUUM ANALYZE {Pair._meta.db_table}")
         cursor.execute(f"VACUUM ANALYZE {Output._meta.db_table}")
+        cursor.execute(f"VACUUM ANALYZE {Prompt._meta.db_table}")
     return study, [int(r) for r in rater_ids[5:15]]
 
 
@@ -205,6 +211,8 @@ def main() -> None:
                 f"warm median {statistics.median(warm) * 1000:.1f} ms "
                 f"(max {max(warm) * 1000:.1f})"
             )
+        load1, load5, _ = os.getloadavg()
+        print(f"machine load average: {load1:.2f} (1 min), {load5:.2f} (5 min)")
         body = client.get(base).json()
         top = body["models"][0]
         print(

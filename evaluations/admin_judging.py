@@ -27,7 +27,9 @@ class JudgingAdminMixin:
     """For StudyAdmin: judge models inline, the judge prompt, a summary and "Run judges"."""
 
     def get_inlines(self, request: HttpRequest, obj: Study | None):
-        return [*super().get_inlines(request, obj), JudgeInline]
+        # Judges are added once the study exists, like its prompts' import.
+        inlines = list(super().get_inlines(request, obj))
+        return [*inlines, JudgeInline] if obj else inlines
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None):
         fields = list(super().get_readonly_fields(request, obj))

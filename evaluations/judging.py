@@ -49,7 +49,15 @@ from evaluations.generation import (
     _lease_expired_before,
     _retry_after,
 )
-from evaluations.models import Candidate, Judge, JudgeVote, Pair, Study
+from evaluations.models import (
+    JUDGE_PROMPT_TEMPLATE,
+    JUDGE_SYSTEM_PROMPT,
+    Candidate,
+    Judge,
+    JudgeVote,
+    Pair,
+    Study,
+)
 from evaluations.ratelimit import Limiter, limiter_for_current_settings
 from raters.models import Vote
 
@@ -110,6 +118,13 @@ def judge_template_validate(template: str) -> None:
         raise JudgingError(f"the judge prompt template lacks {', '.join(missing)}")
 
 
+def study_judge_prompts(study: Study) -> tuple[str, str]:
+    """The study's judge instructions and message template; empty fields mean MT-Bench's."""
+    system = study.judge_system_prompt if study.judge_system_prompt.strip() else JUDGE_SYSTEM_PROMPT
+    template = study.judge_prompt_template
+    return system, template if template.strip() else JUDGE_PROMPT_TEMPLATE
+
+
 def judge_messages(
     *, study: Study, question: str, reference: str, answer_a: str, answer_b: str
 ) -> list[dict[str, str]]:
@@ -118,17 +133,13 @@ def judge_messages(
     Placeholders are replaced literally, not with str.format, so braces in a prompt or an
     answer (code, JSON) are left alone.
     """
-    template = study.judge_prompt_template
+    system, template = study_judge_prompts(study)
     judge_template_validate(template)
     values = {"{question}": question, "{reference}": reference, "{answer_a}": answer_a,
               "{answer_b}": answer_b}  # fmt: skip
     pattern = re.compile("|".join(re.escape(k) for k in values))
     content = pattern.sub(lambda m: values[m.group(0)], template)
-    messages = []
-    if study.judge_system_prompt.strip():
-        messages.append({"role": "system", "content": study.judge_system_prompt})
-    messages.append({"role": "user", "content": content})
-    return messages
+    return [{"role": "system", "content": system}, {"role": "user", "content": content}]
 
 
 def judge_request_params(judge: Judge) -> dict:
@@ -202,7 +213,7 @@ def judging_start(
     judges = list(judges)
     if not judges:
         raise JudgingError("the study has no judge models")
-    judge_template_validate(study.judge_prompt_template)
+    judge_template_validate(study_judge_prompts(study)[1])
     for judge in judges:
         judge_request_params(judge)
     if not Pair.objects.filter(study=study, gold_answer="").exists():

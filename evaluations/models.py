@@ -112,12 +112,15 @@ class Study(models.Model):
     )
     judge_system_prompt = models.TextField(
         default=judge_system_prompt_default,
-        help_text="Instructions to the LLM judges (MT-Bench's pairwise prompt by default).",
+        blank=True,
+        help_text="Instructions to the LLM judges; empty for MT-Bench's pairwise prompt.",
     )
     judge_prompt_template = models.TextField(
         default=judge_prompt_template_default,
+        blank=True,
         help_text="The judge's message for one pair: {question}, {answer_a} and {answer_b} are "
-        "filled in; {reference} too if used. The verdict must be [[A]], [[B]] or [[C]] (tie).",
+        "filled in; {reference} too if used. The verdict must be [[A]], [[B]] or [[C]] (tie). "
+        "Empty for MT-Bench's.",
     )
     cloned_from = models.ForeignKey(
         "self",

@@ -148,34 +148,56 @@ def study_excluded_raters(*, study: Study, options: ResultOptions) -> list[int]:
 def _rater_filter(excluded: list[int]) -> tuple[str, list[int]]:
     if not excluded:
         return "", []
-    return f" AND rater_id NOT IN ({', '.join(['%s'] * len(excluded))})", list(excluded)
+    return f" AND v.rater_id NOT IN ({', '.join(['%s'] * len(excluded))})", list(excluded)
 
 
 def study_vote_cells(*, study: Study, excluded_raters: list[int]) -> list[tuple]:
     """Counts of the study's votes per (candidate a, candidate b, choice, category, gold
     answer), grouped in the database.
 
-    The inner GROUP BY reads only the (study, pair, choice, left_output, rater) index; the outer
-    one joins the far fewer (pair, choice) groups to pairs, outputs and prompts.
+    Votes carry copies of their pair's candidates and prompt, so the grouping reads one table
+    (in parallel on PostgreSQL) joined only to the study's prompts and its few gold pairs,
+    both small enough to hash. Rows written without the copies (bulk writers that leave them
+    out) are grouped through the pair instead; the partial index vote_study_uncopied finds
+    them in one probe, normally none.
     """
     rater_sql, rater_params = _rater_filter(excluded_raters)
-    sql = f"""
-        SELECT oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer, SUM(v.n)
-        FROM (
-            SELECT pair_id, choice, COUNT(*) AS n
-            FROM {Vote._meta.db_table}
-            WHERE study_id = %s{rater_sql}
-            GROUP BY pair_id, choice
-        ) v
-        JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
-        JOIN {Output._meta.db_table} oa ON oa.id = p.output_a_id
-        JOIN {Output._meta.db_table} ob ON ob.id = p.output_b_id
-        JOIN {Prompt._meta.db_table} pr ON pr.id = p.prompt_id
+    vote, pair, output, prompt = (
+        Vote._meta.db_table,
+        Pair._meta.db_table,
+        Output._meta.db_table,
+        Prompt._meta.db_table,
+    )
+    gold = f"SELECT id, gold_answer FROM {pair} WHERE study_id = %s AND gold_answer <> ''"
+    copied = f"""
+        SELECT v.candidate_a_id, v.candidate_b_id, v.choice, pr.category, g.gold_answer, COUNT(*)
+        FROM {vote} v
+        JOIN {prompt} pr ON pr.id = v.prompt_id
+        LEFT JOIN ({gold}) g ON g.id = v.pair_id
+        WHERE v.study_id = %s AND v.candidate_a_id IS NOT NULL{rater_sql}
+        GROUP BY v.candidate_a_id, v.candidate_b_id, v.choice, pr.category, g.gold_answer
+    """  # noqa: S608 - table names come from model metadata, values are parameters
+    uncopied = f"""
+        SELECT oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer, COUNT(*)
+        FROM {vote} v
+        JOIN {pair} p ON p.id = v.pair_id
+        JOIN {output} oa ON oa.id = p.output_a_id
+        JOIN {output} ob ON ob.id = p.output_b_id
+        JOIN {prompt} pr ON pr.id = p.prompt_id
+        WHERE v.study_id = %s AND v.candidate_a_id IS NULL{rater_sql}
         GROUP BY oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer
     """  # noqa: S608 - table names come from model metadata, values are parameters
+    counts: dict[tuple, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [study.pk, *rater_params])
-        return cursor.fetchall()
+        cursor.execute(copied, [study.pk, study.pk, *rater_params])
+        rows = cursor.fetchall()
+        cursor.execute(uncopied, [study.pk, *rater_params])
+        rows += cursor.fetchall()
+    for *key, n in rows:
+        # The gold join yields NULL for ordinary pairs, which store "" as their gold answer.
+        key[4] = key[4] or ""
+        counts[tuple(key)] = counts.get(tuple(key), 0) + n
+    return [(*key, n) for key, n in counts.items()]
 
 
 def _codes(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -233,7 +255,7 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
                v.rater_id, v.pair_id, p.prompt_id, p.gold_answer
         FROM {Vote._meta.db_table} v
         JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
-        WHERE v.study_id = %s{rater_sql.replace("rater_id", "v.rater_id")}
+        WHERE v.study_id = %s{rater_sql}
     """  # noqa: S608 - table names come from model metadata, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [study.pk, *rater_params])

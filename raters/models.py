@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from evaluations.models import Output, Pair, Study
+from evaluations.models import Candidate, Output, Pair, Prompt, Study
 
 
 def new_invite_key() -> str:
@@ -81,18 +81,54 @@ class Vote(models.Model):
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     rationale = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The pair's candidates (output_a's, output_b's) and prompt, copied when the vote is
+    # recorded so that ranking groups one table instead of joining a million votes to pairs
+    # and outputs. A pair's outputs and prompt never change, so the copies cannot go stale.
+    # Nullable because bulk writers may leave them out: results read such rows through the
+    # pair (see evaluations.results). No single-column indexes: vote_study_cells covers them.
+    candidate_a = models.ForeignKey(
+        Candidate,
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        editable=False,
+        db_index=False,
+    )
+    candidate_b = models.ForeignKey(
+        Candidate,
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        editable=False,
+        db_index=False,
+    )
+    prompt = models.ForeignKey(
+        Prompt,
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        editable=False,
+        db_index=False,
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["pair", "rater"], name="vote_unique_pair_rater"),
         ]
         indexes = [
-            # Results aggregate a study's votes per (pair, choice, side) from this index alone
-            # (an index-only scan on PostgreSQL); rater is in it so that excluding raters
-            # does not have to visit the table either.
+            # Ranking groups a study's votes per (candidate a, candidate b, choice) with the
+            # prompt's category and the pair's gold answer; rater is included so that
+            # excluding raters needs nothing else.
             models.Index(
-                fields=["study", "pair", "choice", "left_output", "rater"],
-                name="vote_study_aggregate",
+                fields=["study", "candidate_a", "candidate_b", "choice"],
+                include=["prompt", "pair", "rater"],
+                name="vote_study_cells",
+            ),
+            # Rows written without the copies: found in one probe, normally none.
+            models.Index(
+                fields=["study"],
+                condition=models.Q(candidate_a__isnull=True),
+                name="vote_study_uncopied",
             ),
             # The newest vote of a study in one index probe: part of the results cache key.
             models.Index(fields=["study", "id"], name="vote_study_latest"),

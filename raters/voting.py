@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from evaluations.models import Pair, Study
@@ -94,8 +95,14 @@ def vote_record(
     )
     if existing is not None:
         return VoteOutcome(vote=existing, created=False)
-    assignment = Assignment.objects.select_related("pair").get(
-        rater=rater, study=study, pair__public_id=public_id
+    assignment = (
+        Assignment.objects.select_related("pair")
+        # The pair's candidates, copied onto the vote for ranking, in the same query.
+        .annotate(
+            pair_candidate_a_id=F("pair__output_a__candidate_id"),
+            pair_candidate_b_id=F("pair__output_b__candidate_id"),
+        )
+        .get(rater=rater, study=study, pair__public_id=public_id)
     )
     if not study.is_open:
         raise VoteRejected("This study is closed to new votes.")
@@ -114,6 +121,9 @@ def vote_record(
         left_output_id=assignment.left_output_id,
         time_spent_ms=_time_spent(assignment, time_spent_ms, now),
         rationale=rationale.strip()[:MAX_RATIONALE_CHARS],
+        candidate_a_id=assignment.pair_candidate_a_id,
+        candidate_b_id=assignment.pair_candidate_b_id,
+        prompt_id=pair.prompt_id,
     )
     lapsed = False
     try:

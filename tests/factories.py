@@ -101,6 +101,9 @@ class VoteFactory(factory.django.DjangoModelFactory):
     rater = factory.SubFactory(RaterFactory)
     choice = Vote.Choice.A
     left_output = factory.SelfAttribute("pair.output_a")
+    candidate_a = factory.SelfAttribute("pair.output_a.candidate")
+    candidate_b = factory.SelfAttribute("pair.output_b.candidate")
+    prompt = factory.SelfAttribute("pair.prompt")
 
 
 class JudgeFactory(factory.django.DjangoModelFactory):

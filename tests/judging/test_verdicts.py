@@ -85,3 +85,12 @@ def test_the_judge_prompt_keeps_braces_in_answers_and_fills_every_placeholder():
     assert '{"a": 1} {answer_b}' in user["content"]
     assert "Write JSON {x}" in user["content"]
     assert user["content"].index("Assistant A's Answer") < user["content"].index("plain")
+
+
+def test_empty_judge_prompt_fields_mean_mt_benchs_prompt():
+    study = Study(judge_system_prompt=" ", judge_prompt_template="")
+    system, user = judge_messages(
+        study=study, question="Q?", reference="", answer_a="one", answer_b="two"
+    )
+    assert system["content"].startswith("Please act as an impartial judge")
+    assert user["content"].startswith("[User Question]\nQ?")
