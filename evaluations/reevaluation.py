@@ -205,6 +205,7 @@ def study_clone(
         batch_size=1000,
     )
     output_map = {old.pk: new.pk for old, new in zip(outputs, new_outputs, strict=True)}
+    new_candidate_of = {o.pk: candidate_map[o.candidate_id] for o in outputs}  # old output id
     report.outputs_reused = len(new_outputs)
     report.outputs_to_generate = report.prompts * clone.candidates.count() - len(new_outputs)
 
@@ -226,6 +227,12 @@ def study_clone(
         batch_size=1000,
     )
     pair_map = {old.pk: new.pk for old, new in zip(pairs, new_pairs, strict=True)}
+    # What Vote copies from its pair (candidates, prompt), in the clone's ids.
+    pair_cells = {
+        p.pk: (new_candidate_of[p.output_a_id], new_candidate_of[p.output_b_id],
+               prompt_map[p.prompt_id])
+        for p in pairs
+    }  # fmt: skip
     report.pairs_reused = len(new_pairs)
 
     Membership.objects.bulk_create(
@@ -246,6 +253,9 @@ def study_clone(
                     left_output_id=output_map[v.left_output_id],
                     time_spent_ms=v.time_spent_ms,
                     rationale=v.rationale,
+                    candidate_a_id=pair_cells[v.pair_id][0],
+                    candidate_b_id=pair_cells[v.pair_id][1],
+                    prompt_id=pair_cells[v.pair_id][2],
                 )
                 for v in votes.iterator(chunk_size=5000)
             ],

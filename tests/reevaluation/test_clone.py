@@ -83,8 +83,13 @@ def test_removing_a_candidate_keeps_only_its_rivals_rows_and_is_ready_at_once(vo
         for label in (pair.output_a.candidate.label, pair.output_b.candidate.label)
     }
     assert labels == {"alpha", "beta"}
-    vote = Vote.objects.filter(study=clone).select_related("pair", "left_output").first()
-    assert vote.left_output == vote.pair.output_b  # the side shown is carried over
+    for vote in Vote.objects.filter(study=clone).select_related(
+        "pair__output_a", "pair__output_b", "left_output"
+    ):
+        assert vote.left_output == vote.pair.output_b  # the side shown is carried over
+        assert vote.candidate_a_id == vote.pair.output_a.candidate_id
+        assert vote.candidate_b_id == vote.pair.output_b.candidate_id
+        assert vote.prompt_id == vote.pair.prompt_id
 
 
 def test_repinning_a_candidate_regenerates_its_outputs_and_drops_its_votes(voted_study):
