@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 
 admin.site.site_header = "tastetest"
 admin.site.site_title = "tastetest admin"
@@ -10,3 +12,17 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("raters.urls")),
 ]
+
+
+# API clients get JSON errors (as the schema documents) even where no API view answers: an id
+# that does not match the URL pattern, or a server error such as the database being down.
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error; please try again shortly."}, status=500)
+    return defaults.server_error(request)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -113,7 +114,10 @@ class StudyListApi(ListAPIView):
             studies = studies.filter(Q(name__icontains=term) | Q(slug__icontains=term))
         return studies
 
-    @extend_schema(parameters=[StudyListQuerySerializer], responses={**BAD_REQUEST, **ERRORS})
+    @extend_schema(
+        parameters=[StudyListQuerySerializer],
+        responses={200: StudySerializer(many=True), **BAD_REQUEST, **ERRORS},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -259,7 +263,10 @@ def _export_schema(fmt: str, what: str, query: type) -> Any:
         parameters=[query],
         responses={
             (200, EXPORT_MEDIA[fmt]): OpenApiResponse(
-                OpenApiTypes.STR if fmt != "json" else OpenApiTypes.OBJECT,
+                # JSON is one array of row objects; CSV and JSON Lines are text.
+                OpenApiTypes.STR
+                if fmt != "json"
+                else build_array_type(build_basic_type(OpenApiTypes.OBJECT)),
                 description=f"Every {what} of the study as {fmt.upper()}, streamed.",
             ),
             **BAD_REQUEST,

@@ -160,3 +160,27 @@ def test_starting_generation_with_the_broker_down_reports_it_promptly(
     assert "broker" in result.stderr.lower(), result.stderr[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     assert elapsed < 30
+
+
+def test_gunicorn_serves_hashed_static_files_with_whitenoise_and_locked_down_pages(
+    app_server: AppServer,
+) -> None:
+    with app_server.client() as client:
+        page = client.get("/login/")
+        assert page.status_code == 200
+        stylesheet = re.search(r'href="(/static/raters/raters\.[0-9a-f]{12}\.css)"', page.text)
+        assert stylesheet, "production pages must link the hashed (cacheable) static file"
+        static = client.get(stylesheet.group(1))
+    assert static.status_code == 200
+    assert "max-age=315360000" in static.headers["cache-control"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_a_missing_page_in_production_is_the_plain_404_page(app_server: AppServer) -> None:
+    with app_server.client() as client:
+        response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+    assert "urlpatterns" not in response.text  # the DEBUG page lists them
