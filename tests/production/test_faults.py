@@ -135,6 +135,9 @@ def test_a_postgres_restart_while_raters_vote_fails_cleanly_and_loses_no_vote(
     for response in voters.failures:
         assert_clean_failure(response)
     assert_clean_failure(api_down)
+    assert api_down.headers["content-type"] == "application/json"
+    # The user saw a plain page; the operator gets the whole story on the process's stdout.
+    assert "OperationalError" in app_server.log.read_text(errors="replace")
 
     stored = stored_votes(private_postgres)
     assert voters.acked <= stored, f"lost votes: {voters.acked - stored}"
