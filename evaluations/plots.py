@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, crisp, small
 matplotlib.rcParams["font.size"] = 9
@@ -56,7 +58,9 @@ def heatmap_chart(matrix: dict[str, Any]) -> str:
     )
     size = max(3.0, 0.55 * m + 1.6)
     figure, axes = plt.subplots(figsize=(size + 1, size))
-    image = axes.imshow(values, cmap="RdBu", vmin=0, vmax=1)
+    # A model against itself is grey, not white: white is a 0.50 coin flip on this scale.
+    cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="#e0e0e0")
+    image = axes.imshow(values, cmap=cmap, vmin=0, vmax=1)
     axes.set_xticks(range(m), names, rotation=45, ha="right")
     axes.set_yticks(range(m), names)
     if m <= 15:
@@ -93,9 +97,71 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     return efficient
 
 
+# Where a point's label may go, in offset points (x, y) from the point, in order of preference.
+LABEL_SPOTS = [
+    (dx, dy)
+    for step in range(16)
+    for dy in ((0,) if step == 0 else (9 * step, -9 * step))
+    for dx in (6, -6)
+]
+
+
+def _text_box(label: Any, renderer: Any) -> Any:
+    # An annotation's own extent includes its leader line; placement is about the words.
+    label.update_positions(renderer)
+    return Text.get_window_extent(label, renderer)
+
+
+def _place_labels(figure: Figure, axes: Any, labels: list[Any]) -> None:
+    """Put each point's label at the first spot beside it that stays inside the plot and
+    covers no other label or point, else at the spot covering least (greedy, top to bottom;
+    models often sit close on both axes, and matplotlib places annotations without looking
+    at each other or at the plot's edges)."""
+    renderer = figure.canvas.get_renderer()
+    inside = axes.get_window_extent(renderer)
+    radius = 5 * figure.dpi / 72
+    dots = [axes.transData.transform(label.xy) for label in labels]
+    placed: list[Any] = []
+
+    def overlap(box: Any, x0: float, y0: float, x1: float, y1: float) -> float:
+        return max(0.0, min(box.x1, x1) - max(box.x0, x0)) * max(
+            0.0, min(box.y1, y1) - max(box.y0, y0)
+        )
+
+    for k in sorted(range(len(labels)), key=lambda i: -dots[i][1]):
+        label = labels[k]
+        best: tuple[float, tuple[int, int]] | None = None
+        for dx, dy in LABEL_SPOTS:
+            label.xyann = (dx, dy)
+            label.set_ha("left" if dx > 0 else "right")
+            box = _text_box(label, renderer)
+            if box.x0 < inside.x0 or box.x1 > inside.x1 or box.y0 < inside.y0:
+                continue
+            if box.y1 > inside.y1:
+                continue
+            covered = sum(overlap(box, o.x0, o.y0, o.x1, o.y1) for o in placed) + sum(
+                overlap(box, x - radius, y - radius, x + radius, y + radius)
+                for j, (x, y) in enumerate(dots)
+                if j != k
+            )
+            if best is None or covered < best[0]:
+                best = (covered, (dx, dy))
+            if covered == 0:
+                break
+        dx, dy = best[1] if best is not None else (6, 0)
+        label.xyann = (dx, dy)
+        label.set_ha("left" if dx > 0 else "right")
+        placed.append(_text_box(label, renderer))
+
+
+def _dollars(value: float, _position: int) -> str:
+    return f"${value:.3g}" if value < 1 else f"${value:,.0f}"
+
+
 def tradeoff_chart(points: list[dict[str, Any]], *, x_label: str, log_x: bool = False) -> str:
     """Rating against a cost (dollars, milliseconds), Pareto-efficient models marked and joined."""
-    figure, axes = plt.subplots(figsize=(5.5, 4))
+    # Taller for many models, so that their labels have room to stack.
+    figure, axes = plt.subplots(figsize=(6, 4 + 0.2 * max(0, len(points) - 6)))
     xs = np.array([p["x"] for p in points])
     ys = np.array([p["rating"] for p in points])
     efficient = np.array(pareto_front(list(zip(xs, ys, strict=True))))
@@ -106,14 +172,31 @@ def tradeoff_chart(points: list[dict[str, Any]], *, x_label: str, log_x: bool = 
     axes.scatter(xs[efficient], ys[efficient], color="#ba2121", zorder=3, label="Pareto-efficient")
     order = np.argsort(xs[efficient])
     axes.plot(xs[efficient][order], ys[efficient][order], color="#ba2121", linewidth=1, zorder=2)
-    for p in points:
-        axes.annotate(
-            p["model"], (p["x"], p["rating"]), textcoords="offset points", xytext=(5, 4), fontsize=8
-        )
     if log_x and (xs > 0).all() and len(xs) > 1:
         axes.set_xscale("log")
+        axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axes.xaxis.set_minor_formatter(NullFormatter())
+        if "USD" in x_label:
+            axes.xaxis.set_major_formatter(FuncFormatter(_dollars))
+    axes.margins(x=0.08, y=0.1)
+    labels = []
+    for p in points:
+        labels.append(
+            axes.annotate(
+                p["model"],
+                (p["x"], p["rating"]),
+                textcoords="offset points",
+                xytext=(6, 0),
+                va="center",
+                fontsize=8,
+                # A leader line shows which point a label nudged off its point belongs to.
+                arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.6, "shrinkB": 3},
+            )
+        )
     axes.set_xlabel(x_label)
     axes.set_ylabel("rating")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    # Above the plot, where it cannot cover a point or its label.
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, fontsize=8, frameon=False)
+    _place_labels(figure, axes, labels)
     return _svg(figure)
