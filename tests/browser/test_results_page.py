@@ -107,16 +107,21 @@ def test_results_page_shows_every_chart_for_a_normal_study(live_server, page, ar
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name=f"Results: {study.name}")).to_be_visible()
 
-    charts = page.locator("figure.results-chart svg")
-    expect(charts).to_have_count(4)
-    for k in range(4):
-        chart = charts.nth(k)
+    expect(page.locator("figure.results-chart svg")).to_have_count(4)
+    for name in ("ratings", "heatmap", "cost", "latency"):
+        chart = page.locator(f"#chart-{name} svg")
         chart.scroll_into_view_if_needed()
         expect(chart).to_be_visible()
         box = chart.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 150
-        # An empty chart is only axes: each of these draws one mark per model at least.
-        assert chart.locator("path, use, circle, rect").count() >= len(MODELS)
+        # Not just axes: every model is named, and drawn (markers, or the heatmap's cells).
+        for label, *_ in MODELS:
+            expect(chart.locator("text").filter(has_text=label).first).to_be_visible()
+        marks = {
+            "ratings": 'g[id^="LineCollection"] path',  # the interval bars
+            "heatmap": "image",  # the cells
+        }.get(name, 'g[id^="PathCollection"] use')  # the scattered models (and legend)
+        assert chart.locator(marks).count() >= (1 if name == "heatmap" else len(MODELS))
     # No chart is wider than the page: nothing is cut off or scrolls sideways.
     width = page.evaluate("document.documentElement.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
