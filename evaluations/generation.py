@@ -355,6 +355,7 @@ class BatchReport:
     cached: int = 0
     skipped: int = 0
     leased: list[int] = field(default_factory=list)  # held by another live worker
+    retry_later: list[int] = field(default_factory=list)  # hit an infrastructure error
     lease_ends_in: float = 0.0
 
 
@@ -371,11 +372,20 @@ async def _outputs_generate(output_ids: list[int]) -> BatchReport:
         report.failed += 1
     limiter = limiter_for_current_settings()
     try:
-        outcomes = await asyncio.gather(*(_job_run(job, limiter) for job in jobs))
+        gates = {job.limiter_key: asyncio.Semaphore(job.max_concurrency) for job in jobs}
+        outcomes = await asyncio.gather(
+            *(_job_run(job, limiter, gates) for job in jobs), return_exceptions=True
+        )
     finally:
         await limiter.aclose()
-    for outcome in outcomes:
-        setattr(report, outcome, getattr(report, outcome) + 1)
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            # Infrastructure trouble (Redis, database), not the model's: the output stays
+            # unsettled and is tried again later, its lease protecting it meanwhile.
+            logger.error("output %s: %r", job.output_id, outcome, exc_info=outcome)
+            report.retry_later.append(job.output_id)
+        else:
+            setattr(report, outcome, getattr(report, outcome) + 1)
     for study_id in sorted({job.study_id for job in jobs} | await _studies_of(output_ids)):
         await sync_to_async(study_generation_settle)(study_id=study_id)
     return report
@@ -467,7 +477,7 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[_Job], 
     return jobs, failed_setup
 
 
-async def _job_run(job: _Job, limiter: Limiter) -> str:
+async def _job_run(job: _Job, limiter: Limiter, gates: dict[str, asyncio.Semaphore]) -> str:
     if job.cached_from is not None:
         claimed_at = await sync_to_async(_output_claim)(job.output_id)
         if claimed_at is None:
@@ -476,7 +486,8 @@ async def _job_run(job: _Job, limiter: Limiter) -> str:
             return "cached"
         # The source vanished between lookup and copy: fall through to a real call.
         return await _job_call(job, limiter, claimed_at)
-    async with limiter.slot(job.limiter_key, job.max_concurrency):
+    # The batch's own gate first: waiters queue here without polling the shared limiter.
+    async with gates[job.limiter_key], limiter.slot(job.limiter_key, job.max_concurrency):
         claimed_at = await sync_to_async(_output_claim)(job.output_id)
         if claimed_at is None:
             return "skipped"

@@ -26,7 +26,8 @@ from django.conf import settings
 # A killed worker's slots free themselves after this long; live holders refresh them.
 SLOT_TTL_SECONDS = float(os.environ.get("GENERATION_SLOT_TTL_SECONDS", "30"))
 SLOT_REFRESH_SECONDS = SLOT_TTL_SECONDS / 3
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.01
+MAX_POLL_SECONDS = 0.2
 WINDOW_SECONDS = 60.0
 
 _SLOT_ACQUIRE = """
@@ -67,6 +68,12 @@ return math.max(1, math.ceil((tonumber(oldest[2]) + window - t) * 1000))
 """
 
 
+def _poll_delay(polls: int) -> float:
+    # Waiters back off to a few polls per second each, so that hundreds of them do not keep
+    # the event loop and Redis busy; jitter spreads them out.
+    return min(MAX_POLL_SECONDS, POLL_SECONDS * 2 ** min(polls, 8)) * (0.5 + random.random())
+
+
 class Limiter:
     """Async limits for one event loop; ``key`` identifies a candidate across processes."""
 
@@ -84,7 +91,10 @@ class RedisLimiter(Limiter):
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis_async
 
-        self._redis = redis_async.Redis.from_url(url)
+        # A blocking pool: hundreds of coroutines share a few connections and wait their turn
+        # instead of failing with "Too many connections".
+        pool = redis_async.BlockingConnectionPool.from_url(url, max_connections=16, timeout=None)
+        self._redis = redis_async.Redis(connection_pool=pool)
         self._acquire = self._redis.register_script(_SLOT_ACQUIRE)
         self._refresh = self._redis.register_script(_SLOT_REFRESH)
         self._rate = self._redis.register_script(_RATE_TAKE)
@@ -95,8 +105,10 @@ class RedisLimiter(Limiter):
     async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
         token = secrets.token_hex(8)
         name = f"tastetest:slots:{key}"
+        polls = 0
         while not await self._acquire(keys=[name], args=[limit, SLOT_TTL_SECONDS, token]):
-            await asyncio.sleep(POLL_SECONDS * (0.5 + random.random()))
+            await asyncio.sleep(_poll_delay(polls))
+            polls += 1
         self._held[name].add(token)
         if self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh_forever())
@@ -143,12 +155,14 @@ class LocalLimiter(Limiter):
 
     @contextlib.asynccontextmanager
     async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
+        polls = 0
         while True:
             with _LocalState.lock:
                 if _LocalState.slots[key] < limit:
                     _LocalState.slots[key] += 1
                     break
-            await asyncio.sleep(POLL_SECONDS * (0.5 + random.random()))
+            await asyncio.sleep(_poll_delay(polls))
+            polls += 1
         try:
             yield
         finally:

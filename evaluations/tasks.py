@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from evaluations.generation import generation_resume, outputs_enqueue, outputs_generate
 from evaluations.judging import judge_votes_enqueue, judge_votes_run, judging_resume
@@ -13,6 +14,11 @@ def outputs_generate_task(output_ids: list[int]) -> None:
     if report.leased:
         # Held by another worker: check again once its lease ends, in case that worker died.
         outputs_enqueue(output_ids=report.leased, countdown=report.lease_ends_in + 1)
+    if report.retry_later:
+        # A claimed output is only claimable again once its lease expires.
+        outputs_enqueue(
+            output_ids=report.retry_later, countdown=settings.GENERATION_LEASE_SECONDS + 1
+        )
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -1,0 +1,231 @@
+"""Generation throughput through the real path, against LiteLLM's own ceiling.
+
+Real path: Celery task -> LiteLLM (streaming) -> a local OpenAI-compatible stub answering after
+``--latency`` seconds -> database row. Ceiling: bare ``litellm.acompletion`` calls from one
+process at the same concurrency against the same kind of stub. Prints figures; not a test.
+
+    .venv/bin/python benchmarks/generation.py [--outputs 2000] [--latency 0.2] [--concurrency 64]
+
+Uses the configured database and broker (DATABASE_URL, CELERY_BROKER_URL); PostgreSQL and Redis
+give the meaningful numbers. The benchmark study is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# One batch at a time per process (solo), so "per worker process" is exactly one process.
+POOL = os.environ.get("BENCH_POOL", "solo")
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ["BENCH_API_KEY"] = "sk-bench"
+
+
+class Stub:
+    """The OpenAI stub in its own process, so that its CPU is not charged to the client."""
+
+    def __init__(self, latency: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.openai_stub", "--latency", str(latency)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        self.port = int(line.split()[1])
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> tuple[int, int]:
+        """Stop it; returns (peak requests in flight, requests served)."""
+        time.sleep(1.2)  # let it print a final status line
+        self.process.terminate()
+        out = self.process.communicate(timeout=10)[0]
+        peak, served = re.findall(r"PEAK (\d+) SERVED (\d+)", out)[-1]
+        return int(peak), int(served)
+
+
+def start_workers(count: int, threads: int) -> list[subprocess.Popen]:
+    workers = []
+    for i in range(count):
+        log = open(f"/tmp/bench-worker-{i}.log", "w")  # noqa: SIM115
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO"]
+                + [f"--pool={POOL}", f"--concurrency={threads}", "--without-gossip"]
+                + [
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"bench{i}-{uuid.uuid4().hex[:6]}@%h",
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    deadline = time.monotonic() + 120
+    for i in range(count):
+        while "ready." not in Path(f"/tmp/bench-worker-{i}.log").read_text():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker {i} did not start; see /tmp/bench-worker-{i}.log")
+            time.sleep(0.2)
+    return workers
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=30)
+
+
+def real_path(n: int, latency: float, concurrency: int, processes: int, threads: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db.models import Max, Min
+
+    from config.celery import app
+    from evaluations.generation import generation_start
+    from evaluations.models import Candidate, Output, Prompt, Study
+
+    app.control.purge()
+    stub = Stub(latency)
+    workers = start_workers(processes, threads)
+    owner, _ = get_user_model().objects.get_or_create(username="benchmark")
+    run = uuid.uuid4().hex[:8]
+    study = Study.objects.create(name=f"Benchmark {run}", slug=f"bench-{run}", owner=owner)
+    try:
+        Candidate.objects.create(
+            study=study,
+            label="bench",
+            model="openai/bench",
+            api_base=stub.base_url,
+            api_key_env="BENCH_API_KEY",
+            max_concurrency=concurrency * processes,
+            input_price_per_mtok=1,
+            output_price_per_mtok=4,
+        )
+        # Unique texts per run, so that the cache never answers for the stub.
+        Prompt.objects.bulk_create(
+            Prompt(study=study, external_id=f"b{i}", text=f"Benchmark {run} question {i}?")
+            for i in range(n)
+        )
+        cpu_before = sum(cpu_seconds(w.pid) for w in workers)
+        started = time.monotonic()
+        generation_start(study=study)
+        outputs = Output.objects.filter(prompt__study=study)
+        while outputs.filter(status__in=["pending", "running"]).exists():
+            if time.monotonic() - started > 600:
+                raise SystemExit("generation did not finish within 10 minutes")
+            time.sleep(0.1)
+        wall = time.monotonic() - started
+        cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_before
+        span = outputs.aggregate(first=Min("started_at"), last=Max("finished_at"))
+        done = outputs.filter(status="done").count()
+        busy = (span["last"] - span["first"]).total_seconds()
+    finally:
+        stop_workers(workers)
+        peak, served = stub.stop()
+        study.delete()
+    return {"done": done, "wall": wall, "busy": busy, "peak": peak, "cpu": cpu}
+
+
+async def _bare(n: int, base_url: str, concurrency: int) -> tuple[float, float]:
+    import litellm
+
+    litellm.suppress_debug_info = True
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            stream = await litellm.acompletion(
+                model="openai/bare",
+                messages=[{"role": "user", "content": f"Bare question {i}?"}],
+                api_base=base_url,
+                api_key="sk-bench",
+                stream=True,
+                stream_options={"include_usage": True},
+                num_retries=0,
+                max_retries=0,
+            )
+            async for _ in stream:
+                pass
+
+    await asyncio.gather(*(one(i) for i in range(min(concurrency, 64))))  # warm up
+    started, cpu = time.monotonic(), time.process_time()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return time.monotonic() - started, time.process_time() - cpu
+
+
+def bare_ceiling(n: int, latency: float, concurrency: int) -> dict:
+    stub = Stub(latency)
+    try:
+        seconds, cpu = asyncio.run(_bare(n, stub.base_url, concurrency))
+    finally:
+        peak, _ = stub.stop()
+    return {"seconds": seconds, "peak": peak, "cpu": cpu}
+
+
+def main() -> None:
+    # Turn SIGTERM into SystemExit so that the finally blocks stop the workers and the stub.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--outputs", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=64, help="per worker process")
+    parser.add_argument("--threads", type=int, default=1, help="batches at once per process")
+    parser.add_argument("--processes", default="1,2", help="worker process counts to run")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    print(
+        f"generation benchmark: {args.outputs} outputs, stub latency {args.latency * 1000:.0f} ms, "
+        f"concurrency {args.concurrency} per process, batch {settings.GENERATION_BATCH_SIZE}, "
+        f"db {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
+        f"broker {settings.CELERY_BROKER_URL.split(':', 1)[0]}, {os.cpu_count()} cores"
+    )
+    bare = bare_ceiling(args.outputs, args.latency, args.concurrency)
+    ceiling = args.outputs / bare["seconds"]
+    bare_cpu_ms = bare["cpu"] / args.outputs * 1000
+    print(
+        f"  LiteLLM ceiling (bare acompletion, 1 process): {ceiling:7.1f} calls/s, "
+        f"peak in flight {bare['peak']}, {bare_cpu_ms:.2f} ms CPU per call "
+        f"(CPU-bound ceiling {1000 / bare_cpu_ms:.0f} calls/s)"
+    )
+    for processes in [int(p) for p in args.processes.split(",")]:
+        result = real_path(args.outputs, args.latency, args.concurrency, processes, args.threads)
+        rate = result["done"] / result["busy"]
+        cpu_ms = result["cpu"] / result["done"] * 1000
+        print(
+            f"  real path, {processes} worker process(es): {rate:7.1f} outputs/s "
+            f"({result['done']} done, {result['busy']:.1f} s from first claim to last write, "
+            f"{result['wall']:.1f} s wall), peak in flight {result['peak']}; "
+            f"{rate / processes / ceiling:.0%} of the measured ceiling per process; "
+            f"{cpu_ms:.2f} ms worker CPU per output = {bare_cpu_ms / cpu_ms:.0%} of LiteLLM's "
+            f"CPU-bound ceiling"
+        )
+
+
+if __name__ == "__main__":
+    main()
