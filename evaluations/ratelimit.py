@@ -80,7 +80,8 @@ class Limiter:
     def slot(self, key: str, limit: int) -> contextlib.AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
-    async def rate_wait(self, key: str, per_minute: int) -> None:
+    async def rate_wait(self, key: str, per_minute: int, window: float = WINDOW_SECONDS) -> None:
+        """Wait until a request may go without exceeding ``per_minute`` per ``window`` s."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
@@ -126,12 +127,10 @@ class RedisLimiter(Limiter):
                 if tokens:
                     await self._refresh(keys=[name], args=[*tokens, SLOT_TTL_SECONDS])
 
-    async def rate_wait(self, key: str, per_minute: int) -> None:
+    async def rate_wait(self, key: str, per_minute: int, window: float = WINDOW_SECONDS) -> None:
         name = f"tastetest:rpm:{key}"
         while True:
-            wait_ms = await self._rate(
-                keys=[name], args=[per_minute, WINDOW_SECONDS, secrets.token_hex(8)]
-            )
+            wait_ms = await self._rate(keys=[name], args=[per_minute, window, secrets.token_hex(8)])
             if not wait_ms:
                 return
             await asyncio.sleep(wait_ms / 1000 + random.random() * POLL_SECONDS)
@@ -169,16 +168,16 @@ class LocalLimiter(Limiter):
             with _LocalState.lock:
                 _LocalState.slots[key] -= 1
 
-    async def rate_wait(self, key: str, per_minute: int) -> None:
+    async def rate_wait(self, key: str, per_minute: int, window: float = WINDOW_SECONDS) -> None:
         while True:
             with _LocalState.lock:
                 now = time.monotonic()
-                stamps = [t for t in _LocalState.stamps[key] if t > now - WINDOW_SECONDS]
+                stamps = [t for t in _LocalState.stamps[key] if t > now - window]
                 _LocalState.stamps[key] = stamps
                 if len(stamps) < per_minute:
                     stamps.append(now)
                     return
-                wait = stamps[0] + WINDOW_SECONDS - now
+                wait = stamps[0] + window - now
             await asyncio.sleep(wait + random.random() * POLL_SECONDS)
 
 

@@ -1,0 +1,79 @@
+"""The limits that hold across workers; two limiter instances stand for two worker processes."""
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from django.conf import settings
+
+from evaluations.ratelimit import LocalLimiter, RedisLimiter
+
+
+def redis_url() -> str:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis"):
+        pytest.skip("needs a Redis broker (CELERY_BROKER_URL); CI always has one")
+    return url
+
+
+def test_rate_limit_is_shared_by_two_workers():
+    url = redis_url()
+    key = f"test-{uuid.uuid4().hex}"
+
+    async def run() -> list[float]:
+        first, second = RedisLimiter(url), RedisLimiter(url)
+        stamps: list[float] = []
+        start = time.monotonic()
+
+        async def take(limiter) -> None:
+            await limiter.rate_wait(key, 3, window=1.0)
+            stamps.append(time.monotonic() - start)
+
+        await asyncio.gather(*(take(first if i % 2 else second) for i in range(7)))
+        await first.aclose()
+        await second.aclose()
+        return sorted(stamps)
+
+    stamps = asyncio.run(run())
+    # 3 per second: requests 4-6 wait for the first window, request 7 for the second.
+    assert stamps[2] < 0.5
+    assert stamps[3] >= 0.95
+    assert stamps[6] >= 1.95
+
+
+def test_concurrency_slots_are_shared_by_two_workers():
+    url = redis_url()
+    key = f"test-{uuid.uuid4().hex}"
+    held = 0
+    peak = 0
+
+    async def run() -> None:
+        first, second = RedisLimiter(url), RedisLimiter(url)
+
+        async def hold(limiter) -> None:
+            nonlocal held, peak
+            async with limiter.slot(key, 2):
+                held += 1
+                peak = max(peak, held)
+                await asyncio.sleep(0.05)
+                held -= 1
+
+        await asyncio.gather(*(hold(first if i % 2 else second) for i in range(8)))
+        await first.aclose()
+        await second.aclose()
+
+    asyncio.run(run())
+    assert peak == 2
+
+
+def test_local_limiter_keeps_the_same_limits_within_a_process():
+    key = f"test-{uuid.uuid4().hex}"
+    limiter = LocalLimiter()
+
+    async def run() -> float:
+        start = time.monotonic()
+        await asyncio.gather(*(limiter.rate_wait(key, 2, window=0.5) for _ in range(5)))
+        return time.monotonic() - start
+
+    assert asyncio.run(run()) >= 0.95
