@@ -56,13 +56,18 @@ def votes_simulate(n_votes: int, n_models: int, seed: int) -> tuple[np.ndarray, 
 def ours_point(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, m: int) -> tuple[Any, ...]:
     pc = pair_counts(a, b, outcome, m)
     k = len(pc.first)
-    cells = (np.repeat(pc.first, 3), np.repeat(pc.second, 3), np.tile([1.0, 0.0, 0.5], k),
-             pc.counts[:, :3].ravel())
+    cells = (
+        np.repeat(pc.first, 3),
+        np.repeat(pc.second, 3),
+        np.tile([1.0, 0.0, 0.5], k),
+        pc.counts[:, :3].ravel(),
+    )
     return cells, fit_bradley_terry(*cells, m)
 
 
-def ours_bootstrap(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, m: int,
-                   rounds: int) -> tuple[Any, ...]:
+def ours_bootstrap(
+    a: np.ndarray, b: np.ndarray, outcome: np.ndarray, m: int, rounds: int
+) -> tuple[Any, ...]:
     cells, fit = ours_point(a, b, outcome, m)
     boot = bootstrap_bradley_terry(*cells, m, rounds, seed=0, fit=fit)
     return cells, fit, boot
@@ -70,8 +75,13 @@ def ours_bootstrap(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, m: int,
 
 # --- reference: Chatbot Arena's method -------------------------------------------------------
 
-def reference_preprocess(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, m: int,
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def reference_preprocess(
+    a: np.ndarray,
+    b: np.ndarray,
+    outcome: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     key = (a.astype(np.int64) * m + b) * 3 + outcome
     unique, counts = np.unique(key, return_counts=True)
     matchups = np.stack([unique // 3 // m, unique // 3 % m], axis=1)
@@ -79,8 +89,13 @@ def reference_preprocess(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, m: i
     return matchups, outcomes, counts.astype(np.float64)
 
 
-def reference_loss_and_grad(ratings: np.ndarray, matchups: np.ndarray, outcomes: np.ndarray,
-                            weights: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
+def reference_loss_and_grad(
+    ratings: np.ndarray,
+    matchups: np.ndarray,
+    outcomes: np.ndarray,
+    weights: np.ndarray,
+    alpha: float,
+) -> tuple[float, np.ndarray]:
     matchup_ratings = ratings[matchups]
     logits = alpha * (matchup_ratings[:, 0] - matchup_ratings[:, 1])
     probs = expit(logits)
@@ -91,16 +106,31 @@ def reference_loss_and_grad(ratings: np.ndarray, matchups: np.ndarray, outcomes:
     return loss, model_grad
 
 
-def reference_fit(matchups: np.ndarray, outcomes: np.ndarray, weights: np.ndarray, m: int,
-                  ) -> np.ndarray:
-    result = minimize(reference_loss_and_grad, np.zeros(m),
-                      args=(matchups, outcomes, weights, np.log(10.0)), jac=True,
-                      method="L-BFGS-B", options={"maxiter": 100, "gtol": 1e-6})
+def reference_fit(
+    matchups: np.ndarray,
+    outcomes: np.ndarray,
+    weights: np.ndarray,
+    m: int,
+) -> np.ndarray:
+    result = minimize(
+        reference_loss_and_grad,
+        np.zeros(m),
+        args=(matchups, outcomes, weights, np.log(10.0)),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 100, "gtol": 1e-6},
+    )
     return 1000.0 + 400.0 * result["x"]
 
 
-def reference_bootstrap(matchups: np.ndarray, outcomes: np.ndarray, weights: np.ndarray,
-                        m: int, rounds: int, n_votes: int) -> tuple[np.ndarray, np.ndarray]:
+def reference_bootstrap(
+    matchups: np.ndarray,
+    outcomes: np.ndarray,
+    weights: np.ndarray,
+    m: int,
+    rounds: int,
+    n_votes: int,
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed=0)
     draws = rng.multinomial(n=n_votes, pvals=weights / weights.sum(), size=rounds)
     boot_weights = draws.astype(np.float64) / n_votes
@@ -108,6 +138,7 @@ def reference_bootstrap(matchups: np.ndarray, outcomes: np.ndarray, weights: np.
 
 
 # --- timing ----------------------------------------------------------------------------------
+
 
 def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     times, result = [], None
@@ -125,9 +156,11 @@ def main() -> None:
     args = parser.parse_args()
     m = args.models
     a, b, outcome = votes_simulate(args.votes, m, seed=1)
-    print(f"{args.votes:,} votes, {m} models, ties {np.mean(outcome == 2):.1%}, "
-          f"codes {a.dtype}/{outcome.dtype}; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} (other work on the machine slows both sides)")
+    print(
+        f"{args.votes:,} votes, {m} models, ties {np.mean(outcome == 2):.1%}, "
+        f"codes {a.dtype}/{outcome.dtype}; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} (other work on the machine slows both sides)"
+    )
 
     t_count, _ = timed(lambda: pair_counts(a, b, outcome, m), 7)
     print(f"one pass over the votes into counts:            {t_count * 1e3:8.1f} ms")
@@ -151,28 +184,45 @@ def main() -> None:
     print(f"reference: point fit:                           {r_point:8.3f} s")
     print(f"reference: point fit + 100 bootstrap rounds:    {r_b100:8.3f} s")
     print(f"reference: point fit + 1000 bootstrap rounds:   {r_b1000:8.3f} s")
-    print(f"speed-up (reference / ours): point {r_point / t_point:.0f}x, "
-          f"100 rounds {r_b100 / t_b100:.1f}x, 1000 rounds {r_b1000 / t_b1000:.1f}x")
+    print(
+        f"speed-up (reference / ours): point {r_point / t_point:.0f}x, "
+        f"100 rounds {r_b100 / t_b100:.1f}x, 1000 rounds {r_b1000 / t_b1000:.1f}x"
+    )
 
     print("\nagreement with the reference (Elo points)")
-    print(f"  point ratings, max |difference|:                      "
-          f"{np.abs(fit.ratings - ref_ratings).max():.5f}")
+    print(
+        f"  point ratings, max |difference|:                      "
+        f"{np.abs(fit.ratings - ref_ratings).max():.5f}"
+    )
     ref_low, ref_high = np.percentile(ref_boot, [2.5, 97.5], axis=0)
     low, high = np.percentile(1000 + ELO_SCALE * boot.theta, [2.5, 97.5], axis=0)
-    print(f"  95% bootstrap bounds, own draws, max |difference|:    "
-          f"{max(np.abs(low - ref_low).max(), np.abs(high - ref_high).max()):.3f}")
+    print(
+        f"  95% bootstrap bounds, own draws, max |difference|:    "
+        f"{max(np.abs(low - ref_low).max(), np.abs(high - ref_high).max()):.3f}"
+    )
     # Our batched solver on the reference's own resamples isolates the solver from the draws.
     same = 1000 + ELO_SCALE * refit_bradley_terry(
-        matchups[:, 0], matchups[:, 1], outcomes, ref_draws, m, fit_bradley_terry(
-            matchups[:, 0], matchups[:, 1], outcomes, weights, m))
+        matchups[:, 0],
+        matchups[:, 1],
+        outcomes,
+        ref_draws,
+        m,
+        fit_bradley_terry(matchups[:, 0], matchups[:, 1], outcomes, weights, m),
+    )
     s_low, s_high = np.percentile(same, [2.5, 97.5], axis=0)
-    print(f"  95% bounds, same draws as the reference, max |diff|:  "
-          f"{max(np.abs(s_low - ref_low).max(), np.abs(s_high - ref_high).max()):.3f}")
-    print(f"  per-round ratings, same draws, max |difference|:      "
-          f"{np.abs(same - ref_boot).max():.3f}")
+    print(
+        f"  95% bounds, same draws as the reference, max |diff|:  "
+        f"{max(np.abs(s_low - ref_low).max(), np.abs(s_high - ref_high).max()):.3f}"
+    )
+    print(
+        f"  per-round ratings, same draws, max |difference|:      "
+        f"{np.abs(same - ref_boot).max():.3f}"
+    )
     se = np.sqrt(np.diag(fit.cov)) * ELO_SCALE
-    print(f"  sandwich 95% bounds vs reference bootstrap, max |diff|: "
-          f"{max(np.abs(fit.ratings - 1.96 * se - ref_low).max(), np.abs(fit.ratings + 1.96 * se - ref_high).max()):.3f}")  # noqa: E501
+    print(
+        f"  sandwich 95% bounds vs reference bootstrap, max |diff|: "
+        f"{max(np.abs(fit.ratings - 1.96 * se - ref_low).max(), np.abs(fit.ratings + 1.96 * se - ref_high).max()):.3f}"
+    )  # noqa: E501
     print(f"  typical interval half-width: {np.median(1.96 * se):.2f}")
 
 

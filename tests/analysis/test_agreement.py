@@ -18,13 +18,18 @@ def _expected(refdata: Path, folder: str) -> dict:
 
 @pytest.mark.refdata
 def test_sas_cohen_kappa_table_with_standard_errors(refdata: Path) -> None:
-    table = np.loadtxt(refdata / STATSMODELS / "sas_cohen_table10.csv", delimiter=",",
-                       skiprows=1, usecols=(1, 2, 3))
+    table = np.loadtxt(
+        refdata / STATSMODELS / "sas_cohen_table10.csv",
+        delimiter=",",
+        skiprows=1,
+        usecols=(1, 2, 3),
+    )
     sas = _expected(refdata, STATSMODELS)["sas_cohen_table10.csv"]["expected"]
     linear = 1 - np.abs(np.subtract.outer(range(3), range(3))) / 2
-    for result, printed in ((cohen_kappa(table), sas["unweighted"]),
-                            (cohen_kappa(table, linear),
-                             sas["weighted_linear_(Cicchetti-Allison, scores 0,1,2)"])):
+    for result, printed in (
+        (cohen_kappa(table), sas["unweighted"]),
+        (cohen_kappa(table, linear), sas["weighted_linear_(Cicchetti-Allison, scores 0,1,2)"]),
+    ):
         assert result["kappa"] == pytest.approx(printed["kappa"], abs=5e-5)
         assert result["se"] == pytest.approx(printed["ASE"], abs=5e-5)
         assert result["se_h0"] == pytest.approx(printed["ASE_H0"], abs=5e-5)
@@ -49,8 +54,9 @@ def _toeplitz(vector: list[float]) -> np.ndarray:
 
 @pytest.mark.refdata
 def test_r_irr_kappa2_on_anxiety_ratings(refdata: Path) -> None:
-    ratings = np.loadtxt(refdata / STATSMODELS / "irr_anxiety_ratings.csv", delimiter=",",
-                         skiprows=1)[:, 1:]
+    ratings = np.loadtxt(
+        refdata / STATSMODELS / "irr_anxiety_ratings.csv", delimiter=",", skiprows=1
+    )[:, 1:]
     cases = _expected(refdata, STATSMODELS)["irr_anxiety_ratings.csv"]["expected"]
     r1, r2, r3 = ratings.T
     k5 = np.abs(np.subtract.outer(range(5), range(5)))
@@ -72,21 +78,24 @@ def test_r_irr_kappa2_on_anxiety_ratings(refdata: Path) -> None:
 @pytest.mark.refdata
 def test_fleiss_kappa_wikipedia_and_fleiss_1971(refdata: Path) -> None:
     expected = _expected(refdata, STATSMODELS)
-    wiki = np.loadtxt(refdata / STATSMODELS / "fleiss_wikipedia_counts.csv", delimiter=",",
-                      skiprows=1)[:, 1:]
+    wiki = np.loadtxt(
+        refdata / STATSMODELS / "fleiss_wikipedia_counts.csv", delimiter=",", skiprows=1
+    )[:, 1:]
     result = fleiss_kappa(wiki)
     assert round(result["kappa"], 3) == 0.210
     assert round(result["p_bar"], 3) == expected["fleiss_wikipedia_counts.csv"]["expected"]["P_bar"]
     assert round(result["p_e"], 3) == expected["fleiss_wikipedia_counts.csv"]["expected"]["P_e_bar"]
-    ratings = np.loadtxt(refdata / STATSMODELS / "fleiss1971_diagnoses_ratings.csv",
-                         delimiter=",", skiprows=1)[:, 1:]
+    ratings = np.loadtxt(
+        refdata / STATSMODELS / "fleiss1971_diagnoses_ratings.csv", delimiter=",", skiprows=1
+    )[:, 1:]
     counts = np.stack([(ratings == k).sum(axis=1) for k in range(1, 6)], axis=1)
     published = expected["fleiss1971_diagnoses_ratings.csv"]["expected"]
     result = fleiss_kappa(counts)
     assert result["kappa"] == pytest.approx(published["fleiss_kappa"], abs=5e-8)
     assert result["z"] == pytest.approx(published["z"], abs=5e-6)
     assert [round(k, 3) for k in result["category_kappas"]] == pytest.approx(
-        published["category_kappas_computed"], abs=1e-9)
+        published["category_kappas_computed"], abs=1e-9
+    )
 
 
 def _krippendorff_counts(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,7 +115,8 @@ def test_krippendorff_2011_examples(refdata: Path) -> None:
         for metric, value in block["expected"].items():
             digits = len(str(value).split(".")[1])
             assert krippendorff_alpha(counts, metric, values) == pytest.approx(
-                value, abs=0.5 * 10**-digits), (name, metric)
+                value, abs=0.5 * 10**-digits
+            ), (name, metric)
 
 
 def test_cohen_kappa_equals_statsmodels_on_random_tables() -> None:
@@ -125,7 +135,8 @@ def test_fleiss_kappa_equals_statsmodels_on_random_tables() -> None:
     for _ in range(20):
         counts = rng.multinomial(5, rng.dirichlet(np.ones(3)), size=40)
         assert fleiss_kappa(counts)["kappa"] == pytest.approx(
-            inter_rater.fleiss_kappa(counts), abs=1e-12)
+            inter_rater.fleiss_kappa(counts), abs=1e-12
+        )
 
 
 def test_krippendorff_alpha_equals_the_krippendorff_package_with_missing_data() -> None:
@@ -136,8 +147,13 @@ def test_krippendorff_alpha_equals_the_krippendorff_package_with_missing_data() 
         counts = np.stack([(matrix == v).sum(axis=0) for v in range(3)], axis=1)
         for metric in ("nominal", "ordinal", "interval"):
             assert krippendorff_alpha(counts, metric, np.arange(3.0)) == pytest.approx(
-                krippendorff.alpha(reliability_data=matrix, level_of_measurement=metric,
-                                   value_domain=[0.0, 1.0, 2.0]), abs=1e-10)
+                krippendorff.alpha(
+                    reliability_data=matrix,
+                    level_of_measurement=metric,
+                    value_domain=[0.0, 1.0, 2.0],
+                ),
+                abs=1e-10,
+            )
 
 
 def test_percent_agreement_counts_each_pair_of_different_raters_once() -> None:

@@ -40,8 +40,13 @@ def test_baseball_abilities_match_agresti_table_10_11(refdata: Path) -> None:
     fit = fit_bradley_terry(a, b, y, n, len(teams))
     base = teams.index("Baltimore")
     log_ability = fit.theta - fit.theta[base]
-    published = dict(zip(expected["model1_team_order_of_sorted_values"],
-                         expected["published_model1_log_abilities_sorted"], strict=True))
+    published = dict(
+        zip(
+            expected["model1_team_order_of_sorted_values"],
+            expected["published_model1_log_abilities_sorted"],
+            strict=True,
+        )
+    )
     for team, value in published.items():
         assert log_ability[teams.index(team)] == pytest.approx(value, abs=0.005)
     for team, value in expected["our_recomputation"]["model1"].items():
@@ -60,12 +65,14 @@ def test_baseball_home_advantage_matches_agresti(refdata: Path) -> None:
     teams, a, b, y, n = _baseball(refdata)
     fit = fit_bradley_terry_covariates(a, b, y, n, np.ones(len(a)), len(teams))
     ability = np.exp(fit.theta) / np.exp(fit.theta).sum()
-    for team, value in zip(expected["model2_team_order"],
-                           expected["published_model2_abilities_sorted"], strict=True):
+    for team, value in zip(
+        expected["model2_team_order"], expected["published_model2_abilities_sorted"], strict=True
+    ):
         assert ability[teams.index(team)] == pytest.approx(value, abs=0.0005)
     assert fit.beta[0] == pytest.approx(expected["published_home_advantage"], abs=0.0005)
     assert np.sqrt(fit.fisher_cov[-1, -1]) == pytest.approx(
-        expected["our_recomputation"]["model2_home_se"], abs=5e-5)
+        expected["our_recomputation"]["model2_home_se"], abs=5e-5
+    )
 
 
 @pytest.mark.refdata
@@ -77,17 +84,20 @@ def test_citations_coefficients_match_stigler_via_agresti(refdata: Path) -> None
     j2 = np.array([journals.index(r["journal2"]) for r in rows])
     w1 = np.array([float(r["win1"]) for r in rows])
     w2 = np.array([float(r["win2"]) for r in rows])
-    fit = fit_bradley_terry(np.r_[j1, j1], np.r_[j2, j2], np.r_[np.ones(6), np.zeros(6)],
-                            np.r_[w1, w2], len(journals))
+    fit = fit_bradley_terry(
+        np.r_[j1, j1], np.r_[j2, j2], np.r_[np.ones(6), np.zeros(6)], np.r_[w1, w2], len(journals)
+    )
     base = journals.index("Biometrika")
     for journal, value in expected["published_coefficients"].items():
         assert fit.theta[journals.index(journal)] - fit.theta[base] == pytest.approx(
-            value, abs=5e-5)
+            value, abs=5e-5
+        )
     cov = fit.fisher_cov
     for journal, value in expected["our_recomputation_se"].items():
         t = journals.index(journal)
         assert np.sqrt(cov[t, t] + cov[base, base] - 2 * cov[t, base]) == pytest.approx(
-            value, abs=5e-5)
+            value, abs=5e-5
+        )
     # Residual deviance of the saturated binomial model over the six pairs.
     p = 1 / (1 + np.exp(-(fit.theta[j1] - fit.theta[j2])))
     fitted1, fitted2 = (w1 + w2) * p, (w1 + w2) * (1 - p)
@@ -109,8 +119,9 @@ def test_choix_map_fixture_is_reproduced(refdata: Path) -> None:
     case = json.loads((refdata / "choix_fixtures" / "opt_pairwise_8random.json").read_text())
     data = np.array(case["data"])
     # choix minimises alpha * |theta|^2 + NLL, i.e. a Gaussian prior of precision 2 * alpha.
-    fit = fit_bradley_terry(*_wins_to_cells(data[:, 0], data[:, 1]), case["n_items"],
-                            prior_precision=2 * case["alpha"])
+    fit = fit_bradley_terry(
+        *_wins_to_cells(data[:, 0], data[:, 1]), case["n_items"], prior_precision=2 * case["alpha"]
+    )
     np.testing.assert_allclose(fit.theta, case["map_est"], atol=1e-6)
 
 
@@ -126,8 +137,9 @@ def test_random_data_gives_the_same_ml_estimate_as_choix() -> None:
     np.testing.assert_allclose(fit.theta, reference - reference.mean(), atol=1e-5)
 
 
-def _simulated_cells(rng: np.random.Generator, true: np.ndarray, votes_per_pair: int,
-                     tie_share: float) -> tuple[np.ndarray, ...]:
+def _simulated_cells(
+    rng: np.random.Generator, true: np.ndarray, votes_per_pair: int, tie_share: float
+) -> tuple[np.ndarray, ...]:
     """Votes on every pair with P(win) + P(tie) / 2 = BT probability, so that `true` is what
     BT with ties as half wins estimates; ties take `tie_share` of the votes between equals."""
     m = len(true)
@@ -136,8 +148,12 @@ def _simulated_cells(rng: np.random.Generator, true: np.ndarray, votes_per_pair:
     tie = 4 * tie_share * p * (1 - p)
     probs = np.stack([p - tie / 2, 1 - p - tie / 2, tie], axis=1)
     counts = np.array([rng.multinomial(votes_per_pair, row) for row in probs])
-    return (np.repeat(lo, 3), np.repeat(hi, 3), np.tile([1.0, 0.0, 0.5], len(lo)),
-            counts.ravel().astype(float))
+    return (
+        np.repeat(lo, 3),
+        np.repeat(hi, 3),
+        np.tile([1.0, 0.0, 0.5], len(lo)),
+        counts.ravel().astype(float),
+    )
 
 
 def test_sandwich_intervals_match_the_bootstrap_spread_and_fisher_is_too_wide_with_ties() -> None:
@@ -182,8 +198,9 @@ def test_bootstrap_intervals_cover_the_true_rating_93_to_97_percent() -> None:
         true = rng.normal(0, 0.6, m)
         true -= true.mean()
         cells = _simulated_cells(rng, true, 60, 0.25)
-        boot = bootstrap_bradley_terry(*cells, m, 400, seed=int(rng.integers(1 << 30)),
-                                       workers=1).theta
+        boot = bootstrap_bradley_terry(
+            *cells, m, 400, seed=int(rng.integers(1 << 30)), workers=1
+        ).theta
         low, high = np.percentile(boot, [2.5, 97.5], axis=0)
         covered += int(((low <= true) & (true <= high)).sum())
         total += m
@@ -209,8 +226,9 @@ def test_relabelling_models_permutes_the_ratings(true: list[float], seed: int) -
 
 @settings(max_examples=25, deadline=None)
 @given(true=ratings_strategy, seed=st.integers(0, 2**31 - 1))
-def test_swapping_sides_with_inverted_outcomes_changes_nothing(true: list[float],
-                                                                seed: int) -> None:
+def test_swapping_sides_with_inverted_outcomes_changes_nothing(
+    true: list[float], seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     a, b, y, n = _simulated_cells(rng, np.array(true), 40, 0.2)
     n = n + 1
@@ -223,8 +241,7 @@ def test_swapping_sides_with_inverted_outcomes_changes_nothing(true: list[float]
 
 
 def test_elo_scale_is_400_log10() -> None:
-    fit = fit_bradley_terry(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.array([3.0, 1.0]),
-                            2)
+    fit = fit_bradley_terry(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.array([3.0, 1.0]), 2)
     # 3 wins to 1: strength ratio 3, so the ratings differ by 400 log10(3).
     assert fit.ratings[0] - fit.ratings[1] == pytest.approx(400 * np.log10(3))
     assert fit.ratings.mean() == pytest.approx(1000)

@@ -10,9 +10,13 @@ from evaluations.analysis import fit_davidson
 
 def _pudding(refdata: Path) -> tuple[np.ndarray, ...]:
     rows = list(csv.DictReader((refdata / "davidson_pudding_ties" / "pudding.csv").open()))
-    return (np.array([int(r["i"]) - 1 for r in rows]), np.array([int(r["j"]) - 1 for r in rows]),
-            np.array([float(r["w_ij"]) for r in rows]), np.array([float(r["w_ji"]) for r in rows]),
-            np.array([float(r["t_ij"]) for r in rows]))
+    return (
+        np.array([int(r["i"]) - 1 for r in rows]),
+        np.array([int(r["j"]) - 1 for r in rows]),
+        np.array([float(r["w_ij"]) for r in rows]),
+        np.array([float(r["w_ji"]) for r in rows]),
+        np.array([float(r["t_ij"]) for r in rows]),
+    )
 
 
 @pytest.mark.refdata
@@ -36,8 +40,7 @@ def test_pudding_standard_errors_match_plackettluce_summary(refdata: Path) -> No
     ref1 = expected["published_log_scale_summary_ref_item1"]
     cov = fit.cov
     for k in range(1, 6):
-        assert fit.theta[k] - fit.theta[0] == pytest.approx(ref1["estimate"][str(k + 1)],
-                                                            abs=5e-4)
+        assert fit.theta[k] - fit.theta[0] == pytest.approx(ref1["estimate"][str(k + 1)], abs=5e-4)
         se = np.sqrt(cov[k, k] + cov[0, 0] - 2 * cov[k, 0])
         assert se == pytest.approx(ref1["se"][str(k + 1)], abs=5e-5)
     assert fit.log_nu == pytest.approx(ref1["estimate"]["tie2(log nu)"], abs=5e-5)
@@ -59,11 +62,13 @@ def test_davidson_recovers_simulated_tie_parameter() -> None:
     counts = np.array([rng.multinomial(4000, p) for p in probs]).astype(float)
     fit = fit_davidson(lo, hi, counts[:, 0], counts[:, 1], counts[:, 2], 5)
     assert abs(fit.nu - nu) < 3 * fit.nu_se
-    np.testing.assert_allclose(fit.theta, true - true.mean(), atol=4 * np.sqrt(
-        np.diag(fit.theta_cov)).max())
+    np.testing.assert_allclose(
+        fit.theta, true - true.mean(), atol=4 * np.sqrt(np.diag(fit.theta_cov)).max()
+    )
 
 
 def test_davidson_without_ties_is_refused() -> None:
     with pytest.raises(ValueError, match="tie"):
-        fit_davidson(np.array([0]), np.array([1]), np.array([3.0]), np.array([2.0]),
-                     np.array([0.0]), 2)
+        fit_davidson(
+            np.array([0]), np.array([1]), np.array([3.0]), np.array([2.0]), np.array([0.0]), 2
+        )

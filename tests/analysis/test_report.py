@@ -45,8 +45,14 @@ def test_a_model_that_never_loses_gets_an_open_upper_bound() -> None:
 
 
 def test_disconnected_pieces_are_named_and_ranked_separately() -> None:
-    rows = [("x", "y", "model_a"), ("y", "x", "model_a"), ("x", "y", "model_a"),
-            ("u", "v", "model_b"), ("v", "u", "model_a"), ("u", "v", "tie")]
+    rows = [
+        ("x", "y", "model_a"),
+        ("y", "x", "model_a"),
+        ("x", "y", "model_a"),
+        ("u", "v", "model_b"),
+        ("v", "u", "model_a"),
+        ("u", "v", "tie"),
+    ]
     document = analyze(_votes(rows))
     assert "2 disconnected components (x, y; u, v)" in document["warnings"][0]
     ranks = {m["model"]: (m["component"], m["rank"]) for m in document["models"]}
@@ -57,8 +63,12 @@ def test_disconnected_pieces_are_named_and_ranked_separately() -> None:
 
 
 def test_a_model_without_comparisons_is_not_rated() -> None:
-    votes = VoteArrays(model_a=np.array([0, 1]), model_b=np.array([1, 0]),
-                       outcome=np.array([0, 0], dtype=np.int8), models=["x", "y", "lonely"])
+    votes = VoteArrays(
+        model_a=np.array([0, 1]),
+        model_b=np.array([1, 0]),
+        outcome=np.array([0, 0], dtype=np.int8),
+        models=["x", "y", "lonely"],
+    )
     document = analyze(votes)
     assert [m["model"] for m in document["models"]] == ["x", "y"]
     assert document["summary"]["models"] == 2
@@ -66,10 +76,16 @@ def test_a_model_without_comparisons_is_not_rated() -> None:
 
 
 def test_gold_votes_are_scored_and_never_ranked() -> None:
-    rows = [("x", "y", "model_a"), ("y", "x", "model_a"), ("x", "y", "model_b"),
-            ("x", "y", "model_a"), ("x", "y", "model_b")]
-    votes = _votes(rows, judge=["r1", "r1", "r2", "r1", "r2"],
-                   gold=["", "", "", "model_a", "model_a"])
+    rows = [
+        ("x", "y", "model_a"),
+        ("y", "x", "model_a"),
+        ("x", "y", "model_b"),
+        ("x", "y", "model_a"),
+        ("x", "y", "model_b"),
+    ]
+    votes = _votes(
+        rows, judge=["r1", "r1", "r2", "r1", "r2"], gold=["", "", "", "model_a", "model_a"]
+    )
     document = analyze(votes)
     assert document["summary"]["gold_votes"] == 2
     assert sum(m["votes"] for m in document["models"]) == 2 * 3
@@ -78,9 +94,15 @@ def test_gold_votes_are_scored_and_never_ranked() -> None:
 
 
 def test_anchor_pins_a_model_and_says_so() -> None:
-    rows = [("x", "y", "model_a"), ("y", "x", "model_a"), ("x", "y", "model_a"),
-            ("y", "z", "tie"), ("z", "y", "model_a"), ("x", "z", "model_b"),
-            ("z", "x", "model_b")]
+    rows = [
+        ("x", "y", "model_a"),
+        ("y", "x", "model_a"),
+        ("x", "y", "model_a"),
+        ("y", "z", "tie"),
+        ("z", "y", "model_a"),
+        ("x", "z", "model_b"),
+        ("z", "x", "model_b"),
+    ]
     centred = analyze(_votes(rows))
     pinned = analyze(_votes(rows), anchor="y=1200")
     by_name = {m["model"]: m for m in pinned["models"]}
@@ -91,8 +113,12 @@ def test_anchor_pins_a_model_and_says_so() -> None:
 
 
 def test_both_bad_is_a_tie_by_default_or_excluded_and_always_reported() -> None:
-    rows = [("x", "y", "model_a"), ("y", "x", "model_a"), ("x", "y", "tie (bothbad)"),
-            ("x", "y", "model_a")]
+    rows = [
+        ("x", "y", "model_a"),
+        ("y", "x", "model_a"),
+        ("x", "y", "tie (bothbad)"),
+        ("x", "y", "model_a"),
+    ]
     as_tie = analyze(_votes(rows))
     excluded = analyze(_votes(rows), both_bad="exclude")
     assert as_tie["summary"]["both_bad_votes"] == 1
@@ -101,8 +127,9 @@ def test_both_bad_is_a_tie_by_default_or_excluded_and_always_reported() -> None:
     assert as_tie["models"][0]["rating"] != excluded["models"][0]["rating"]
 
 
-def _simulate(rng: np.random.Generator, n: int, m: int, left_bonus: float,
-              length_bonus: float) -> VoteArrays:
+def _simulate(
+    rng: np.random.Generator, n: int, m: int, left_bonus: float, length_bonus: float
+) -> VoteArrays:
     true = np.linspace(-1, 1, m)
     a = rng.integers(0, m, n)
     b = (a + rng.integers(1, m, n)) % m
@@ -111,9 +138,15 @@ def _simulate(rng: np.random.Generator, n: int, m: int, left_bonus: float,
     rel = (len_a - len_b) / (len_a + len_b)
     logit = true[a] - true[b] + left_bonus * np.where(left == 1, 1, -1) + length_bonus * rel
     won = rng.random(n) < expit(logit)
-    return VoteArrays(model_a=a, model_b=b, outcome=np.where(won, 0, 1).astype(np.int8),
-                      models=[f"m{i}" for i in range(m)], left_is_a=left.astype(np.int8),
-                      length_a=len_a, length_b=len_b)
+    return VoteArrays(
+        model_a=a,
+        model_b=b,
+        outcome=np.where(won, 0, 1).astype(np.int8),
+        models=[f"m{i}" for i in range(m)],
+        left_is_a=left.astype(np.int8),
+        length_a=len_a,
+        length_b=len_b,
+    )
 
 
 def test_position_and_length_bias_are_detected_when_present() -> None:
@@ -139,9 +172,14 @@ def test_no_bias_is_reported_as_insignificant() -> None:
 def test_per_category_rankings_and_holm_adjusted_p_values() -> None:
     rng = np.random.default_rng(2)
     votes = _simulate(rng, 3000, 4, 0.0, 0.0)
-    votes = VoteArrays(model_a=votes.model_a, model_b=votes.model_b, outcome=votes.outcome,
-                       models=votes.models, category=rng.integers(0, 2, 3000),
-                       categories=["code", "prose"])
+    votes = VoteArrays(
+        model_a=votes.model_a,
+        model_b=votes.model_b,
+        outcome=votes.outcome,
+        models=votes.models,
+        category=rng.integers(0, 2, 3000),
+        categories=["code", "prose"],
+    )
     document = analyze(votes)
     assert set(document["categories"]) == {"code", "prose"}
     assert len(document["categories"]["code"]["models"]) == 4
@@ -154,8 +192,13 @@ def test_per_category_rankings_and_holm_adjusted_p_values() -> None:
 
 
 def _run_command(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(REPO / "manage.py"), "analyze", *args],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), "analyze", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 @pytest.mark.refdata
@@ -179,16 +222,23 @@ def test_mtbench_expert_votes_through_the_command_line(refdata: Path) -> None:
 
 
 @pytest.mark.refdata
-def test_pandalm_three_annotators_through_the_command_line(refdata: Path,
-                                                           tmp_path: Path) -> None:
+def test_pandalm_three_annotators_through_the_command_line(refdata: Path, tmp_path: Path) -> None:
     source = refdata / "pandalm_testset" / "pandalm_votes_compact.csv"
     winner = {"0": "tie", "1": "model_a", "2": "model_b"}
     lines = []
     for row in csv.DictReader(source.open()):
         for k in (1, 2, 3):
-            lines.append(json.dumps({"model_a": row["model1"], "model_b": row["model2"],
-                                     "winner": winner[row[f"annotator{k}"]],
-                                     "judge": f"annotator{k}", "question_id": row["idx"]}))
+            lines.append(
+                json.dumps(
+                    {
+                        "model_a": row["model1"],
+                        "model_b": row["model2"],
+                        "winner": winner[row[f"annotator{k}"]],
+                        "judge": f"annotator{k}",
+                        "question_id": row["idx"],
+                    }
+                )
+            )
     path = tmp_path / "pandalm.jsonl"
     path.write_text("\n".join(lines) + "\n")
     result = _run_command(str(path), "--ties", "davidson")

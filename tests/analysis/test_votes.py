@@ -20,8 +20,14 @@ def test_battle_format_and_short_winner_spellings_are_read(tmp_path: Path) -> No
     path = tmp_path / "votes.jsonl"
     rows = [
         {"model_a": "x", "model_b": "y", "winner": "model_a", "judge": "j1", "question_id": 1},
-        {"model_a": "y", "model_b": "x", "winner": "tie (bothbad)", "judge": "j2",
-         "question_id": 1, "turn": 2},
+        {
+            "model_a": "y",
+            "model_b": "x",
+            "winner": "tie (bothbad)",
+            "judge": "j2",
+            "question_id": 1,
+            "turn": 2,
+        },
         {"model_a": "x", "model_b": "z", "winner": "b", "judge": "j1", "question_id": 2},
         {"model_a": "z", "model_b": "y", "winner": "tie", "judge": "j1", "question_id": 3},
     ]
@@ -69,10 +75,21 @@ def test_pair_counts_fold_both_orientations() -> None:
 
 
 def test_rows_from_the_database_layer_use_the_short_keys() -> None:
-    votes = VoteArrays.from_rows([
-        {"model_a": "x", "model_b": "y", "outcome": "a", "rater": 7, "item": 3, "left": "b",
-         "length_a": 10, "length_b": 30, "gold": "model_a"},
-    ])
+    votes = VoteArrays.from_rows(
+        [
+            {
+                "model_a": "x",
+                "model_b": "y",
+                "outcome": "a",
+                "rater": 7,
+                "item": 3,
+                "left": "b",
+                "length_a": 10,
+                "length_b": 30,
+                "gold": "model_a",
+            },
+        ]
+    )
     assert votes.raters == ["7"] and votes.items == ["3"]
     assert votes.left_is_a.tolist() == [0]
     assert votes.length_b.tolist() == [30.0]
