@@ -234,6 +234,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Studies and outputs both filter on a "status" of their own: name each set of choices.
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "evaluations.models.Study.Status",
+        "OutputStatusEnum": "evaluations.models.Output.Status",
+    },
 }
 
 LOGGING = {
