@@ -9,8 +9,8 @@ header the page's script sends (its response is the next panel). It prints throu
 latency percentiles and errors, then compares the votes in the database with the votes the
 clients saw acknowledged: none may be lost, none duplicated, no pair above its target.
 
-    .venv/bin/python benchmarks/load_voting.py                      # 200 raters, 60 s
-    .venv/bin/python benchmarks/load_voting.py --sweep 50,100,200,400 --duration 20
+    .venv/bin/python benchmarks/load_voting.py              # 200 raters, 60 s, ~20 s per pair
+    .venv/bin/python benchmarks/load_voting.py --think 0 --sweep 5,10,20,40 --duration 15
 
 Needs PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432) and, for sessions and
 rate limits shared across workers, Redis (CACHE_URL, default redis://127.0.0.1:6379/7).
@@ -341,8 +341,9 @@ def main() -> int:
     parser.add_argument("--raters", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per level")
     parser.add_argument("--sweep", help="comma-separated rater counts instead of --raters")
+    # 20 s to read a prompt and two answers is a fast human; 0 measures the server's ceiling.
     parser.add_argument(
-        "--think", type=float, default=0.0, help="seconds a rater reads before voting"
+        "--think", type=float, default=20.0, help="mean seconds a rater reads before voting"
     )
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--candidates", type=int, default=4)
