@@ -80,6 +80,7 @@ class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
                     "gold_min_accuracy",
                     "adaptive_assignment",
                     "cache_enabled",
+                    "open_when_ready",
                 ]
             },
         ),

@@ -56,6 +56,7 @@ def demo_setup() -> Study:
             "instructions": "Judge accuracy first, then clarity. Length is not a virtue in itself.",
             "votes_per_pair": 2,
             "seed": 20261127,
+            "open_when_ready": True,
         },
     )
     if created:

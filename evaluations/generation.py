@@ -313,6 +313,8 @@ def study_generation_settle(*, study_id: int) -> bool:
         study.transition_to(Study.Status.READY)
     except IllegalTransition:
         return False  # another worker settled it first
+    if study.open_when_ready and study.pairs.exists():
+        study.transition_to(Study.Status.OPEN)
     return True
 
 

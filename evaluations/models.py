@@ -110,6 +110,10 @@ class Study(models.Model):
         default=False,
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
     )
+    open_when_ready = models.BooleanField(
+        default=False,
+        help_text="Open for voting as soon as generation has settled and pairs are built.",
+    )
     judge_system_prompt = models.TextField(
         default=judge_system_prompt_default,
         blank=True,

@@ -71,9 +71,10 @@ def test_the_demo_study_generates_through_a_real_worker_as_on_make_run(start_wor
     study = Study.objects.get(slug="demo-support-answers")
     worker = start_worker(**WORKER_ENV)
     wait_for(
-        lambda: Study.objects.get(pk=study.pk).status == Study.Status.READY,
+        # The demo opens for voting by itself once its pairs are built.
+        lambda: Study.objects.get(pk=study.pk).status == Study.Status.OPEN,
         timeout=90,
-        what="the demo study to be generated",
+        what="the demo study to be generated and opened",
         worker=worker,
     )
     outputs = Output.objects.filter(prompt__study=study)
