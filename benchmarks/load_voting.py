@@ -25,6 +25,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -423,6 +424,7 @@ def main() -> int:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+        shutil.rmtree(static_root, ignore_errors=True)
     return 0 if all_ok else 1
 
 
