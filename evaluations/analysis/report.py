@@ -203,8 +203,8 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
                 "no maximum-likelihood rating exists (some models "
                 + ("; ".join(detail) if detail else "only win against one group")
                 + "): ratings in {" + ", ".join(names) + "} are MAP estimates with a N(0, 400 "
-                "Elo) prior on each rating, and the unbounded side of a never-winning or "
-                "never-losing model's interval is null")
+                "Elo) prior on each rating with posterior (Laplace) intervals, and the "
+                "unbounded side of a never-winning or never-losing model's interval is null")
         use_davidson = ties == "davidson"
         tie_total = float(cn[cy == 0.5].sum())
         if use_davidson and (tie_total == 0 or prior > 0):
@@ -226,7 +226,11 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
                 "converged": dav.converged})
         else:
             fit = fit_bradley_terry(ca, cb, cy, cn, m, prior_precision=prior)
-            theta, cov = fit.theta, fit.cov
+            # With separated data the residuals of the never-losing (or never-winning) cells
+            # are near zero, so the sandwich collapses and claims a precision the votes do not
+            # have (2 wins out of 2 came out "separated at 95%"). The posterior (Laplace)
+            # covariance H^-1, prior included, stays honest there.
+            theta, cov = fit.theta, (fit.fisher_cov if prior > 0 else fit.cov)
             loglik, null_ll = fit.loglik, fit.null_loglik
             if not fit.converged:
                 warnings.append("Bradley-Terry Newton iterations did not converge in {"

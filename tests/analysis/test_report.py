@@ -260,3 +260,16 @@ def test_a_bad_file_fails_with_the_line_number(tmp_path: Path) -> None:
     result = _run_command(str(path))
     assert result.returncode != 0
     assert "line 3: winner 'maybe'" in result.stderr
+
+
+def test_a_never_losing_model_with_two_votes_is_not_called_separated() -> None:
+    # Separated data: the sandwich's residuals vanish there, so it must not be used.
+    result = analyze(_votes([("F", "C", "a"), ("T", "F", "b"), ("C", "T", "a"), ("T", "C", "a")]))
+    by_name = {m["model"]: m for m in result["models"]}
+    assert by_name["F"]["ci_high"] is None
+    assert by_name["F"]["ci_low"] < by_name["C"]["ci_high"]
+    assert by_name["F"]["rank_upper"] > 1
+    first = result["votes_needed"][0]
+    assert (first["higher"], first["lower"]) == ("F", "C")
+    assert first["z"] < 1.96
+    assert first["additional_votes"] > 0
