@@ -319,10 +319,20 @@ class Pair(models.Model):
         blank=True,
         help_text="Set to make this an attention-check pair with a known right answer.",
     )
+    # Votes plus held reservations, kept by raters.assignment so that the next pair is an index
+    # probe rather than a count over the study; it orders, the locked recount there guards.
+    load = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["study", "id"]
+        indexes = [
+            models.Index(
+                fields=["study", "load", "id"],
+                condition=models.Q(gold_answer=""),
+                name="pair_regular_load",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["output_a", "output_b"], name="pair_unique_outputs"),
             models.CheckConstraint(

@@ -2,48 +2,44 @@
 
 Invariants:
 - A rater is assigned a pair at most once (unique (rater, pair) on Assignment), so they never
-  see it twice, whether they voted on it or skipped it.
-- A regular pair's load is its votes plus its unexpired reservations; a pair is reserved only
-  while holding its row lock and only when its load is below the study's votes-per-pair target,
-  so raters working at once never push it past the target. On PostgreSQL the lock is
-  SELECT ... FOR UPDATE SKIP LOCKED (a rater racing another just takes the next pair); SQLite
-  serialises write transactions anyway.
+  see it twice, whether they voted on it, skipped it or let it lapse.
+- A regular pair's load is its votes plus its held reservations (state RESERVED). Pair.load keeps
+  that number so the next pair is an ORDER BY load ... LIMIT over an index, whatever the size of
+  the study. The stored number only orders: a pair is reserved only while holding its row lock
+  and only when its load, recounted under that lock, is below the study's votes-per-pair target,
+  so raters working at once never push it past the target even if a bulk writer (a study clone,
+  the admin) left Pair.load stale; the recount also repairs it.
+- A reservation past its expiry still holds its place until it is reclaimed (state EXPIRED,
+  load minus one), which the next request for a new pair in the study does in one index probe.
+  Until then its rater gets it back on their next visit.
+- On PostgreSQL candidates are locked with SELECT ... FOR UPDATE SKIP LOCKED (raters racing each
+  other take different pairs); SQLite serialises write transactions anyway.
 - Gold pairs have no target: every rater should meet them, at the study's gold rate.
 """
 
 import hashlib
 import random
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import combinations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from evaluations.models import Pair, Study
+from evaluations.models import Candidate, Pair, Study
 from raters.models import Assignment, Rater, Vote
 
 RESERVATION_TTL = timedelta(minutes=20)
-# How many of the best-ranked pairs to try to lock before giving up for this request.
-MAX_LOCK_ATTEMPTS = 50
+# Candidates locked and ranked per request: enough to span every model pair of a few prompts,
+# few enough that raters arriving together mostly lock disjoint sets.
+CANDIDATE_POOL = 24
+# Lapsed reservations handed back per request; any rest goes with the next request.
+RECLAIM_BATCH = 200
 
 ModelPair = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class PairLoad:
-    pair_id: int
-    prompt_id: int
-    model_pair: ModelPair
-    votes: int
-    reserved: int
-
-    @property
-    def load(self) -> int:
-        return self.votes + self.reserved
 
 
 def _stable_int(*parts: object) -> int:
@@ -51,58 +47,72 @@ def _stable_int(*parts: object) -> int:
     return int.from_bytes(digest, "big")
 
 
-def _count_subquery(queryset, field: str = "pair") -> Coalesce:
+def _count_subquery(queryset: QuerySet, field: str = "pair") -> Coalesce:
     return Coalesce(
         Subquery(
             queryset.filter(**{field: OuterRef("pk")})
             .order_by()
             .values(field)
             .annotate(n=Count("pk"))
-            .values("n")[:1],
-            output_field=IntegerField(),
+            .values("n")[:1]
         ),
         Value(0),
     )
 
 
-def _active_reservations(now: datetime):
-    return Assignment.objects.filter(state=Assignment.State.RESERVED, expires_at__gt=now)
+def _held_reservations() -> QuerySet:
+    return Assignment.objects.filter(state=Assignment.State.RESERVED)
 
 
-def pair_loads(*, study: Study, now: datetime | None = None, gold: bool = False) -> list[PairLoad]:
-    """Votes and live reservations of every regular (or, with gold=True, gold) pair: one query."""
-    now = now or timezone.now()
-    pairs = Pair.objects.filter(study=study)
-    pairs = pairs.exclude(gold_answer="") if gold else pairs.filter(gold_answer="")
-    rows = pairs.annotate(
-        n_votes=_count_subquery(Vote.objects.all()),
-        n_reserved=_count_subquery(_active_reservations(now)),
-    ).values_list(
-        "pk", "prompt_id", "output_a__candidate_id", "output_b__candidate_id", "n_votes",
-        "n_reserved",
-    )  # fmt: skip
-    return [
-        PairLoad(
-            pair_id=pk,
-            prompt_id=prompt_id,
-            model_pair=(min(ca, cb), max(ca, cb)),
-            votes=votes,
-            reserved=reserved,
+def pair_load_exact(pair_id: int) -> int:
+    """Votes plus held reservations of one pair, counted (call with the pair locked)."""
+    row = (
+        Pair.objects.filter(pk=pair_id)
+        .annotate(
+            n_votes=_count_subquery(Vote.objects.all()),
+            n_held=_count_subquery(_held_reservations()),
         )
-        for pk, prompt_id, ca, cb, votes, reserved in rows
-    ]
+        .values_list("n_votes", "n_held")
+        .first()
+    )
+    return sum(row) if row else 0
 
 
-def _pair_load_locked(pair_id: int, now: datetime, exclude_assignment: int | None = None) -> int:
-    reservations = _active_reservations(now).filter(pair_id=pair_id)
-    if exclude_assignment is not None:
-        reservations = reservations.exclude(pk=exclude_assignment)
-    return Vote.objects.filter(pair_id=pair_id).count() + reservations.count()
+def pair_load_adjust(pair_id: int, delta: int) -> None:
+    Pair.objects.filter(pk=pair_id).update(load=Greatest(F("load") + delta, Value(0)))
 
 
-def _lock_pair(pair_id: int, *, wait: bool = False) -> Pair | None:
-    """Lock the pair's row; without wait, None if another transaction holds it (PostgreSQL)."""
-    return Pair.objects.select_for_update(skip_locked=not wait).filter(pk=pair_id).first()
+def study_pair_loads_recount(*, study: Study) -> int:
+    """Recount Pair.load for every regular pair of the study; returns how many were wrong.
+
+    For loads left stale by writers that bypass these functions (bulk copies, the admin).
+    """
+    exact = _count_subquery(Vote.objects.all()) + _count_subquery(_held_reservations())
+    stale = Pair.objects.filter(study=study, gold_answer="").annotate(exact=exact)
+    stale = stale.exclude(load=F("exact"))
+    return Pair.objects.filter(pk__in=stale.values("pk")).update(
+        load=_count_subquery(Vote.objects.all()) + _count_subquery(_held_reservations())
+    )
+
+
+def assignments_reclaim_lapsed(*, study: Study, now: datetime) -> int:
+    """Hand the places of lapsed regular reservations back to their pairs."""
+    with transaction.atomic():
+        rows = list(
+            Assignment.objects.select_for_update(skip_locked=True)
+            .filter(study=study, state=Assignment.State.RESERVED, is_gold=False)
+            .filter(expires_at__lte=now)
+            .values_list("pk", "pair_id")[:RECLAIM_BATCH]
+        )
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            state=Assignment.State.EXPIRED
+        )
+        # In id order, so that two reclaimers never wait on each other's pairs crosswise.
+        for pair_id, n in sorted(Counter(pair_id for _, pair_id in rows).items()):
+            pair_load_adjust(pair_id, -n)
+    return len(rows)
 
 
 def _choose_left_output_id(*, study: Study, rater: Rater, pair: Pair) -> int:
@@ -126,10 +136,11 @@ def _choose_left_output_id(*, study: Study, rater: Rater, pair: Pair) -> int:
 
 
 def _reserve(*, study: Study, rater: Rater, pair: Pair, now: datetime) -> Assignment | None:
+    """Reserve the locked pair for the rater; None if they hold it already (another tab)."""
     left_output_id = _choose_left_output_id(study=study, rater=rater, pair=pair)
     try:
         with transaction.atomic():
-            return Assignment.objects.create(
+            assignment = Assignment.objects.create(
                 study=study,
                 pair=pair,
                 rater=rater,
@@ -139,59 +150,35 @@ def _reserve(*, study: Study, rater: Rater, pair: Pair, now: datetime) -> Assign
                 shown_at=now,
             )
     except IntegrityError:
-        # The same rater in another tab took this pair a moment ago.
         return None
+    if not pair.is_gold:
+        pair_load_adjust(pair.pk, +1)
+    return assignment
 
 
-def _ranked_regular(
-    *, study: Study, rater: Rater, loads: list[PairLoad], seen: set[int]
-) -> list[PairLoad]:
-    """Fewest votes first; among equals, the least-voted model pair, then the least-voted prompt.
-
-    In adaptive mode, once every pair has a vote, pairs whose two models are hardest to tell
-    apart come first (see raters.adaptive).
-    """
-    target = study.votes_per_pair
-    by_model_pair: dict[ModelPair, int] = defaultdict(int)
-    by_prompt: dict[int, int] = defaultdict(int)
-    for row in loads:
-        by_model_pair[row.model_pair] += row.load
-        by_prompt[row.prompt_id] += row.load
-    eligible = [row for row in loads if row.load < target and row.pair_id not in seen]
-
-    difficulty: Callable[[ModelPair], float] = lambda _mp: 0.0  # noqa: E731
-    if study.adaptive_assignment and loads and min(row.votes for row in loads) >= 1:
-        from raters.adaptive import model_pair_separation
-
-        separation = model_pair_separation(study=study)
-        difficulty = lambda mp: separation.get(mp, 0.0)  # noqa: E731
-
-    return sorted(
-        eligible,
-        key=lambda row: (
-            difficulty(row.model_pair),
-            row.load,
-            by_model_pair[row.model_pair],
-            by_prompt[row.prompt_id],
-            _stable_int("order", study.seed, rater.pk, row.pair_id),
-        ),
-    )
-
-
-def _gold_due(*, study: Study, rater: Rater, n_assigned: int) -> bool:
+def _gold_due(*, study: Study, rater: Rater) -> bool:
     if study.gold_rate <= 0:
         return False
+    n_assigned = Assignment.objects.filter(rater=rater, study=study).count()
     coin = random.Random(_stable_int("gold", study.seed, rater.pk, n_assigned))  # noqa: S311
     return coin.random() < study.gold_rate
 
 
-def _assign_gold(*, study: Study, rater: Rater, seen: set[int], now: datetime) -> Assignment | None:
-    gold = Pair.objects.filter(study=study).exclude(gold_answer="")
-    gold_ids = [pk for pk in gold.values_list("pk", flat=True) if pk not in seen]
+def _seen_by(rater: Rater) -> Exists:
+    return Exists(Assignment.objects.filter(rater=rater, pair=OuterRef("pk")))
+
+
+def _assign_gold(*, study: Study, rater: Rater, now: datetime) -> Assignment | None:
+    gold_ids = list(
+        Pair.objects.filter(study=study)
+        .exclude(gold_answer="")
+        .filter(~_seen_by(rater))
+        .values_list("pk", flat=True)
+    )
     gold_ids.sort(key=lambda pk: _stable_int("gold-order", study.seed, rater.pk, pk))
-    for pk in gold_ids[:MAX_LOCK_ATTEMPTS]:
+    for pk in gold_ids[:CANDIDATE_POOL]:
         with transaction.atomic():
-            pair = _lock_pair(pk)
+            pair = Pair.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
             if pair is None:
                 continue
             assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
@@ -200,47 +187,123 @@ def _assign_gold(*, study: Study, rater: Rater, seen: set[int], now: datetime) -
     return None
 
 
-def _assign_regular(
-    *, study: Study, rater: Rater, seen: set[int], now: datetime
+def _model_pair(pair: Pair) -> ModelPair:
+    ca, cb = pair.output_a.candidate_id, pair.output_b.candidate_id
+    return (min(ca, cb), max(ca, cb))
+
+
+def _adaptive_model_pairs(study: Study) -> list[ModelPair] | None:
+    """In adaptive mode, once every regular pair has a vote: model pairs, hardest first."""
+    if not study.adaptive_assignment:
+        return None
+    unvoted = Pair.objects.filter(study=study, gold_answer="").filter(
+        ~Exists(Vote.objects.filter(pair=OuterRef("pk")))
+    )
+    if unvoted.exists():
+        return None
+    from raters.adaptive import model_pair_separation
+
+    separation = model_pair_separation(study=study)
+    candidate_ids = sorted(Candidate.objects.filter(study=study).values_list("pk", flat=True))
+    model_pairs = list(combinations(candidate_ids, 2))
+    return sorted(model_pairs, key=lambda mp: separation.get(mp, 0.0))
+
+
+def _open_regular(study: Study, rater: Rater) -> QuerySet:
+    """Regular pairs below target that the rater has never had, fewest load first."""
+    return (
+        Pair.objects.filter(study=study, gold_answer="", load__lt=study.votes_per_pair)
+        .filter(~_seen_by(rater))
+        .order_by("load", "pk")
+    )
+
+
+def _rank(*, study: Study, rater: Rater, pool: list[Pair]) -> list[Pair]:
+    """Fewest load first; among equals, the model pair and prompt this rater has seen least.
+
+    Over the study the pool is the lowest-loaded pairs in pair order, so every pair gets its
+    n-th vote before any gets its n+1-th and all model pairs of a prompt advance together; the
+    per-rater balance spreads each rater's work across model pairs and prompts.
+    """
+    mine = Assignment.objects.filter(rater=rater, study=study, is_gold=False)
+    by_model_pair = Counter(
+        {
+            (min(ca, cb), max(ca, cb)): n
+            for ca, cb, n in mine.values_list(
+                "pair__output_a__candidate_id", "pair__output_b__candidate_id"
+            )
+            .annotate(n=Count("pk"))
+            .order_by()
+        }
+    )
+    return sorted(
+        pool,
+        key=lambda pair: (
+            pair.load,
+            by_model_pair[_model_pair(pair)],
+            _stable_int("order", study.seed, rater.pk, pair.pk),
+        ),
+    )
+
+
+def _try_reserve(
+    *, study: Study, rater: Rater, candidates: QuerySet, now: datetime
 ) -> Assignment | None:
-    loads = pair_loads(study=study, now=now)
-    ranked = _ranked_regular(study=study, rater=rater, loads=loads, seen=seen)
-    first_choices = [row.pair_id for row in ranked[:MAX_LOCK_ATTEMPTS]]
-    busy: list[int] = []
-    # The first pass passes over pairs being given to another rater this instant; if that
-    # leaves nothing, wait for those locks rather than tell the rater nothing is left.
-    for wait, pair_ids in ((False, first_choices), (True, busy)):
-        for pair_id in pair_ids:
+    """Lock a few candidates (skipping ones others hold), then wait for one if none was free.
+
+    A candidate found full when recounted had a stale load, now repaired, so it drops out of
+    the candidates and the next round looks further.
+    """
+    rounds = ((True, CANDIDATE_POOL), (False, 1))
+    while True:
+        found_any = False
+        for skip_locked, limit in rounds:
             with transaction.atomic():
-                pair = _lock_pair(pair_id, wait=wait)
-                if pair is None:
-                    busy.append(pair_id)
-                    continue
-                # The load read above may be stale: recount it under the lock.
-                if _pair_load_locked(pair.pk, now) >= study.votes_per_pair:
-                    continue
-                assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
-                if assignment is not None:
-                    return assignment
+                pool = list(
+                    candidates.select_related("output_a", "output_b").select_for_update(
+                        skip_locked=skip_locked, of=("self",)
+                    )[:limit]
+                )
+                found_any = bool(pool)
+                for pair in _rank(study=study, rater=rater, pool=pool) if len(pool) > 1 else pool:
+                    exact = pair_load_exact(pair.pk)
+                    if exact != pair.load:
+                        Pair.objects.filter(pk=pair.pk).update(load=exact)
+                        pair.load = exact
+                    if exact >= study.votes_per_pair:
+                        continue
+                    assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
+                    if assignment is not None:
+                        return assignment
+            if found_any:
+                break
+        if not found_any:
+            return None
+
+
+def _assign_regular(*, study: Study, rater: Rater, now: datetime) -> Assignment | None:
+    model_pairs = _adaptive_model_pairs(study)
+    open_pairs = _open_regular(study, rater)
+    if model_pairs is None:
+        return _try_reserve(study=study, rater=rater, candidates=open_pairs, now=now)
+    for ca, cb in model_pairs:
+        of_model_pair = open_pairs.filter(
+            Q(output_a__candidate_id=ca, output_b__candidate_id=cb)
+            | Q(output_a__candidate_id=cb, output_b__candidate_id=ca)
+        )
+        assignment = _try_reserve(study=study, rater=rater, candidates=of_model_pair, now=now)
+        if assignment is not None:
+            return assignment
     return None
 
 
 def _renew(assignment: Assignment, now: datetime) -> bool:
-    """Give an expired reservation back to its rater if the pair still has room."""
-    with transaction.atomic():
-        pair = Pair.objects.select_for_update().get(pk=assignment.pair_id)
-        room = pair.is_gold or (
-            _pair_load_locked(pair.pk, now, exclude_assignment=assignment.pk)
-            < assignment.study.votes_per_pair
+    """Extend a lapsed reservation that still holds its place (nobody reclaimed it)."""
+    return bool(
+        Assignment.objects.filter(pk=assignment.pk, state=Assignment.State.RESERVED).update(
+            expires_at=now + RESERVATION_TTL
         )
-        if room:
-            Assignment.objects.filter(pk=assignment.pk, state=Assignment.State.RESERVED).update(
-                expires_at=now + RESERVATION_TTL
-            )
-        else:
-            # Others filled the pair meanwhile; forget this reservation so it is not in the way.
-            Assignment.objects.filter(pk=assignment.pk, state=Assignment.State.RESERVED).delete()
-    return room
+    )
 
 
 def assignment_current(*, rater: Rater, study: Study) -> Assignment | None:
@@ -264,19 +327,20 @@ def assignment_next(
     while (current := assignment_current(rater=rater, study=study)) is not None:
         if current.expires_at > now:
             return current
+        # Lapsed but not yet reclaimed by anyone: its place is still held, so it is theirs again.
         if _renew(current, now):
             current.refresh_from_db(fields=["expires_at"])
             return current
     if not study.is_open:
         return None
-    seen = set(
-        Assignment.objects.filter(rater=rater, study=study).values_list("pair_id", flat=True)
-    )
+    assignments_reclaim_lapsed(study=study, now=now)
     assignment = None
-    if _gold_due(study=study, rater=rater, n_assigned=len(seen)):
-        assignment = _assign_gold(study=study, rater=rater, seen=seen, now=now)
+    if _gold_due(study=study, rater=rater):
+        assignment = _assign_gold(study=study, rater=rater, now=now)
     if assignment is None:
-        assignment = _assign_regular(study=study, rater=rater, seen=seen, now=now)
+        assignment = _assign_regular(study=study, rater=rater, now=now)
+    if assignment is None and study_pair_loads_recount(study=study):
+        assignment = _assign_regular(study=study, rater=rater, now=now)
     if assignment is None:
         return None
     return assignment_current(rater=rater, study=study)
@@ -284,10 +348,19 @@ def assignment_next(
 
 def assignment_skip(*, rater: Rater, study: Study, public_id: str) -> bool:
     """Skip the rater's reserved pair: it frees its place and is never shown to them again."""
-    updated = Assignment.objects.filter(
-        rater=rater, study=study, pair__public_id=public_id, state=Assignment.State.RESERVED
-    ).update(state=Assignment.State.SKIPPED)
-    return bool(updated)
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update()
+            .filter(rater=rater, study=study, pair__public_id=public_id)
+            .filter(state__in=[Assignment.State.RESERVED, Assignment.State.EXPIRED])
+            .first()
+        )
+        if assignment is None:
+            return False
+        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.SKIPPED)
+        if assignment.state == Assignment.State.RESERVED and not assignment.is_gold:
+            pair_load_adjust(assignment.pair_id, -1)
+    return True
 
 
 @dataclass(frozen=True)
@@ -300,27 +373,16 @@ class Progress:
         return round(100 * self.voted / self.available) if self.available else 0
 
 
-def rater_progress(*, rater: Rater, study: Study, now: datetime | None = None) -> Progress:
+def rater_progress(*, rater: Rater, study: Study) -> Progress:
     """Votes cast, and votes castable: those plus reserved pairs plus pairs still open to them.
 
     "Available" shrinks as others fill pairs to their target; gold pairs count once voted.
     """
-    now = now or timezone.now()
     voted = Vote.objects.filter(rater=rater, study=study).count()
     if not study.is_open:
         return Progress(voted=voted, available=voted)
     reserved = Assignment.objects.filter(
         rater=rater, study=study, state=Assignment.State.RESERVED
     ).count()
-    open_pairs = (
-        Pair.objects.filter(study=study, gold_answer="")
-        .exclude(Q(assignments__rater=rater))
-        .annotate(
-            n_votes=_count_subquery(Vote.objects.all()),
-            n_reserved=_count_subquery(_active_reservations(now)),
-        )
-        .annotate(load=F("n_votes") + F("n_reserved"))
-        .filter(load__lt=study.votes_per_pair)
-        .count()
-    )
+    open_pairs = _open_regular(study, rater).order_by().count()
     return Progress(voted=voted, available=voted + reserved + open_pairs)

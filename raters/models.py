@@ -152,6 +152,8 @@ class Assignment(models.Model):
         RESERVED = "reserved", "Reserved"
         VOTED = "voted", "Voted"
         SKIPPED = "skipped", "Skipped"
+        # Lapsed and given back to the pool: no longer counts towards the pair's load.
+        EXPIRED = "expired", "Expired"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="assignments")
@@ -172,6 +174,12 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["pair", "state", "expires_at"], name="assignment_pair_load"),
             models.Index(fields=["rater", "study", "state"], name="assignment_rater_state"),
+            # Lapsed reservations of a study, found in one probe to hand their places back.
+            models.Index(
+                fields=["study", "expires_at"],
+                condition=models.Q(state="reserved", is_gold=False),
+                name="assignment_lapsing",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from evaluations.models import Pair, Study
-from raters.assignment import RESERVATION_TTL, _pair_load_locked
+from raters.assignment import RESERVATION_TTL, pair_load_adjust, pair_load_exact
 from raters.gold import membership_gold_flag_update
 from raters.models import Assignment, Rater, Vote
 
@@ -128,19 +128,33 @@ def vote_record(
     lapsed = False
     try:
         with transaction.atomic():
-            if assignment.expires_at <= now and not pair.is_gold:
-                # The reservation lapsed: the pair may have been given to someone else since.
+            # A held reservation (even past its expiry) turns into the vote: the load is unchanged.
+            held = Assignment.objects.filter(
+                pk=assignment.pk, state__in=[Assignment.State.RESERVED, Assignment.State.EXPIRED]
+            )
+            recorded = bool(
+                held.filter(state=Assignment.State.RESERVED).update(state=Assignment.State.VOTED)
+            )
+            if not recorded and pair.is_gold:
+                recorded = bool(held.update(state=Assignment.State.VOTED))
+            elif not recorded:
+                # Its place was handed back meanwhile: the pair may have gone to others since.
                 Pair.objects.select_for_update().filter(pk=pair.pk).first()
-                load = _pair_load_locked(pair.pk, now, exclude_assignment=assignment.pk)
-                lapsed = load >= study.votes_per_pair
-                if lapsed:
-                    Assignment.objects.filter(pk=assignment.pk).delete()
-            if not lapsed:
+                lapsed = pair_load_exact(pair.pk) >= study.votes_per_pair
+                recorded = not lapsed and bool(held.update(state=Assignment.State.VOTED))
+                if recorded:
+                    pair_load_adjust(pair.pk, +1)
+            if recorded:
                 vote.save(force_insert=True)
-                Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.VOTED)
     except IntegrityError:
         # A concurrent request for the same (pair, rater) won: return its vote.
         existing = Vote.objects.select_related("pair").get(rater=rater, pair=pair)
+        return VoteOutcome(vote=existing, created=False)
+    if not recorded and not lapsed:
+        # A concurrent request for the same pair voted first (its assignment is VOTED).
+        existing = Vote.objects.select_related("pair").filter(rater=rater, pair=pair).first()
+        if existing is None:
+            raise VoteRejected("This pair is no longer open to you; here is another.")
         return VoteOutcome(vote=existing, created=False)
     if lapsed:
         raise VoteRejected("This pair went to other raters while it sat open; here is another.")
