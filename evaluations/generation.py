@@ -201,14 +201,14 @@ def outputs_create(*, study: Study) -> int:
     return len(missing)
 
 
-def _lease_expired_before() -> datetime:
+def lease_expired_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
 
 
 def _unsettled(study: Study) -> Q:
     return Q(prompt__study=study) & (
         Q(status=Output.Status.PENDING)
-        | Q(status=Output.Status.RUNNING, started_at__lt=_lease_expired_before())
+        | Q(status=Output.Status.RUNNING, started_at__lt=lease_expired_before())
     )
 
 
@@ -322,7 +322,7 @@ def study_generation_settle(*, study_id: int) -> bool:
 
 
 @dataclass
-class _Job:
+class ProviderJob:
     output_id: int
     study_id: int
     limiter_key: str
@@ -341,7 +341,7 @@ class _Job:
 
 
 @dataclass
-class _Answer:
+class ProviderAnswer:
     text: str
     served_model: str
     latency_ms: float
@@ -407,14 +407,14 @@ def _limiter_key(candidate: Candidate) -> str:
     return f"{connection.settings_dict['NAME']}:{candidate.pk}:{candidate.created_at.timestamp()}"
 
 
-def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[_Job], list]:
+def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[ProviderJob], list]:
     outputs = list(
         Output.objects.filter(pk__in=output_ids)
         .select_related("prompt__study", "candidate")
         .order_by("prompt_id", "candidate_id")
     )
-    lease_start = _lease_expired_before()
-    jobs: list[_Job] = []
+    lease_start = lease_expired_before()
+    jobs: list[ProviderJob] = []
     failed_setup: list[tuple[int, str]] = []
     terms_by_study: dict[int, tuple[str, ...]] = {}
     for output in outputs:
@@ -442,7 +442,7 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[_Job], 
             terms_by_study[study_id] = study_scrub_terms(study_id)
         messages = output_messages(candidate=candidate, prompt=prompt)
         jobs.append(
-            _Job(
+            ProviderJob(
                 output_id=output.pk,
                 study_id=study_id,
                 limiter_key=_limiter_key(candidate),
@@ -479,7 +479,7 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[_Job], 
     return jobs, failed_setup
 
 
-async def _job_run(job: _Job, limiter: Limiter, gates: dict[str, asyncio.Semaphore]) -> str:
+async def _job_run(job: ProviderJob, limiter: Limiter, gates: dict[str, asyncio.Semaphore]) -> str:
     if job.cached_from is not None:
         claimed_at = await sync_to_async(_output_claim)(job.output_id)
         if claimed_at is None:
@@ -496,7 +496,7 @@ async def _job_run(job: _Job, limiter: Limiter, gates: dict[str, asyncio.Semapho
         return await _job_call(job, limiter, claimed_at)
 
 
-async def _job_call(job: _Job, limiter: Limiter, claimed_at: datetime) -> str:
+async def _job_call(job: ProviderJob, limiter: Limiter, claimed_at: datetime) -> str:
     attempt = 0
     while True:
         deployment = job.deployments[attempt % len(job.deployments)]
@@ -504,20 +504,20 @@ async def _job_call(job: _Job, limiter: Limiter, claimed_at: datetime) -> str:
             await limiter.rate_wait(job.limiter_key, job.requests_per_minute)
         attempt += 1
         try:
-            answer = await _call(job, deployment)
+            answer = await provider_call(job, deployment)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the output
-            message = _error_message(exc, deployment, attempt)
-            if not _is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
+            message = error_message(exc, deployment, attempt)
+            if not error_is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
                 await sync_to_async(_output_fail)(job, claimed_at, message)
                 return "failed"
             await sync_to_async(_output_note_error)(job, claimed_at, message)
-            await asyncio.sleep(_backoff(attempt, _retry_after(exc)))
+            await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
             continue
         await sync_to_async(_output_finish)(job, claimed_at, answer, deployment)
         return "done"
 
 
-async def _call(job: _Job, deployment: Deployment) -> _Answer:
+async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAnswer:
     kwargs = {
         **job.params,
         "model": job.model,
@@ -561,7 +561,7 @@ async def _call(job: _Job, deployment: Deployment) -> _Answer:
     text = "".join(parts)
     if not text.strip():
         raise EmptyAnswer("the provider returned no text")
-    return _Answer(
+    return ProviderAnswer(
         text=text,
         served_model=served,
         latency_ms=latency,
@@ -571,7 +571,7 @@ async def _call(job: _Job, deployment: Deployment) -> _Answer:
     )
 
 
-def _is_transient(exc: BaseException) -> bool:
+def error_is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TimeoutError | EmptyAnswer):
         return True
     if isinstance(exc, MissingKey):
@@ -590,7 +590,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(status, int) and (status in (408, 409, 425, 429) or status >= 500)
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def retry_after_seconds(exc: BaseException) -> float | None:
     candidates = [
         getattr(getattr(exc, "response", None), "headers", None),
         getattr(exc, "headers", None),
@@ -619,7 +619,7 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
+def retry_backoff(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with equal jitter, never sooner than the server's Retry-After."""
     ceiling = min(
         settings.GENERATION_RETRY_MAX_SECONDS,
@@ -631,7 +631,7 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     return delay
 
 
-def _error_message(exc: BaseException, deployment: Deployment, attempt: int) -> str:
+def error_message(exc: BaseException, deployment: Deployment, attempt: int) -> str:
     status = getattr(exc, "status_code", None)
     text = str(exc).replace("litellm.", "").strip() or type(exc).__name__
     prefix = f"attempt {attempt} on {deployment.label}: {type(exc).__name__}"
@@ -640,7 +640,9 @@ def _error_message(exc: BaseException, deployment: Deployment, attempt: int) -> 
     return f"{prefix}: {text}"[:ERROR_LIMIT]
 
 
-def _cost(job: _Job, input_tokens: int | None, output_tokens: int | None) -> Decimal | None:
+def call_cost(
+    job: ProviderJob, input_tokens: int | None, output_tokens: int | None
+) -> Decimal | None:
     if input_tokens is None and output_tokens is None:
         return None
     tokens_in, tokens_out = input_tokens or 0, output_tokens or 0
@@ -667,20 +669,22 @@ def _output_claim(output_id: int) -> datetime | None:
         Output.objects.filter(pk=output_id)
         .filter(
             Q(status=Output.Status.PENDING)
-            | Q(status=Output.Status.RUNNING, started_at__lt=_lease_expired_before())
+            | Q(status=Output.Status.RUNNING, started_at__lt=lease_expired_before())
         )
         .update(status=Output.Status.RUNNING, started_at=now, finished_at=None)
     )
     return now if claimed else None
 
 
-def _held(job: _Job, claimed_at: datetime):
+def _held(job: ProviderJob, claimed_at: datetime):
     return Output.objects.filter(
         pk=job.output_id, status=Output.Status.RUNNING, started_at=claimed_at
     )
 
 
-def _output_finish(job: _Job, claimed_at: datetime, answer: _Answer, deployment: Deployment):
+def _output_finish(
+    job: ProviderJob, claimed_at: datetime, answer: ProviderAnswer, deployment: Deployment
+):
     scrubbed = text_scrub(answer.text, terms=job.terms)
     _held(job, claimed_at).update(
         status=Output.Status.DONE,
@@ -693,7 +697,7 @@ def _output_finish(job: _Job, claimed_at: datetime, answer: _Answer, deployment:
         ttft_ms=answer.ttft_ms,
         input_tokens=answer.input_tokens,
         output_tokens=answer.output_tokens,
-        cost_usd=_cost(job, answer.input_tokens, answer.output_tokens),
+        cost_usd=call_cost(job, answer.input_tokens, answer.output_tokens),
         served_model=answer.served_model[:200],
         deployment=deployment.label[:500],
         version_mismatch=served_model_mismatch(
@@ -706,7 +710,7 @@ def _output_finish(job: _Job, claimed_at: datetime, answer: _Answer, deployment:
     )
 
 
-def _output_finish_from_cache(job: _Job, claimed_at: datetime) -> bool:
+def _output_finish_from_cache(job: ProviderJob, claimed_at: datetime) -> bool:
     source = Output.objects.filter(pk=job.cached_from, status=Output.Status.DONE).first()
     if source is None:
         return False
@@ -734,11 +738,11 @@ def _output_finish_from_cache(job: _Job, claimed_at: datetime) -> bool:
     return True
 
 
-def _output_note_error(job: _Job, claimed_at: datetime, message: str) -> None:
+def _output_note_error(job: ProviderJob, claimed_at: datetime, message: str) -> None:
     _held(job, claimed_at).update(attempts=F("attempts") + 1, last_error=message)
 
 
-def _output_fail(job: _Job, claimed_at: datetime, message: str) -> None:
+def _output_fail(job: ProviderJob, claimed_at: datetime, message: str) -> None:
     _held(job, claimed_at).update(
         status=Output.Status.FAILED,
         attempts=F("attempts") + 1,

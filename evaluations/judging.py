@@ -40,14 +40,14 @@ from evaluations.generation import (
     ERROR_LIMIT,
     RESERVED_PARAMS,
     Deployment,
-    _backoff,
-    _call,
-    _cost,
-    _error_message,
-    _is_transient,
-    _Job,
-    _lease_expired_before,
-    _retry_after,
+    ProviderJob,
+    call_cost,
+    error_is_transient,
+    error_message,
+    lease_expired_before,
+    provider_call,
+    retry_after_seconds,
+    retry_backoff,
 )
 from evaluations.models import (
     JUDGE_PROMPT_TEMPLATE,
@@ -195,7 +195,7 @@ def judge_votes_create(*, study: Study, judges: list[Judge]) -> int:
 
 def _unsettled() -> Q:
     return Q(status=JudgeVote.Status.PENDING) | Q(
-        status=JudgeVote.Status.RUNNING, started_at__lt=_lease_expired_before()
+        status=JudgeVote.Status.RUNNING, started_at__lt=lease_expired_before()
     )
 
 
@@ -261,7 +261,7 @@ def judging_resume() -> int:
 class _JudgeJob:
     vote_id: int
     order: str
-    call: _Job  # what generation's LiteLLM call needs: model, params, messages, prices
+    call: ProviderJob  # what generation's LiteLLM call needs: model, params, messages, prices
     deployment: Deployment
     cached_from: int | None = None
 
@@ -308,7 +308,7 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
         .select_related("study", "judge", "pair__prompt", "pair__output_a", "pair__output_b")
         .order_by("id")
     )
-    lease_start = _lease_expired_before()
+    lease_start = lease_expired_before()
     jobs: list[_JudgeJob] = []
     failed_setup: list[tuple[int, str]] = []
     for vote in votes:
@@ -343,7 +343,7 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
         except JudgingError as exc:
             failed_setup.append((vote.pk, str(exc)))
             continue
-        call = _Job(
+        call = ProviderJob(
             output_id=vote.pk,
             study_id=study.pk,
             limiter_key=_limiter_key(judge),
@@ -401,14 +401,14 @@ async def _job_call(job: _JudgeJob, limiter: Limiter, claimed_at: datetime) -> s
             await limiter.rate_wait(job.call.limiter_key, job.call.requests_per_minute)
         attempt += 1
         try:
-            answer = await _call(job.call, job.deployment)
+            answer = await provider_call(job.call, job.deployment)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the judge vote
-            message = _error_message(exc, job.deployment, attempt)
-            if not _is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
+            message = error_message(exc, job.deployment, attempt)
+            if not error_is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
                 await sync_to_async(_vote_fail)(job, claimed_at, message)
                 return "failed"
             await sync_to_async(_vote_note_error)(job, claimed_at, message)
-            await asyncio.sleep(_backoff(attempt, _retry_after(exc)))
+            await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
             continue
         verdict = verdict_canonical(token=verdict_parse(answer.text), order=job.order)
         await sync_to_async(_vote_finish)(job, claimed_at, answer, verdict)
@@ -441,7 +441,7 @@ def _vote_finish(job: _JudgeJob, claimed_at: datetime, answer: Any, verdict: str
         latency_ms=answer.latency_ms,
         input_tokens=answer.input_tokens,
         output_tokens=answer.output_tokens,
-        cost_usd=_cost(job.call, answer.input_tokens, answer.output_tokens),
+        cost_usd=call_cost(job.call, answer.input_tokens, answer.output_tokens),
         served_model=answer.served_model[:200],
         request_hash=job.call.request_hash,
         cache_hit=False,

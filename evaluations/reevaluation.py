@@ -35,16 +35,16 @@ from scipy import stats
 from evaluations.analysis import ELO_SCALE, comparison_structure, fit_bradley_terry, pair_counts
 from evaluations.analysis.bradley_terry import DEGENERATE_PRIOR_PRECISION
 from evaluations.generation import (
-    _backoff,
-    _call,
-    _cost,
-    _is_transient,
-    _Job,
-    _retry_after,
+    ProviderJob,
+    call_cost,
     candidate_deployments,
     candidate_request_params,
+    error_is_transient,
     output_messages,
+    provider_call,
     request_hash,
+    retry_after_seconds,
+    retry_backoff,
     served_model_mismatch,
 )
 from evaluations.models import Candidate, Judge, JudgeVote, Output, Pair, Prompt, Study
@@ -554,7 +554,7 @@ def drift_check(
         deployments = candidate_deployments(candidate)
         for output in outputs:
             messages = output_messages(candidate=candidate, prompt=output.prompt)
-            job = _Job(
+            job = ProviderJob(
                 output_id=output.pk,
                 study_id=study.pk,
                 limiter_key=f"drift:{candidate.pk}",
@@ -577,7 +577,7 @@ def drift_check(
 async def _drift_run(work: list) -> list[DriftFinding]:
     limiter = limiter_for_current_settings()
 
-    async def one(candidate: Candidate, output: Output, job: _Job) -> DriftFinding:
+    async def one(candidate: Candidate, output: Output, job: ProviderJob) -> DriftFinding:
         finding = DriftFinding(
             candidate=candidate.label,
             prompt=output.prompt.external_id,
@@ -591,12 +591,14 @@ async def _drift_run(work: list) -> list[DriftFinding]:
         async with limiter.slot(job.limiter_key, job.max_concurrency):
             for attempt in range(1, settings.GENERATION_MAX_ATTEMPTS + 1):
                 try:
-                    answer = await _call(job, job.deployments[(attempt - 1) % len(job.deployments)])
+                    answer = await provider_call(
+                        job, job.deployments[(attempt - 1) % len(job.deployments)]
+                    )
                 except Exception as exc:  # noqa: BLE001 - reported in the finding
                     finding.error = f"{type(exc).__name__}: {exc}"[:500]
-                    if not _is_transient(exc) or attempt == settings.GENERATION_MAX_ATTEMPTS:
+                    if not error_is_transient(exc) or attempt == settings.GENERATION_MAX_ATTEMPTS:
                         return finding
-                    await asyncio.sleep(_backoff(attempt, _retry_after(exc)))
+                    await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
                     continue
                 finding.error = ""
                 break
@@ -607,7 +609,7 @@ async def _drift_run(work: list) -> list[DriftFinding]:
         )
         finding.changed = then != now
         finding.similarity = round(difflib.SequenceMatcher(None, then, now).ratio(), 4)
-        finding.cost_usd = _cost(job, answer.input_tokens, answer.output_tokens)
+        finding.cost_usd = call_cost(job, answer.input_tokens, answer.output_tokens)
         return finding
 
     try:
