@@ -105,3 +105,39 @@ def test_admin_pages_render(client, staff_user, name):
     client.force_login(staff_user)
     assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200
     assert client.get(reverse(f"admin:{name}_add")).status_code == 200
+
+
+def study_change_data(study, **changes) -> dict:
+    from django.forms.models import model_to_dict
+
+    data = {k: v for k, v in model_to_dict(study).items() if v is not None}
+    data.update(changes)
+    for prefix in ("candidates", "prompts", "judges"):
+        data.update(inline_management(prefix, 0))
+    return data
+
+
+@pytest.mark.parametrize(("start", "target"), [("draft", "open"), ("open", "draft")])
+def test_admin_refuses_a_status_change_the_lifecycle_forbids(client, staff_user, start, target):
+    from tests.factories import StudyFactory
+
+    study = StudyFactory(status=start, owner=staff_user)
+    client.force_login(staff_user)
+    url = reverse("admin:evaluations_study_change", args=[study.pk])
+    response = client.post(url, study_change_data(study, status=target))
+    assert response.status_code == 200
+    assert f"cannot go from {start} to {target}" in response.content.decode()
+    study.refresh_from_db()
+    assert study.status == start
+
+
+def test_admin_opens_a_ready_study_for_voting(client, staff_user):
+    from tests.factories import StudyFactory
+
+    study = StudyFactory(status="ready", owner=staff_user)
+    client.force_login(staff_user)
+    url = reverse("admin:evaluations_study_change", args=[study.pk])
+    response = client.post(url, study_change_data(study, status="open"))
+    assert response.status_code == 302
+    study.refresh_from_db()
+    assert study.status == "open"
