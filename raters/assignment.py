@@ -153,6 +153,7 @@ def _reserve(*, study: Study, rater: Rater, pair: Pair, now: datetime) -> Assign
         return None
     if not pair.is_gold:
         pair_load_adjust(pair.pk, +1)
+    assignment.study = study
     return assignment
 
 
@@ -260,7 +261,7 @@ def _try_reserve(
         for skip_locked, limit in rounds:
             with transaction.atomic():
                 pool = list(
-                    candidates.select_related("output_a", "output_b").select_for_update(
+                    candidates.select_related("prompt", "output_a", "output_b").select_for_update(
                         skip_locked=skip_locked, of=("self",)
                     )[:limit]
                 )
@@ -341,8 +342,8 @@ def assignment_next(
         assignment = _assign_regular(study=study, rater=rater, now=now)
     if assignment is None and study_pair_loads_recount(study=study):
         assignment = _assign_regular(study=study, rater=rater, now=now)
-    if assignment is None:
-        return None
+    if assignment is None or not assignment.is_gold:
+        return assignment
     return assignment_current(rater=rater, study=study)
 
 

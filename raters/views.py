@@ -19,7 +19,7 @@ from evaluations.models import Pair, Study
 from raters.assignment import assignment_next, assignment_skip, rater_progress
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
-from raters.models import Assignment, Membership, Rater
+from raters.models import Assignment, Membership, Rater, Vote
 from raters.ratelimit import client_ip, rate_limit_hit
 from raters.rendering import markdown_render
 from raters.voting import (
@@ -79,7 +79,10 @@ def _is_fragment(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
 
-def _panel_context(request: HttpRequest, rater: Rater, study: Study) -> dict:
+def _panel_context(
+    request: HttpRequest, rater: Rater, study: Study, *, just_voted: Vote | None = None
+) -> dict:
+    """The voting panel; just_voted is a vote this request recorded (the newest, so undoable)."""
     assignment: Assignment | None = None
     if study.is_open:
         assignment = assignment_next(rater=rater, study=study)
@@ -87,14 +90,15 @@ def _panel_context(request: HttpRequest, rater: Rater, study: Study) -> dict:
         "study": study,
         "assignment": assignment,
         "progress": rater_progress(rater=rater, study=study),
-        "undoable": vote_undoable(rater=rater, study=study) if study.is_open else None,
+        "undoable": just_voted
+        or (vote_undoable(rater=rater, study=study) if study.is_open else None),
         "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
         "choices": [
             {"value": value, "label": label, "key": key}
             for value, label, key in CHOICES
             if choice_allowed(study=study, side_choice=value)
         ],
-        "has_pairs": Pair.objects.filter(study=study).exists(),
+        "has_pairs": assignment is not None or Pair.objects.filter(study=study).exists(),
     }
     if assignment is not None:
         pair = assignment.pair
@@ -114,8 +118,10 @@ def _panel_context(request: HttpRequest, rater: Rater, study: Study) -> dict:
     return context
 
 
-def _panel_response(request: HttpRequest, rater: Rater, study: Study) -> HttpResponse:
-    context = _panel_context(request, rater, study)
+def _panel_response(
+    request: HttpRequest, rater: Rater, study: Study, *, just_voted: Vote | None = None
+) -> HttpResponse:
+    context = _panel_context(request, rater, study, just_voted=just_voted)
     if _is_fragment(request):
         return render(request, "raters/_panel.html", context)
     return redirect("raters:study", study_id=study.pk)
@@ -227,6 +233,8 @@ def vote(request: HttpRequest, study_id: int) -> HttpResponse:
         messages.success(
             request, "Vote recorded." if outcome.created else "That vote was already recorded."
         )
+        if outcome.created and study.is_open:
+            return _panel_response(request, rater, study, just_voted=outcome.vote)
     return _panel_response(request, rater, study)
 
 

@@ -88,13 +88,6 @@ def vote_record(
     VoteRejected when it is theirs but cannot take a vote now.
     """
     now = now or timezone.now()
-    existing = (
-        Vote.objects.filter(rater=rater, pair__public_id=public_id, study=study)
-        .select_related("pair")
-        .first()
-    )
-    if existing is not None:
-        return VoteOutcome(vote=existing, created=False)
     assignment = (
         Assignment.objects.select_related("pair")
         # The pair's candidates, copied onto the vote for ranking, in the same query.
@@ -102,8 +95,20 @@ def vote_record(
             pair_candidate_a_id=F("pair__output_a__candidate_id"),
             pair_candidate_b_id=F("pair__output_b__candidate_id"),
         )
-        .get(rater=rater, study=study, pair__public_id=public_id)
+        .filter(rater=rater, study=study, pair__public_id=public_id)
+        .first()
     )
+    if assignment is None or assignment.state == Assignment.State.VOTED:
+        # A repeat (or a vote written without an assignment): the stored vote, if any.
+        existing = (
+            Vote.objects.filter(rater=rater, pair__public_id=public_id, study=study)
+            .select_related("pair")
+            .first()
+        )
+        if existing is not None:
+            return VoteOutcome(vote=existing, created=False)
+        if assignment is None:
+            raise Assignment.DoesNotExist
     if not study.is_open:
         raise VoteRejected("This study is closed to new votes.")
     if not choice_allowed(study=study, side_choice=side_choice):
