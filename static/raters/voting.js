@@ -107,4 +107,6 @@
       control.form.requestSubmit(control);
     }
   });
+  // Lets tests (and anything else) know the shortcuts are live.
+  document.documentElement.dataset.votingReady = "true";
 })();

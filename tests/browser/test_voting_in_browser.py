@@ -39,6 +39,8 @@ def test_a_rater_joins_votes_on_ten_pairs_by_keyboard_and_undoes_one(live_server
     page.keyboard.press("Enter")
     expect(page.locator("#panel-title")).to_have_text(study.name)
     expect(page.get_by_text("0 voted of 18 available")).to_be_visible()
+    # The script is deferred: a key pressed before it runs would be lost.
+    page.locator("html[data-voting-ready]").wait_for(state="attached")
 
     voted = []
     for i, key in enumerate(["a", "b", "t", "x", "a", "b", "a", "b", "t", "a"]):
