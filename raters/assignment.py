@@ -252,19 +252,25 @@ def _try_reserve(
 ) -> Assignment | None:
     """Lock a few candidates (skipping ones others hold), then wait for one if none was free.
 
+    Voters and reclaimers hold at most one pair lock while waiting, and skip-locked rounds never
+    wait, so no two transactions can wait on each other's pairs.
+
     A candidate found full when recounted had a stale load, now repaired, so it drops out of
     the candidates and the next round looks further.
     """
-    rounds = ((True, CANDIDATE_POOL), (False, 1))
+    related = candidates.select_related("prompt", "output_a", "output_b")
     while True:
         found_any = False
-        for skip_locked, limit in rounds:
+        for skip_locked in (True, False):
             with transaction.atomic():
-                pool = list(
-                    candidates.select_related("prompt", "output_a", "output_b").select_for_update(
-                        skip_locked=skip_locked, of=("self",)
-                    )[:limit]
-                )
+                if skip_locked:
+                    locking = related.select_for_update(skip_locked=True, of=("self",))
+                    pool = list(locking[:CANDIDATE_POOL])
+                else:
+                    # Wait for the single best pair, by its id: a waiting query over several rows
+                    # could lock them in a different order from another rater's and deadlock.
+                    first = candidates.values_list("pk", flat=True).first()
+                    pool = list(related.select_for_update(of=("self",)).filter(pk=first))
                 found_any = bool(pool)
                 for pair in _rank(study=study, rater=rater, pool=pool) if len(pool) > 1 else pool:
                     exact = pair_load_exact(pair.pk)
