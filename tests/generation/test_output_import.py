@@ -72,3 +72,17 @@ def test_a_file_with_any_error_imports_nothing_and_names_every_line(study, two_p
 def test_a_file_without_the_required_columns_is_refused(study, two_prompts):
     with pytest.raises(ImportFailed, match="missing column"):
         outputs_import(study=study, data=b"prompt,answer\nq1,hi\n", filename="x.csv")
+
+
+def test_import_outputs_command_imports_and_reports_line_errors(study, two_prompts, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    good = tmp_path / "out.jsonl"
+    good.write_text(json.dumps({"prompt_id": "q1", "model": "openai/m", "output": "Hi"}) + "\n")
+    call_command("import_outputs", study.slug, str(good), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert Output.objects.filter(prompt__study=study).count() == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"prompt_id,model,output\nq2,openai/m,ok\nnope,openai/m,ok\n")
+    with pytest.raises(CommandError, match="line 3"):
+        call_command("import_outputs", study.slug, str(bad))
+    assert Output.objects.filter(prompt__study=study).count() == 1
