@@ -54,7 +54,8 @@ class ResultQuerySerializer(serializers.Serializer):
         "threshold.",
     )
     exclude_raters = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        # Bounded to the database's integer: a larger id cannot exist, and SQLite refuses it.
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         max_length=10000,
         help_text="Rater ids whose votes to leave out (repeat the parameter).",
@@ -97,7 +98,7 @@ class VoteQuerySerializer(serializers.Serializer):
 
 class OutputQuerySerializer(serializers.Serializer):
     candidate = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only this candidate's outputs."
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Only this candidate's outputs."
     )
     status = serializers.ChoiceField(
         choices=Output.Status.choices, required=False, help_text="Only outputs in this status."
