@@ -10,7 +10,7 @@ from evaluations.models import Output, Pair, Study
 from raters.assignment import assignment_next
 from raters.invites import invite_create, invite_path, invite_token
 from raters.models import Membership, Rater, Vote
-from tests.factories import InviteFactory, UserFactory
+from tests.factories import InviteFactory, OutputFactory, UserFactory
 from tests.raters.conftest import join, study_with_pairs
 
 SECRET_LABELS = ["Zebracorn-Alpha", "Quokkatron-Beta"]
@@ -208,6 +208,9 @@ def crawl(client, start: str, limit: int = 60) -> dict[str, str]:
 
 @pytest.mark.django_db
 def test_nothing_a_rater_can_reach_names_a_model_or_its_ids(client):
+    # Push the secret study's ids past the small numbers a page shows (counts, progress), so
+    # that an id found in an attribute really is a leak, also on SQLite where ids restart at 1.
+    OutputFactory.create_batch(40)
     study = study_with_pairs(
         n_prompts=3, n_candidates=2, labels=SECRET_LABELS, models=SECRET_MODELS, votes_per_pair=1
     )
