@@ -17,6 +17,7 @@ import asyncio
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -183,15 +184,28 @@ def bare_ceiling(n: int, latency: float, concurrency: int) -> dict:
     return {"seconds": seconds, "peak": peak, "cpu": cpu}
 
 
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies over all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
 def main() -> None:
     # Turn SIGTERM into SystemExit so that the finally blocks stop the workers and the stub.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--outputs", type=int, default=2000)
+    parser.add_argument("--outputs", type=int, default=1500)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64, help="per worker process")
     parser.add_argument("--threads", type=int, default=1, help="batches at once per process")
     parser.add_argument("--processes", default="1,2", help="worker process counts to run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds (ceiling, then each process count); medians are reported",
+    )
     args = parser.parse_args()
 
     import django
@@ -203,28 +217,60 @@ def main() -> None:
         f"generation benchmark: {args.outputs} outputs, stub latency {args.latency * 1000:.0f} ms, "
         f"concurrency {args.concurrency} per process, batch {settings.GENERATION_BATCH_SIZE}, "
         f"db {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
-        f"broker {settings.CELERY_BROKER_URL.split(':', 1)[0]}, {os.cpu_count()} cores"
+        f"broker {settings.CELERY_BROKER_URL.split(':', 1)[0]}, {os.cpu_count()} cores, "
+        f"{args.rounds} rounds"
     )
-    bare = bare_ceiling(args.outputs, args.latency, args.concurrency)
-    ceiling = args.outputs / bare["seconds"]
-    bare_cpu_ms = bare["cpu"] / args.outputs * 1000
-    print(
-        f"  LiteLLM ceiling (bare acompletion, 1 process): {ceiling:7.1f} calls/s, "
-        f"peak in flight {bare['peak']}, {bare_cpu_ms:.2f} ms CPU per call "
-        f"(CPU-bound ceiling {1000 / bare_cpu_ms:.0f} calls/s)"
-    )
-    for processes in [int(p) for p in args.processes.split(",")]:
-        result = real_path(args.outputs, args.latency, args.concurrency, processes, args.threads)
-        rate = result["done"] / result["busy"]
-        cpu_ms = result["cpu"] / result["done"] * 1000
+    counts = [int(p) for p in args.processes.split(",")]
+    ceilings: list[float] = []
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    ratios: dict[int, list[float]] = {n: [] for n in counts}
+    peaks: dict[int, list[int]] = {n: [] for n in counts}
+    for round_number in range(1, args.rounds + 1):
+        # The ceiling is measured in every round, next to the runs it is compared with: this
+        # machine's speed drifts by tens of percent over minutes.
+        bare = bare_ceiling(args.outputs, args.latency, args.concurrency)
+        ceiling = args.outputs / bare["seconds"]
+        ceilings.append(ceiling)
+        bare_cpu_ms = bare["cpu"] / args.outputs * 1000
         print(
-            f"  real path, {processes} worker process(es): {rate:7.1f} outputs/s "
-            f"({result['done']} done, {result['busy']:.1f} s from first claim to last write, "
-            f"{result['wall']:.1f} s wall), peak in flight {result['peak']}; "
-            f"{rate / processes / ceiling:.0%} of the measured ceiling per process; "
-            f"{cpu_ms:.2f} ms worker CPU per output = {bare_cpu_ms / cpu_ms:.0%} of LiteLLM's "
-            f"CPU-bound ceiling"
+            f"round {round_number}: LiteLLM ceiling (bare acompletion, 1 process) "
+            f"{ceiling:6.1f} calls/s, peak in flight {bare['peak']}, "
+            f"{bare_cpu_ms:.2f} ms CPU per call"
         )
+        for processes in counts:
+            busy_before = machine_busy()
+            result = real_path(
+                args.outputs, args.latency, args.concurrency, processes, args.threads
+            )
+            busy_after = machine_busy()
+            rate = result["done"] / result["busy"]
+            cpu_ms = result["cpu"] / result["done"] * 1000
+            used = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+            rates[processes].append(rate)
+            ratios[processes].append(rate / processes / ceiling)
+            peaks[processes].append(result["peak"])
+            print(
+                f"  {processes} worker process(es): {rate:6.1f} outputs/s "
+                f"({result['done']} done in {result['busy']:.1f} s), peak in flight "
+                f"{result['peak']}, {rate / processes / ceiling:.0%} of the ceiling per process, "
+                f"{cpu_ms:.2f} ms worker CPU per output; machine {used:.0%} busy"
+            )
+    print("medians:")
+    print(f"  LiteLLM ceiling: {statistics.median(ceilings):.1f} calls/s per process")
+    for processes in counts:
+        print(
+            f"  {processes} worker process(es): {statistics.median(rates[processes]):.1f} "
+            f"outputs/s, peak in flight {min(peaks[processes])}-{max(peaks[processes])}, "
+            f"{statistics.median(ratios[processes]):.0%} of the ceiling per process"
+        )
+    if len(counts) > 1:
+        base = counts[0]
+        for processes in counts[1:]:
+            scale = [r / b for r, b in zip(rates[processes], rates[base], strict=True)]
+            print(
+                f"  {processes} processes / {base}: {statistics.median(scale):.2f}x "
+                f"(rounds: {', '.join(f'{x:.2f}' for x in scale)})"
+            )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,11 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import litellm
 from asgiref.sync import async_to_sync, sync_to_async
@@ -373,10 +375,11 @@ async def _outputs_generate(output_ids: list[int]) -> BatchReport:
         await sync_to_async(_output_fail_unclaimed)(output_id, message)
         report.failed += 1
     limiter = limiter_for_current_settings()
+    db = BatchDatabase()
     try:
         gates = {job.limiter_key: asyncio.Semaphore(job.max_concurrency) for job in jobs}
         outcomes = await asyncio.gather(
-            *(_job_run(job, limiter, gates) for job in jobs), return_exceptions=True
+            *(_job_run(job, limiter, gates, db) for job in jobs), return_exceptions=True
         )
     finally:
         await limiter.aclose()
@@ -479,24 +482,32 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
     return jobs, failed_setup
 
 
-async def _job_run(job: ProviderJob, limiter: Limiter, gates: dict[str, asyncio.Semaphore]) -> str:
+async def _job_run(
+    job: ProviderJob, limiter: Limiter, gates: dict[str, asyncio.Semaphore], db: BatchDatabase
+) -> str:
+    claimed_at: datetime | None = None
     if job.cached_from is not None:
-        claimed_at = await sync_to_async(_output_claim)(job.output_id)
+        claimed_at = await db.claim(job.output_id)
         if claimed_at is None:
             return "skipped"
-        if await sync_to_async(_output_finish_from_cache)(job, claimed_at):
+        if await db.write(partial(_output_finish_from_cache, job, claimed_at)):
             return "cached"
-        # The source vanished between lookup and copy: fall through to a real call.
-        return await _job_call(job, limiter, claimed_at)
+        # The source vanished between lookup and copy: a real call, holding the claim.
     # The batch's own gate first: waiters queue here without polling the shared limiter.
     async with gates[job.limiter_key], limiter.slot(job.limiter_key, job.max_concurrency):
-        claimed_at = await sync_to_async(_output_claim)(job.output_id)
         if claimed_at is None:
-            return "skipped"
-        return await _job_call(job, limiter, claimed_at)
+            claimed_at = await db.claim(job.output_id)
+            if claimed_at is None:
+                return "skipped"
+        outcome, write = await _job_call(job, limiter, claimed_at, db)
+    # Written after the slot is given back: the slot bounds requests to the provider only.
+    return outcome if await db.write(write) else "skipped"
 
 
-async def _job_call(job: ProviderJob, limiter: Limiter, claimed_at: datetime) -> str:
+async def _job_call(
+    job: ProviderJob, limiter: Limiter, claimed_at: datetime, db: BatchDatabase
+) -> tuple[str, Callable[[], bool]]:
+    """Call the provider until it answers or the attempts run out; returns the final write."""
     attempt = 0
     while True:
         deployment = job.deployments[attempt % len(job.deployments)]
@@ -508,13 +519,11 @@ async def _job_call(job: ProviderJob, limiter: Limiter, claimed_at: datetime) ->
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the output
             message = error_message(exc, deployment, attempt)
             if not error_is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
-                await sync_to_async(_output_fail)(job, claimed_at, message)
-                return "failed"
-            await sync_to_async(_output_note_error)(job, claimed_at, message)
+                return "failed", partial(_output_fail, job, claimed_at, message)
+            await db.write(partial(_output_note_error, job, claimed_at, message))
             await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
             continue
-        await sync_to_async(_output_finish)(job, claimed_at, answer, deployment)
-        return "done"
+        return "done", partial(_output_finish, job, claimed_at, answer, deployment)
 
 
 async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAnswer:
@@ -663,17 +672,93 @@ def call_cost(
 # -- database steps (run on the task's thread) ----------------------------------------------
 
 
-def _output_claim(output_id: int) -> datetime | None:
+class Coalescer:
+    """Runs a database function over many items at once, from an event loop.
+
+    Items submitted while a call is running go together in the next call, so under load one
+    thread hop, one round trip and one commit serve many outputs, and under light load an item
+    goes alone at once. ``flush`` takes a list of items and returns one result per item.
+    """
+
+    def __init__(self, flush: Callable[[list], list]) -> None:
+        self._flush = sync_to_async(flush)
+        self._queue: list[tuple[object, asyncio.Future]] = []
+        self._drainer: asyncio.Task | None = None
+
+    async def submit(self, item: object) -> object:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    results = await self._flush([item for item, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # its waiter was cancelled
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._drainer = None
+
+
+def _outputs_claim(output_ids: list[int]) -> list[datetime | None]:
+    """Claim the outputs that are pending or whose lease expired; the claim time of each, or
+    None for those another worker holds or that are settled."""
     now = timezone.now()
-    claimed = (
-        Output.objects.filter(pk=output_id)
-        .filter(
+    with transaction.atomic():
+        Output.objects.filter(pk__in=output_ids).filter(
             Q(status=Output.Status.PENDING)
             | Q(status=Output.Status.RUNNING, started_at__lt=lease_expired_before())
+        ).update(status=Output.Status.RUNNING, started_at=now, finished_at=None)
+        held = set(
+            Output.objects.filter(
+                pk__in=output_ids, status=Output.Status.RUNNING, started_at=now
+            ).values_list("pk", flat=True)
         )
-        .update(status=Output.Status.RUNNING, started_at=now, finished_at=None)
-    )
-    return now if claimed else None
+    return [now if pk in held else None for pk in output_ids]
+
+
+def _writes_run(writes: list[Callable[[], bool]]) -> list[bool | BaseException]:
+    """Run result writes in one transaction; if it fails, one by one, so that a write the
+    database refuses fails alone instead of taking the others with it."""
+    if len(writes) > 1:
+        try:
+            with transaction.atomic():
+                return [write() for write in writes]
+        except Exception:  # noqa: BLE001 - retried one by one below
+            logger.warning("a batch of %d writes failed; writing them one by one", len(writes))
+    results: list[bool | BaseException] = []
+    for write in writes:
+        try:
+            results.append(write())
+        except Exception as exc:  # noqa: BLE001 - goes to that output's waiter
+            results.append(exc)
+    return results
+
+
+class BatchDatabase:
+    """A batch's claims and result writes, each coalesced across its outputs."""
+
+    def __init__(self) -> None:
+        self._claims = Coalescer(_outputs_claim)
+        self._writes = Coalescer(_writes_run)
+
+    async def claim(self, output_id: int) -> datetime | None:
+        return await self._claims.submit(output_id)
+
+    async def write(self, write: Callable[[], bool]) -> bool:
+        """Run a write; True if it changed the output (its claim still held)."""
+        return await self._writes.submit(write)
 
 
 def _held(job: ProviderJob, claimed_at: datetime):
@@ -684,29 +769,31 @@ def _held(job: ProviderJob, claimed_at: datetime):
 
 def _output_finish(
     job: ProviderJob, claimed_at: datetime, answer: ProviderAnswer, deployment: Deployment
-):
+) -> bool:
     scrubbed = text_scrub(answer.text, terms=job.terms)
-    _held(job, claimed_at).update(
-        status=Output.Status.DONE,
-        text=scrubbed.text,
-        raw_text=answer.text,
-        identity_leak=scrubbed.flagged,
-        attempts=F("attempts") + 1,
-        last_error="",
-        latency_ms=answer.latency_ms,
-        ttft_ms=answer.ttft_ms,
-        input_tokens=answer.input_tokens,
-        output_tokens=answer.output_tokens,
-        cost_usd=call_cost(job, answer.input_tokens, answer.output_tokens),
-        served_model=answer.served_model[:200],
-        deployment=deployment.label[:500],
-        version_mismatch=served_model_mismatch(
-            version=job.version, model=job.model, served=answer.served_model
-        ),
-        request_hash=job.request_hash,
-        cache_hit=False,
-        imported=False,
-        finished_at=timezone.now(),
+    return bool(
+        _held(job, claimed_at).update(
+            status=Output.Status.DONE,
+            text=scrubbed.text,
+            raw_text=answer.text,
+            identity_leak=scrubbed.flagged,
+            attempts=F("attempts") + 1,
+            last_error="",
+            latency_ms=answer.latency_ms,
+            ttft_ms=answer.ttft_ms,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            cost_usd=call_cost(job, answer.input_tokens, answer.output_tokens),
+            served_model=answer.served_model[:200],
+            deployment=deployment.label[:500],
+            version_mismatch=served_model_mismatch(
+                version=job.version, model=job.model, served=answer.served_model
+            ),
+            request_hash=job.request_hash,
+            cache_hit=False,
+            imported=False,
+            finished_at=timezone.now(),
+        )
     )
 
 
@@ -738,17 +825,20 @@ def _output_finish_from_cache(job: ProviderJob, claimed_at: datetime) -> bool:
     return True
 
 
-def _output_note_error(job: ProviderJob, claimed_at: datetime, message: str) -> None:
-    _held(job, claimed_at).update(attempts=F("attempts") + 1, last_error=message)
+def _output_note_error(job: ProviderJob, claimed_at: datetime, message: str) -> bool:
+    return bool(_held(job, claimed_at).update(attempts=F("attempts") + 1, last_error=message))
 
 
-def _output_fail(job: ProviderJob, claimed_at: datetime, message: str) -> None:
-    _held(job, claimed_at).update(
-        status=Output.Status.FAILED,
-        attempts=F("attempts") + 1,
-        last_error=message,
-        request_hash=job.request_hash,
-        finished_at=timezone.now(),
+def _output_fail(job: ProviderJob, claimed_at: datetime, message: str) -> bool:
+    return (
+        _held(job, claimed_at).update(
+            status=Output.Status.FAILED,
+            attempts=F("attempts") + 1,
+            last_error=message,
+            request_hash=job.request_hash,
+            finished_at=timezone.now(),
+        )
+        > 0
     )
 
 

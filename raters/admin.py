@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -7,6 +8,7 @@ from django.utils.html import format_html
 from raters.gold import rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
 from raters.models import Assignment, Invite, Membership, Rater, Vote
+from raters.voting import votes_delete
 
 
 class MembershipInline(admin.TabularInline):
@@ -72,6 +74,19 @@ class VoteAdmin(admin.ModelAdmin):
     search_fields = ["pair__public_id", "rater__display_name"]
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "left_output"]
+
+    # Votes are evidence: researchers may discard them (a careless rater), never add or edit.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Vote | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Vote) -> None:
+        votes_delete(Vote.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Vote]) -> None:
+        votes_delete(queryset)
 
 
 @admin.register(Assignment)

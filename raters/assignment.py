@@ -25,7 +25,17 @@ from datetime import datetime, timedelta
 from itertools import combinations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -380,16 +390,36 @@ class Progress:
         return round(100 * self.voted / self.available) if self.available else 0
 
 
+class _RowCount(Subquery):
+    """COUNT(*) of a queryset, as a scalar subquery, so that several counts take one query."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _rows)"
+    output_field = IntegerField()
+
+
 def rater_progress(*, rater: Rater, study: Study) -> Progress:
     """Votes cast, and votes castable: those plus reserved pairs plus pairs still open to them.
 
     "Available" shrinks as others fill pairs to their target; gold pairs count once voted.
+    Open pairs are counted as all open pairs minus the open ones the rater has had: one count
+    bounded by the open pairs' index and one by the rater's own assignments, instead of an
+    anti-join over the whole study.
     """
-    voted = Vote.objects.filter(rater=rater, study=study).count()
+    voted = Vote.objects.filter(rater=rater, study=study)
     if not study.is_open:
-        return Progress(voted=voted, available=voted)
-    reserved = Assignment.objects.filter(
-        rater=rater, study=study, state=Assignment.State.RESERVED
-    ).count()
-    open_pairs = _open_regular(study, rater).order_by().count()
-    return Progress(voted=voted, available=voted + reserved + open_pairs)
+        return Progress(voted=voted.count(), available=voted.count())
+    reserved = Assignment.objects.filter(rater=rater, study=study, state=Assignment.State.RESERVED)
+    open_regular = Pair.objects.filter(study=study, gold_answer="", load__lt=study.votes_per_pair)
+    counts = (
+        Study.objects.filter(pk=study.pk)
+        .annotate(
+            n_voted=_RowCount(voted.values("pk")),
+            n_reserved=_RowCount(reserved.values("pk")),
+            n_open=_RowCount(open_regular.values("pk")),
+            n_open_seen=_RowCount(open_regular.filter(assignments__rater=rater).values("pk")),
+        )
+        .values_list("n_voted", "n_reserved", "n_open", "n_open_seen")
+        .get()
+    )
+    n_voted, n_reserved, n_open, n_open_seen = counts
+    return Progress(voted=n_voted, available=n_voted + n_reserved + n_open - n_open_seen)

@@ -6,11 +6,12 @@ Recording is idempotent: the unique (pair, rater) constraint is the guard, and a
 click, a retry after a network error) returns the vote already stored instead of a new one.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from evaluations.models import Pair, Study
@@ -198,3 +199,37 @@ def vote_undo(*, rater: Rater, study: Study, now: datetime | None = None) -> Ass
     if vote.pair.is_gold:
         membership_gold_flag_update(rater=rater, study=study)
     return Assignment.objects.get(rater=rater, pair_id=vote.pair_id)
+
+
+def votes_delete(votes: QuerySet[Vote]) -> int:
+    """Discard votes (a researcher removing a careless rater's work). Returns how many.
+
+    Each pair gives back the place the vote held, so another rater can fill it; the rater who
+    cast it is not shown that pair again (the assignment stays, as skipped).
+    """
+    with transaction.atomic():
+        ids = list(votes.values_list("pk", flat=True))
+        rows = list(
+            Vote.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .values_list("pk", "rater_id", "pair_id", "study_id")
+        )
+        if not rows:
+            return 0
+        Vote.objects.filter(pk__in=[pk for pk, *_ in rows]).delete()
+        for _, rater_id, pair_id, _ in rows:
+            Assignment.objects.filter(rater_id=rater_id, pair_id=pair_id).update(
+                state=Assignment.State.SKIPPED
+            )
+        pair_ids = {pair_id for _, _, pair_id, _ in rows}
+        regular = set(
+            Pair.objects.filter(pk__in=pair_ids, gold_answer="").values_list("pk", flat=True)
+        )
+        # In id order, like every other load writer, so that no two wait on each other crosswise.
+        for pair_id, n in sorted(Counter(p for _, _, p, _ in rows if p in regular).items()):
+            pair_load_adjust(pair_id, -n)
+        gold_raters = {(r, s) for _, r, p, s in rows if p not in regular}
+    for rater in Rater.objects.filter(pk__in={r for r, _ in gold_raters}):
+        for study in Study.objects.filter(pk__in={s for r, s in gold_raters if r == rater.pk}):
+            membership_gold_flag_update(rater=rater, study=study)
+    return len(rows)
