@@ -3,6 +3,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
+from config.health import healthz
+
 admin.site.site_header = "tastetest"
 admin.site.site_title = "tastetest admin"
 admin.site.index_title = "Studies, candidates, prompts and votes"
@@ -10,6 +12,7 @@ admin.site.index_title = "Studies, candidates, prompts and votes"
 urlpatterns = [
     path("api/v1/", include("evaluations.api.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("", include("raters.urls")),
 ]
 

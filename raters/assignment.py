@@ -199,7 +199,8 @@ def _assign_gold(*, study: Study, rater: Rater, now: datetime) -> Assignment | N
 
 
 def _model_pair(pair: Pair) -> ModelPair:
-    ca, cb = pair.output_a.candidate_id, pair.output_b.candidate_id
+    """The pair's two candidates, from the ids _try_reserve annotates on its pool."""
+    ca, cb = pair.candidate_a_id, pair.candidate_b_id
     return (min(ca, cb), max(ca, cb))
 
 
@@ -268,7 +269,10 @@ def _try_reserve(
     A candidate found full when recounted had a stale load, now repaired, so it drops out of
     the candidates and the next round looks further.
     """
-    related = candidates.select_related("prompt", "output_a", "output_b")
+    # Only what ranking needs: the texts are loaded for the one pair reserved, not all 24.
+    related = candidates.annotate(
+        candidate_a_id=F("output_a__candidate_id"), candidate_b_id=F("output_b__candidate_id")
+    )
     while True:
         found_any = False
         for skip_locked in (True, False):
@@ -358,9 +362,9 @@ def assignment_next(
         assignment = _assign_regular(study=study, rater=rater, now=now)
     if assignment is None and study_pair_loads_recount(study=study):
         assignment = _assign_regular(study=study, rater=rater, now=now)
-    if assignment is None or not assignment.is_gold:
-        return assignment
-    return assignment_current(rater=rater, study=study)
+    if assignment is None:
+        return None
+    return assignment_current(rater=rater, study=study)  # with the texts the panel shows
 
 
 def assignment_skip(*, rater: Rater, study: Study, public_id: str) -> bool:
@@ -416,7 +420,14 @@ def rater_progress(*, rater: Rater, study: Study) -> Progress:
             n_voted=_RowCount(voted.values("pk")),
             n_reserved=_RowCount(reserved.values("pk")),
             n_open=_RowCount(open_regular.values("pk")),
-            n_open_seen=_RowCount(open_regular.filter(assignments__rater=rater).values("pk")),
+            n_open_seen=_RowCount(
+                Assignment.objects.filter(
+                    rater=rater,
+                    study=study,
+                    pair__gold_answer="",
+                    pair__load__lt=study.votes_per_pair,
+                ).values("pk")
+            ),
         )
         .values_list("n_voted", "n_reserved", "n_open", "n_open_seen")
         .get()

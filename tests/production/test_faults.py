@@ -121,6 +121,7 @@ def test_a_postgres_restart_while_raters_vote_fails_cleanly_and_loses_no_vote(
         wait_until(lambda: len(voters.failures) >= 6, timeout=30, what="requests in the outage")
         with app_server.client() as client:
             api_down = client.get("/api/v1/studies/", headers=token)
+            health_down = client.get("/healthz")
         restarted_at = time.monotonic()
         private_postgres.start()
 
@@ -146,6 +147,14 @@ def test_a_postgres_restart_while_raters_vote_fails_cleanly_and_loses_no_vote(
     assert voters.acked <= stored, f"lost votes: {voters.acked - stored}"
     with app_server.client() as client:
         assert client.get("/api/v1/studies/", headers=token).status_code == 200
+        health_up = client.get("/healthz")
+    # What a load balancer sees: out during the outage, back in after it, with no restart.
+    assert health_down.status_code == 503
+    assert health_down.json() == {
+        "status": "unavailable",
+        "checks": {"database": "unavailable", "cache": "ok"},
+    }
+    assert health_up.status_code == 200 and health_up.json()["status"] == "ok"
 
 
 def test_voting_does_not_need_the_broker(app_server: AppServer) -> None:

@@ -24,7 +24,9 @@ from tests.raters.conftest import join, study_with_pairs
 # The fetch vote request (session, user, rater, membership, the vote, the next pair, progress,
 # the panel), savepoints included, as measured (28 before Pair.load, each of those counting over
 # the whole study). A new query per request fails this; so does one per pair, via the size check.
-MAX_QUERIES_VOTE_AND_NEXT = 24
+# 25: the reserved pair's texts are read by one query of their own instead of loading the texts
+# of all 24 pairs ranked (5 ms of CPU per request under load).
+MAX_QUERIES_VOTE_AND_NEXT = 25
 
 
 @pytest.fixture(autouse=True)
