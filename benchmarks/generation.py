@@ -3,8 +3,10 @@
 Real path: Celery task -> LiteLLM (streaming) -> a local OpenAI-compatible stub answering after
 ``--latency`` seconds -> database row. Ceiling: bare ``litellm.acompletion`` calls from one
 process at the same concurrency against the same kind of stub. Prints figures; not a test.
+The ceiling is measured again in every round, next to the runs compared with it, and medians
+over the rounds are reported: this machine's speed drifts by tens of percent over minutes.
 
-    .venv/bin/python benchmarks/generation.py [--outputs 2000] [--latency 0.2] [--concurrency 64]
+    .venv/bin/python benchmarks/generation.py [--outputs 2000] [--latency 0.2] [--rounds 3]
 
 Uses the configured database and broker (DATABASE_URL, CELERY_BROKER_URL); PostgreSQL and Redis
 give the meaningful numbers. The benchmark study is deleted afterwards.
@@ -211,7 +213,7 @@ def main() -> None:
     # Turn SIGTERM into SystemExit so that the finally blocks stop the workers and the stub.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--outputs", type=int, default=1500)
+    parser.add_argument("--outputs", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64, help="per worker process")
     parser.add_argument("--threads", type=int, default=1, help="batches at once per process")
