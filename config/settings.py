@@ -194,6 +194,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # within each candidate's concurrency cap. An output claimed by a worker that died is taken over
 # once its lease expires, so the lease must outlast a whole run of attempts.
 GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "200"))
+# Requests in flight per candidate per worker process, whatever the candidate's cap allows:
+# several worker processes then share the cap without polling for it.
+GENERATION_PROCESS_CONCURRENCY = int(os.environ.get("GENERATION_PROCESS_CONCURRENCY", "128"))
 GENERATION_MAX_ATTEMPTS = int(os.environ.get("GENERATION_MAX_ATTEMPTS", "5"))
 GENERATION_TIMEOUT_SECONDS = float(os.environ.get("GENERATION_TIMEOUT_SECONDS", "120"))
 GENERATION_RETRY_BASE_SECONDS = float(os.environ.get("GENERATION_RETRY_BASE_SECONDS", "1"))

@@ -1,9 +1,14 @@
 """Every candidate answers every prompt: LiteLLM calls -> Output rows.
 
 How a batch runs (``outputs_generate``): one Celery task takes a list of output ids and keeps
-all of them in flight at once on an event loop, within each candidate's concurrency cap and
-requests-per-minute limit (``evaluations.ratelimit``, shared across workers through Redis).
-Database work runs on the task's own thread (``sync_to_async`` under ``async_to_sync``).
+all of them in flight at once, within each candidate's concurrency cap and requests-per-minute
+limit (``evaluations.ratelimit``, shared across workers through Redis) and the process's own
+share of the cap (``GENERATION_PROCESS_CONCURRENCY``). Every batch of a worker process runs on
+one event loop in a thread of its own (``generation_loop``), so that with a threads pool the
+next batch's requests queue behind the current one's and fill the slots it frees while it
+drains, instead of the process idling at every batch boundary. Database work runs on the
+task's own thread: the task waits by running it (asgiref's ``CurrentThreadExecutor``, as
+``async_to_sync`` does), so it uses the task's connection and transaction.
 
 Why it is crash-safe and never pays twice for a finished output:
 
@@ -29,15 +34,16 @@ import json
 import logging
 import os
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
 import litellm
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.current_thread_executor import CurrentThreadExecutor
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
@@ -48,7 +54,7 @@ from evaluations.anonymizing import study_scrub_terms, text_scrub
 from evaluations.demo_provider import demo_provider_register
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
 from evaluations.pairing import pairs_build
-from evaluations.ratelimit import Limiter, limiter_for_current_settings
+from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,8 @@ RESERVED_PARAMS = {
     "timeout",
     "n",
     "mock_response",
+    "input_cost_per_token",  # from the candidate's price fields
+    "output_cost_per_token",
 }
 DEPLOYMENT_KEYS = {"api_base", "api_key_env", "model"}
 # Sending a task when the broker is down must fail within seconds, not hang the admin request.
@@ -363,26 +371,61 @@ class BatchReport:
     lease_ends_in: float = 0.0
 
 
+class _GenerationLoop:
+    """This process's event loop for generation, its thread and its limiters."""
+
+    lock = threading.Lock()
+    loop: asyncio.AbstractEventLoop | None = None
+    pid: int | None = None
+    limiters: dict[str, Limiter] = {}
+
+
+def generation_loop() -> asyncio.AbstractEventLoop:
+    """The event loop every generation batch of this process runs on (started on first use,
+    and again in a forked child, which does not inherit the thread)."""
+    with _GenerationLoop.lock:
+        if _GenerationLoop.loop is None or _GenerationLoop.pid != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="generation-loop", daemon=True).start()
+            _GenerationLoop.loop, _GenerationLoop.pid = loop, os.getpid()
+            _GenerationLoop.limiters = {}
+        return _GenerationLoop.loop
+
+
+def process_limiter() -> Limiter:
+    """The process's limiter for the configured broker; only used on the generation loop, so
+    that its local queues are shared by every batch of the process."""
+    broker = settings.CELERY_BROKER_URL
+    limiter = _GenerationLoop.limiters.get(broker)
+    if limiter is None:
+        if broker.startswith(("redis://", "rediss://")):
+            limiter = RedisLimiter(broker)
+        else:
+            limiter = LocalLimiter()
+        _GenerationLoop.limiters[broker] = limiter
+    return limiter
+
+
 def outputs_generate(*, output_ids: list[int]) -> BatchReport:
     """Generate the given outputs, all in flight at once; see the module docstring."""
-    return async_to_sync(_outputs_generate)(list(output_ids))
+    database = CurrentThreadExecutor(None)
+    batch = asyncio.run_coroutine_threadsafe(
+        _outputs_generate(list(output_ids), BatchDatabase(database)), generation_loop()
+    )
+    database.run_until_future(batch)
+    return batch.result()
 
 
-async def _outputs_generate(output_ids: list[int]) -> BatchReport:
+async def _outputs_generate(output_ids: list[int], db: BatchDatabase) -> BatchReport:
     report = BatchReport()
-    jobs, failed_setup = await sync_to_async(_jobs_load)(output_ids, report)
+    jobs, failed_setup = await db.run(_jobs_load, output_ids, report)
     for output_id, message in failed_setup:
-        await sync_to_async(_output_fail_unclaimed)(output_id, message)
+        await db.run(_output_fail_unclaimed, output_id, message)
         report.failed += 1
-    limiter = limiter_for_current_settings()
-    db = BatchDatabase()
-    try:
-        gates = {job.limiter_key: asyncio.Semaphore(job.max_concurrency) for job in jobs}
-        outcomes = await asyncio.gather(
-            *(_job_run(job, limiter, gates, db) for job in jobs), return_exceptions=True
-        )
-    finally:
-        await limiter.aclose()
+    limiter = process_limiter()
+    outcomes = await asyncio.gather(
+        *(_job_run(job, limiter, db) for job in jobs), return_exceptions=True
+    )
     for job, outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             # Infrastructure trouble (Redis, database), not the model's: the output stays
@@ -391,18 +434,16 @@ async def _outputs_generate(output_ids: list[int]) -> BatchReport:
             report.retry_later.append(job.output_id)
         else:
             setattr(report, outcome, getattr(report, outcome) + 1)
-    for study_id in sorted({job.study_id for job in jobs} | await _studies_of(output_ids)):
-        await sync_to_async(study_generation_settle)(study_id=study_id)
+    studies = await db.run(_studies_of, output_ids)
+    for study_id in sorted({job.study_id for job in jobs} | studies):
+        await db.run(partial(study_generation_settle, study_id=study_id))
     return report
 
 
-async def _studies_of(output_ids: list[int]) -> set[int]:
-    def query() -> set[int]:
-        return set(
-            Output.objects.filter(pk__in=output_ids).values_list("prompt__study_id", flat=True)
-        )
-
-    return await sync_to_async(query)()
+def _studies_of(output_ids: list[int]) -> set[int]:
+    return set(
+        Output.objects.filter(pk__in=output_ids).values_list("prompt__study_id", flat=True)
+    )
 
 
 def _limiter_key(candidate: Candidate) -> str:
@@ -482,9 +523,7 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
     return jobs, failed_setup
 
 
-async def _job_run(
-    job: ProviderJob, limiter: Limiter, gates: dict[str, asyncio.Semaphore], db: BatchDatabase
-) -> str:
+async def _job_run(job: ProviderJob, limiter: Limiter, db: BatchDatabase) -> str:
     claimed_at: datetime | None = None
     if job.cached_from is not None:
         claimed_at = await db.claim(job.output_id)
@@ -493,8 +532,9 @@ async def _job_run(
         if await db.write(partial(_output_finish_from_cache, job, claimed_at)):
             return "cached"
         # The source vanished between lookup and copy: a real call, holding the claim.
-    # The batch's own gate first: waiters queue here without polling the shared limiter.
-    async with gates[job.limiter_key], limiter.slot(job.limiter_key, job.max_concurrency):
+    async with limiter.slot(
+        job.limiter_key, job.max_concurrency, settings.GENERATION_PROCESS_CONCURRENCY
+    ):
         if claimed_at is None:
             claimed_at = await db.claim(job.output_id)
             if claimed_at is None:
@@ -538,6 +578,11 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
         "num_retries": 0,
         "max_retries": 0,
     }
+    if job.price_in is not None or job.price_out is not None:
+        # LiteLLM prices every response itself; given the price, it skips its search for a
+        # model it does not know (about 1.5 ms of CPU per call) and logs the right cost.
+        kwargs["input_cost_per_token"] = float(job.price_in or 0) / 1_000_000
+        kwargs["output_cost_per_token"] = float(job.price_out or 0) / 1_000_000
     if deployment.api_base:
         kwargs["api_base"] = deployment.api_base
     if deployment.api_key_env:
@@ -680,8 +725,8 @@ class Coalescer:
     goes alone at once. ``flush`` takes a list of items and returns one result per item.
     """
 
-    def __init__(self, flush: Callable[[list], list]) -> None:
-        self._flush = sync_to_async(flush)
+    def __init__(self, flush: Callable[[list], Awaitable[list]]) -> None:
+        self._flush = flush
         self._queue: list[tuple[object, asyncio.Future]] = []
         self._drainer: asyncio.Task | None = None
 
@@ -747,11 +792,16 @@ def _writes_run(writes: list[Callable[[], bool]]) -> list[bool | BaseException]:
 
 
 class BatchDatabase:
-    """A batch's claims and result writes, each coalesced across its outputs."""
+    """A batch's database work, run by its task's thread (``executor``); claims and result
+    writes are each coalesced across the batch's outputs."""
 
-    def __init__(self) -> None:
-        self._claims = Coalescer(_outputs_claim)
-        self._writes = Coalescer(_writes_run)
+    def __init__(self, executor: CurrentThreadExecutor) -> None:
+        self._executor = executor
+        self._claims = Coalescer(partial(self.run, _outputs_claim))
+        self._writes = Coalescer(partial(self.run, _writes_run))
+
+    async def run(self, function: Callable, *args: object) -> object:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def claim(self, output_id: int) -> datetime | None:
         return await self._claims.submit(output_id)

@@ -7,6 +7,12 @@ a sliding window of request timestamps over the last 60 seconds. Both use Redis'
 
 Without Redis (the filesystem broker of a single-machine dev setup) the same limits are kept
 in this process only: they are exact with one worker process and per-process with several.
+
+Within one limiter (one per worker process for generation) a slot may also have a local limit:
+requests beyond it queue here, first come first served, and a finishing request hands its
+shared slot straight to the next one in the queue. Under load the shared store is then asked
+only when the queue is empty, not twice per request, and nobody polls for a slot that this
+process itself is about to free.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import random
 import secrets
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -74,10 +81,72 @@ def _poll_delay(polls: int) -> float:
     return min(MAX_POLL_SECONDS, POLL_SECONDS * 2 ** min(polls, 8)) * (0.5 + random.random())
 
 
+@dataclass
+class _LocalQueue:
+    in_use: int = 0  # local places taken, each holding a shared slot or about to
+    waiters: deque[asyncio.Future] = field(default_factory=deque)
+
+
 class Limiter:
     """Async limits for one event loop; ``key`` identifies a candidate across processes."""
 
-    def slot(self, key: str, limit: int) -> contextlib.AbstractAsyncContextManager[None]:
+    def __init__(self) -> None:
+        self._queues: dict[str, _LocalQueue] = defaultdict(_LocalQueue)
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self, key: str, limit: int, local_limit: int | None = None
+    ) -> AsyncIterator[None]:
+        """Hold one of ``limit`` slots shared by every process, and one of ``local_limit``
+        places of this limiter (default: ``limit``)."""
+        queue = self._queues[key]
+        local = min(limit, local_limit or limit)
+        token = await self._slot_take(key, queue, limit, local)
+        try:
+            yield
+        finally:
+            # Given back even if the request was cancelled: the slot must not wait for its TTL.
+            await asyncio.shield(self._slot_give(key, queue, token))
+
+    async def _slot_take(self, key: str, queue: _LocalQueue, limit: int, local: int) -> object:
+        if queue.in_use >= local or queue.waiters:
+            waiter = asyncio.get_running_loop().create_future()
+            queue.waiters.append(waiter)
+            try:
+                token = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    await self._slot_give(key, queue, waiter.result())  # handed over too late
+                else:
+                    queue.waiters.remove(waiter)
+                raise
+            if token is not None:
+                return token
+            # A place without a shared slot (its previous holder failed to get one): ours to
+            # get, the place already counted.
+        else:
+            queue.in_use += 1
+        try:
+            return await self._shared_take(key, limit)
+        except BaseException:
+            await self._slot_give(key, queue, None)
+            raise
+
+    async def _slot_give(self, key: str, queue: _LocalQueue, token: object) -> None:
+        while queue.waiters:
+            waiter = queue.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(token)  # the next in line takes the slot as it is
+                return
+        queue.in_use -= 1
+        if token is not None:
+            await self._shared_give(key, token)
+
+    async def _shared_take(self, key: str, limit: int) -> object:
+        """Wait for one of ``limit`` slots shared by every process; returns its token."""
+        raise NotImplementedError
+
+    async def _shared_give(self, key: str, token: object) -> None:
         raise NotImplementedError
 
     async def rate_wait(self, key: str, per_minute: int, window: float = WINDOW_SECONDS) -> None:
@@ -92,6 +161,7 @@ class RedisLimiter(Limiter):
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis_async
 
+        super().__init__()
         # A blocking pool: hundreds of coroutines share a few connections and wait their turn
         # instead of failing with "Too many connections".
         pool = redis_async.BlockingConnectionPool.from_url(url, max_connections=16, timeout=None)
@@ -102,8 +172,7 @@ class RedisLimiter(Limiter):
         self._held: dict[str, set[str]] = defaultdict(set)
         self._refresher: asyncio.Task | None = None
 
-    @contextlib.asynccontextmanager
-    async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
+    async def _shared_take(self, key: str, limit: int) -> object:
         token = secrets.token_hex(8)
         name = f"tastetest:slots:{key}"
         polls = 0
@@ -113,12 +182,12 @@ class RedisLimiter(Limiter):
         self._held[name].add(token)
         if self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh_forever())
-        try:
-            yield
-        finally:
-            self._held[name].discard(token)
-            # Release even if the request was cancelled: the slot must not wait for its TTL.
-            await asyncio.shield(self._redis.zrem(name, token))
+        return token
+
+    async def _shared_give(self, key: str, token: object) -> None:
+        name = f"tastetest:slots:{key}"
+        self._held[name].discard(token)
+        await self._redis.zrem(name, token)
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -152,21 +221,19 @@ class _LocalState:
 class LocalLimiter(Limiter):
     """The same limits within this process only (see the module docstring)."""
 
-    @contextlib.asynccontextmanager
-    async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
+    async def _shared_take(self, key: str, limit: int) -> object:
         polls = 0
         while True:
             with _LocalState.lock:
                 if _LocalState.slots[key] < limit:
                     _LocalState.slots[key] += 1
-                    break
+                    return key
             await asyncio.sleep(_poll_delay(polls))
             polls += 1
-        try:
-            yield
-        finally:
-            with _LocalState.lock:
-                _LocalState.slots[key] -= 1
+
+    async def _shared_give(self, key: str, token: object) -> None:
+        with _LocalState.lock:
+            _LocalState.slots[key] -= 1
 
     async def rate_wait(self, key: str, per_minute: int, window: float = WINDOW_SECONDS) -> None:
         while True:

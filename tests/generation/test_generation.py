@@ -270,3 +270,34 @@ def test_generation_start_refuses_an_open_study(study, prompts):
     study.refresh_from_db()
     with pytest.raises(GenerationError):
         generation_start(study=study)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_of_one_process_share_its_concurrency(
+    settings, study, stub_candidate, openai_stub
+):
+    # Two batches at once, as a threads pool runs them: they run on the process's one event
+    # loop and queue for the same places, so the process never exceeds its share.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    settings.GENERATION_PROCESS_CONCURRENCY = 3
+    openai_stub.latency = 0.2
+    shared = stub_candidate(study, "shared", max_concurrency=100)
+    for i in range(12):
+        PromptFactory(study=study, text=f"Shared question {i}")
+    outputs_create(study=study)
+    ids = list(Output.objects.filter(candidate=shared).values_list("id", flat=True))
+
+    def batch(output_ids):
+        try:
+            return outputs_generate(output_ids=output_ids)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(batch, [ids[:6], ids[6:]]))
+    assert openai_stub.peak_in_flight == 3
+    assert sum(report.done for report in reports) == 12
+    assert Output.objects.filter(candidate=shared, status=Output.Status.DONE).count() == 12

@@ -84,3 +84,91 @@ def test_local_limiter_keeps_the_same_limits_within_a_process():
         return time.monotonic() - start
 
     assert run(scenario()) >= 0.95
+
+
+class CountingRedisLimiter(RedisLimiter):
+    """A real RedisLimiter that counts how often it goes to Redis for a slot."""
+
+    shared_takes = 0
+
+    async def _shared_take(self, key, limit):
+        self.shared_takes += 1
+        return await super()._shared_take(key, limit)
+
+
+class CountingLocalLimiter(LocalLimiter):
+    shared_takes = 0
+
+    async def _shared_take(self, key, limit):
+        self.shared_takes += 1
+        return await super()._shared_take(key, limit)
+
+
+def limiter_of_kind(kind: str):
+    return CountingRedisLimiter(redis_url()) if kind == "redis" else CountingLocalLimiter()
+
+
+@pytest.mark.parametrize("kind", ["redis", "local"])
+def test_a_local_limit_queues_requests_and_hands_slots_over(kind):
+    limiter = limiter_of_kind(kind)
+    key = f"test-{uuid.uuid4().hex}"
+    held = peak = 0
+    order: list[int] = []
+
+    async def hold(number: int) -> None:
+        nonlocal held, peak
+        async with limiter.slot(key, 10, local_limit=2):
+            order.append(number)
+            held += 1
+            peak = max(peak, held)
+            await asyncio.sleep(0.02)
+            held -= 1
+
+    async def scenario() -> int:
+        await asyncio.gather(*(hold(i) for i in range(8)))
+        remaining = 0
+        if kind == "redis":
+            remaining = await limiter._redis.zcard(f"tastetest:slots:{key}")
+        await limiter.aclose()
+        return remaining
+
+    remaining = run(scenario())
+    assert peak == 2
+    # The first two go to the shared store together; the rest are served first come, first served.
+    assert sorted(order[:2]) == [0, 1]
+    assert order[2:] == list(range(2, 8))
+    # Two slots were taken from the shared store and handed from request to request.
+    assert limiter.shared_takes == 2
+    assert remaining == 0
+    assert limiter._queues[key].in_use == 0
+
+
+@pytest.mark.parametrize("kind", ["redis", "local"])
+def test_a_request_cancelled_in_the_queue_loses_no_slot(kind):
+    limiter = limiter_of_kind(kind)
+    key = f"test-{uuid.uuid4().hex}"
+    done: list[int] = []
+
+    async def hold(number: int) -> None:
+        async with limiter.slot(key, 5, local_limit=1):
+            await asyncio.sleep(0.05)
+            done.append(number)
+
+    async def scenario() -> int:
+        first = asyncio.create_task(hold(0))
+        await asyncio.sleep(0.01)
+        queued = asyncio.create_task(hold(1))
+        last = asyncio.create_task(hold(2))
+        await asyncio.sleep(0.01)
+        queued.cancel()
+        await asyncio.gather(first, last, return_exceptions=True)
+        remaining = 0
+        if kind == "redis":
+            remaining = await limiter._redis.zcard(f"tastetest:slots:{key}")
+        await limiter.aclose()
+        return remaining
+
+    assert run(scenario()) == 0
+    assert done == [0, 2]
+    assert limiter._queues[key].in_use == 0
+    assert not limiter._queues[key].waiters
