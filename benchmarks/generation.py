@@ -10,7 +10,7 @@ Prints figures; not a test.
 The ceiling is measured again in every round, next to the runs compared with it, and medians
 over the rounds are reported: this machine's speed drifts by tens of percent over minutes.
 
-    .venv/bin/python benchmarks/generation.py [--outputs 2000] [--latency 0.2] [--rounds 3]
+    .venv/bin/python benchmarks/generation.py [--outputs 4000] [--latency 0.2] [--rounds 3]
 
 Uses the configured database and broker (DATABASE_URL, CELERY_BROKER_URL); PostgreSQL and Redis
 give the meaningful numbers. The benchmark study is deleted afterwards.
@@ -154,6 +154,13 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
         span = outputs.aggregate(first=Min("started_at"), last=Max("finished_at"))
         done = outputs.filter(status="done").count()
         busy = (span["last"] - span["first"]).total_seconds()
+        finishes = sorted(
+            (t - span["first"]).total_seconds()
+            for t in outputs.filter(status="done").values_list("finished_at", flat=True)
+        )
+        timeline = [0] * (int(busy) + 1)
+        for second in finishes:
+            timeline[int(second)] += 1
     finally:
         stop_workers(workers)
         peak, served = stub.stop()
@@ -161,6 +168,7 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
     machine = (busy_after[0] - busy_before[0]) / os.sysconf("SC_CLK_TCK")
     return {
         "done": done,
+        "timeline": timeline,
         "wall": wall,
         "busy": busy,
         "peak": peak,
@@ -225,7 +233,7 @@ def main() -> None:
     # Turn SIGTERM into SystemExit so that the finally blocks stop the workers and the stub.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--outputs", type=int, default=2000)
+    parser.add_argument("--outputs", type=int, default=4000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64, help="per worker process")
     parser.add_argument(
@@ -235,6 +243,9 @@ def main() -> None:
         help="batches at once per process (threads pool); they share its loop and concurrency",
     )
     parser.add_argument("--processes", default="1,2", help="worker process counts to run")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print outputs finished in each second of a run"
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -286,6 +297,8 @@ def main() -> None:
             for kind in kinds:
                 ratios[processes, kind].append(rate / processes / ceiling[kind])
             peaks[processes].append(result["peak"])
+            if args.timeline:
+                print(f"    finished per second: {' '.join(map(str, result['timeline']))}")
             print(
                 f"  {processes} worker process(es): {rate:6.1f} outputs/s "
                 f"({result['done']} done in {result['busy']:.1f} s), peak in flight "
