@@ -301,3 +301,58 @@ def test_batches_of_one_process_share_its_concurrency(
     assert openai_stub.peak_in_flight == 3
     assert sum(report.done for report in reports) == 12
     assert Output.objects.filter(candidate=shared, status=Output.Status.DONE).count() == 12
+
+
+def test_finish_writes_together_are_conditional_like_one_by_one(study, stub_candidate):
+    # On PostgreSQL several finish writes go as one UPDATE ... FROM (VALUES ...); an output
+    # whose claim passed to someone else must still be left alone, and the rest written fully.
+    from evaluations.generation import (
+        BatchReport,
+        FinishWrite,
+        ProviderAnswer,
+        _jobs_load,
+        _outputs_claim,
+        _writes_run,
+    )
+
+    candidate = stub_candidate(
+        study, "gpt-x", input_price_per_mtok=Decimal(2), output_price_per_mtok=Decimal(10)
+    )
+    for i in range(3):
+        PromptFactory(study=study, text=f"Together question {i}")
+    outputs_create(study=study)
+    ids = sorted(Output.objects.filter(candidate=candidate).values_list("id", flat=True))
+    jobs, _ = _jobs_load(ids, BatchReport())
+    claims = dict(zip(ids, _outputs_claim(ids), strict=True))
+    import datetime
+
+    Output.objects.filter(pk=ids[1]).update(
+        started_at=claims[ids[1]] + datetime.timedelta(seconds=1)  # taken over meanwhile
+    )
+    writes = [
+        FinishWrite(
+            job,
+            claims[job.output_id],
+            ProviderAnswer(
+                text=f"I am gpt-x, answer {n}",
+                served_model="gpt-x-2026",
+                latency_ms=12.5,
+                ttft_ms=3.25,
+                input_tokens=7,
+                output_tokens=5,
+            ),
+            job.deployments[0],
+        )
+        for n, job in enumerate(jobs)
+    ]
+    assert _writes_run(writes) == [True, False, True]
+    first, second = Output.objects.get(pk=ids[0]), Output.objects.get(pk=ids[1])
+    assert first.status == Output.Status.DONE and first.attempts == 1
+    assert first.raw_text == "I am gpt-x, answer 0" and "gpt-x" not in first.text
+    assert first.identity_leak is True
+    assert (first.latency_ms, first.ttft_ms) == (12.5, 3.25)
+    assert (first.input_tokens, first.output_tokens) == (7, 5)
+    assert first.cost_usd == Decimal("0.00006400")
+    assert first.served_model == "gpt-x-2026" and first.finished_at is not None
+    assert first.request_hash == jobs[0].request_hash and first.last_error == ""
+    assert second.status == Output.Status.RUNNING and second.attempts == 0
