@@ -1,6 +1,5 @@
 import gc
 import os
-import sys
 
 from celery import Celery, signals
 
@@ -18,7 +17,3 @@ def _freeze_startup_objects(**kwargs: object) -> None:
     # LiteLLM's price table and the imports make ~500,000 long-lived objects; every full
     # collection walks them all (240 ms here, the event loop stalled). Frozen, they are skipped.
     gc.freeze()
-    # Generation runs its event loop and its database work on different threads; at the
-    # default 5 ms switch interval the loop waited for the GIL often enough to leave its core
-    # 10% idle (benchmarks/generation.py: 87% -> 93-97% of a core per worker process).
-    sys.setswitchinterval(0.0005)
