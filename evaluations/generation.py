@@ -380,13 +380,25 @@ class _GenerationLoop:
     limiters: dict[str, Limiter] = {}
 
 
+async def _loop_root() -> None:
+    # The loop runs this forever through run_until_complete, not run_forever: anyio (under
+    # LiteLLM's streaming) keeps its worker threads for the task started that way. Without
+    # one it ties them to each request's task, starting and stopping a thread per call.
+    await asyncio.Event().wait()
+
+
 def generation_loop() -> asyncio.AbstractEventLoop:
     """The event loop every generation batch of this process runs on (started on first use,
     and again in a forked child, which does not inherit the thread)."""
     with _GenerationLoop.lock:
         if _GenerationLoop.loop is None or _GenerationLoop.pid != os.getpid():
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="generation-loop", daemon=True).start()
+            threading.Thread(
+                target=loop.run_until_complete,
+                args=(_loop_root(),),
+                name="generation-loop",
+                daemon=True,
+            ).start()
             _GenerationLoop.loop, _GenerationLoop.pid = loop, os.getpid()
             _GenerationLoop.limiters = {}
         return _GenerationLoop.loop

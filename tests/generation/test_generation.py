@@ -356,3 +356,22 @@ def test_finish_writes_together_are_conditional_like_one_by_one(study, stub_cand
     assert first.served_model == "gpt-x-2026" and first.finished_at is not None
     assert first.request_hash == jobs[0].request_hash and first.last_error == ""
     assert second.status == Output.Status.RUNNING and second.attempts == 0
+
+
+def test_the_generation_loop_keeps_litellms_worker_threads(study, stub_candidate, openai_stub):
+    # LiteLLM hands part of every streamed call to anyio's worker threads. anyio keeps them for
+    # the task its loop was started with; without one it stopped them with each request's
+    # task, and every call paid for starting a thread on the busy event loop.
+    import threading
+    import time
+
+    candidate = stub_candidate(study, "threads")
+    for i in range(8):
+        PromptFactory(study=study, text=f"Thread question {i}")
+    outputs_create(study=study)
+    outputs_generate(
+        output_ids=list(Output.objects.filter(candidate=candidate).values_list("id", flat=True))
+    )
+    time.sleep(0.5)  # a stopped worker thread exits at once
+    assert Output.objects.filter(candidate=candidate, status=Output.Status.DONE).count() == 8
+    assert any(t.name == "AnyIO worker thread" for t in threading.enumerate())
