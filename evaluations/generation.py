@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import TypeVar
 
 import litellm
 from asgiref.current_thread_executor import CurrentThreadExecutor
@@ -57,6 +58,7 @@ from evaluations.pairing import pairs_build
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 litellm.suppress_debug_info = True
 demo_provider_register()
@@ -418,14 +420,18 @@ def process_limiter() -> Limiter:
     return limiter
 
 
+def batch_run(batch: Callable[[BatchDatabase], Awaitable[T]]) -> T:
+    """Run ``batch(db)`` on the process's generation loop; its database work (``db``) runs on
+    this thread, which waits for the batch by running it."""
+    database = CurrentThreadExecutor(None)
+    future = asyncio.run_coroutine_threadsafe(batch(BatchDatabase(database)), generation_loop())
+    database.run_until_future(future)
+    return future.result()
+
+
 def outputs_generate(*, output_ids: list[int]) -> BatchReport:
     """Generate the given outputs, all in flight at once; see the module docstring."""
-    database = CurrentThreadExecutor(None)
-    batch = asyncio.run_coroutine_threadsafe(
-        _outputs_generate(list(output_ids), BatchDatabase(database)), generation_loop()
-    )
-    database.run_until_future(batch)
-    return batch.result()
+    return batch_run(partial(_outputs_generate, list(output_ids)))
 
 
 async def _outputs_generate(output_ids: list[int], db: BatchDatabase) -> BatchReport:

@@ -26,10 +26,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
-from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -39,12 +40,15 @@ from evaluations.analysis import VoteArrays, analyze, cohen_kappa
 from evaluations.generation import (
     ERROR_LIMIT,
     RESERVED_PARAMS,
+    BatchDatabase,
     Deployment,
     ProviderJob,
+    batch_run,
     call_cost,
     error_is_transient,
     error_message,
     lease_expired_before,
+    process_limiter,
     provider_call,
     retry_after_seconds,
     retry_backoff,
@@ -58,7 +62,7 @@ from evaluations.models import (
     Pair,
     Study,
 )
-from evaluations.ratelimit import Limiter, limiter_for_current_settings
+from evaluations.ratelimit import Limiter
 from raters.models import Vote
 
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
@@ -232,8 +236,6 @@ def judging_start(
 
 
 def judge_votes_enqueue(*, judge_vote_ids: list[int], countdown: float | None = None) -> None:
-    from django.conf import settings
-
     from evaluations.tasks import judge_votes_run_task
 
     size = settings.GENERATION_BATCH_SIZE
@@ -279,20 +281,18 @@ class JudgeBatchReport:
 
 def judge_votes_run(*, judge_vote_ids: list[int]) -> JudgeBatchReport:
     """Make the given judge calls, all in flight at once within each judge's limits."""
-    return async_to_sync(_judge_votes_run)(list(judge_vote_ids))
+    return batch_run(partial(_judge_votes_run, list(judge_vote_ids)))
 
 
-async def _judge_votes_run(ids: list[int]) -> JudgeBatchReport:
+async def _judge_votes_run(ids: list[int], db: BatchDatabase) -> JudgeBatchReport:
+    # On the generation loop of the process, sharing its limiter's queues (generation.py).
     report = JudgeBatchReport()
-    jobs, failed_setup = await sync_to_async(_jobs_load)(ids, report)
+    jobs, failed_setup = await db.run(_jobs_load, ids, report)
     for vote_id, message in failed_setup:
-        await sync_to_async(_vote_fail_unclaimed)(vote_id, message)
+        await db.run(_vote_fail_unclaimed, vote_id, message)
         report.failed += 1
-    limiter = limiter_for_current_settings()
-    try:
-        outcomes = await asyncio.gather(*(_job_run(job, limiter) for job in jobs))
-    finally:
-        await limiter.aclose()
+    limiter = process_limiter()
+    outcomes = await asyncio.gather(*(_job_run(job, limiter, db) for job in jobs))
     for outcome in outcomes:
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
@@ -377,24 +377,28 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
     return jobs, failed_setup
 
 
-async def _job_run(job: _JudgeJob, limiter: Limiter) -> str:
+async def _job_run(job: _JudgeJob, limiter: Limiter, db: BatchDatabase) -> str:
+    claimed_at: datetime | None = None
     if job.cached_from is not None:
-        claimed_at = await sync_to_async(_vote_claim)(job.vote_id)
+        claimed_at = await db.run(_vote_claim, job.vote_id)
         if claimed_at is None:
             return "skipped"
-        if await sync_to_async(_vote_finish_from_cache)(job, claimed_at):
+        if await db.run(_vote_finish_from_cache, job, claimed_at):
             return "cached"
-        return await _job_call(job, limiter, claimed_at)
-    async with limiter.slot(job.call.limiter_key, job.call.max_concurrency):
-        claimed_at = await sync_to_async(_vote_claim)(job.vote_id)
+        # The source vanished between lookup and copy: a real call, holding the claim.
+    async with limiter.slot(
+        job.call.limiter_key, job.call.max_concurrency, settings.GENERATION_PROCESS_CONCURRENCY
+    ):
         if claimed_at is None:
-            return "skipped"
-        return await _job_call(job, limiter, claimed_at)
+            claimed_at = await db.run(_vote_claim, job.vote_id)
+            if claimed_at is None:
+                return "skipped"
+        return await _job_call(job, limiter, claimed_at, db)
 
 
-async def _job_call(job: _JudgeJob, limiter: Limiter, claimed_at: datetime) -> str:
-    from django.conf import settings
-
+async def _job_call(
+    job: _JudgeJob, limiter: Limiter, claimed_at: datetime, db: BatchDatabase
+) -> str:
     attempt = 0
     while True:
         if job.call.requests_per_minute:
@@ -405,13 +409,13 @@ async def _job_call(job: _JudgeJob, limiter: Limiter, claimed_at: datetime) -> s
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the judge vote
             message = error_message(exc, job.deployment, attempt)
             if not error_is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
-                await sync_to_async(_vote_fail)(job, claimed_at, message)
+                await db.run(_vote_fail, job, claimed_at, message)
                 return "failed"
-            await sync_to_async(_vote_note_error)(job, claimed_at, message)
+            await db.run(_vote_note_error, job, claimed_at, message)
             await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
             continue
         verdict = verdict_canonical(token=verdict_parse(answer.text), order=job.order)
-        await sync_to_async(_vote_finish)(job, claimed_at, answer, verdict)
+        await db.run(_vote_finish, job, claimed_at, answer, verdict)
         return "unparseable" if verdict == JudgeVote.Verdict.UNPARSEABLE else "done"
 
 
