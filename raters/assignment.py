@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -39,7 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from evaluations.models import Candidate, Pair, Study
+from evaluations.models import Candidate, Output, Pair, Study
 from raters.models import Assignment, Rater, Vote
 
 RESERVATION_TTL = timedelta(minutes=20)
@@ -48,6 +47,8 @@ RESERVATION_TTL = timedelta(minutes=20)
 CANDIDATE_POOL = 24
 # Lapsed reservations handed back per request; any rest goes with the next request.
 RECLAIM_BATCH = 200
+# Rounds retried after a reservation collided with one the rater made meanwhile in another tab.
+MAX_COLLISIONS = 3
 
 ModelPair = tuple[int, int]
 
@@ -74,18 +75,44 @@ def _held_reservations() -> QuerySet:
     return Assignment.objects.filter(state=Assignment.State.RESERVED)
 
 
-def pair_load_exact(pair_id: int) -> int:
-    """Votes plus held reservations of one pair, counted (call with the pair locked)."""
-    row = (
-        Pair.objects.filter(pk=pair_id)
-        .annotate(
-            n_votes=_count_subquery(Vote.objects.all()),
-            n_held=_count_subquery(_held_reservations()),
-        )
-        .values_list("n_votes", "n_held")
-        .first()
+@dataclass(frozen=True)
+class PairCounts:
+    load: int  # votes plus held reservations
+    on_a: int  # assignments, of any state, showing output_a on the left
+    on_b: int
+
+
+def _pair_counts_sql() -> str:
+    # Written out, not built through the ORM: it runs inside the pair's lock on every
+    # reservation, and compiling its four subqueries cost more CPU than running them.
+    q = connection.ops.quote_name
+    vote, assignment = q(Vote._meta.db_table), q(Assignment._meta.db_table)
+    pair_is = f"{q('pair_id')} = %(pair)s"
+    return (
+        f"SELECT (SELECT COUNT(*) FROM {vote} WHERE {pair_is}),"
+        f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('state')} = %(reserved)s),"
+        f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('left_output_id')} = %(a)s),"
+        f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('left_output_id')} = %(b)s)"
     )
-    return sum(row) if row else 0
+
+
+def pair_counts(pair: Pair) -> PairCounts:
+    """The pair's exact load and side counts, in one query (call with the pair locked)."""
+    params = {
+        "pair": pair.pk,
+        "reserved": Assignment.State.RESERVED.value,
+        "a": pair.output_a_id,
+        "b": pair.output_b_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_pair_counts_sql(), params)
+        n_votes, n_held, on_a, on_b = cursor.fetchone()
+    return PairCounts(load=n_votes + n_held, on_a=on_a, on_b=on_b)
+
+
+def pair_load_exact(pair: Pair) -> int:
+    """Votes plus held reservations of one pair, counted (call with the pair locked)."""
+    return pair_counts(pair).load
 
 
 def pair_load_adjust(pair_id: int, delta: int) -> None:
@@ -107,12 +134,15 @@ def study_pair_loads_recount(*, study: Study) -> int:
 
 def assignments_reclaim_lapsed(*, study: Study, now: datetime) -> int:
     """Hand the places of lapsed regular reservations back to their pairs."""
+    lapsed = Assignment.objects.filter(
+        study=study, state=Assignment.State.RESERVED, is_gold=False, expires_at__lte=now
+    )
+    # Usually there are none: one probe, without the round trips of a transaction.
+    if not lapsed.exists():
+        return 0
     with transaction.atomic():
         rows = list(
-            Assignment.objects.select_for_update(skip_locked=True)
-            .filter(study=study, state=Assignment.State.RESERVED, is_gold=False)
-            .filter(expires_at__lte=now)
-            .values_list("pk", "pair_id")[:RECLAIM_BATCH]
+            lapsed.select_for_update(skip_locked=True).values_list("pk", "pair_id")[:RECLAIM_BATCH]
         )
         if not rows:
             return 0
@@ -125,42 +155,37 @@ def assignments_reclaim_lapsed(*, study: Study, now: datetime) -> int:
     return len(rows)
 
 
-def _choose_left_output_id(*, study: Study, rater: Rater, pair: Pair) -> int:
+def _choose_left_output_id(*, study: Study, rater: Rater, pair: Pair, counts: PairCounts) -> int:
     """Show each output on the left for half of the pair's raters; a seeded coin breaks ties.
 
     Called with the pair locked, so concurrent raters see each other's sides. The coin is keyed
     by (study seed, rater, pair): the first rater of a pair is as likely to see either output on
     the left, so the canonical order (output_a / output_b) never shows through.
     """
-    sides = dict(
-        Assignment.objects.filter(pair=pair)
-        .values("left_output_id")
-        .annotate(n=Count("pk"))
-        .values_list("left_output_id", "n")
-    )
-    on_a, on_b = sides.get(pair.output_a_id, 0), sides.get(pair.output_b_id, 0)
-    if on_a != on_b:
-        return pair.output_a_id if on_a < on_b else pair.output_b_id
+    if counts.on_a != counts.on_b:
+        return pair.output_a_id if counts.on_a < counts.on_b else pair.output_b_id
     coin = _stable_int("side", study.seed, rater.pk, pair.pk) % 2
     return pair.output_a_id if coin == 0 else pair.output_b_id
 
 
-def _reserve(*, study: Study, rater: Rater, pair: Pair, now: datetime) -> Assignment | None:
-    """Reserve the locked pair for the rater; None if they hold it already (another tab)."""
-    left_output_id = _choose_left_output_id(study=study, rater=rater, pair=pair)
-    try:
-        with transaction.atomic():
-            assignment = Assignment.objects.create(
-                study=study,
-                pair=pair,
-                rater=rater,
-                left_output_id=left_output_id,
-                is_gold=pair.is_gold,
-                expires_at=now + RESERVATION_TTL,
-                shown_at=now,
-            )
-    except IntegrityError:
-        return None
+def _reserve(
+    *, study: Study, rater: Rater, pair: Pair, counts: PairCounts, now: datetime
+) -> Assignment:
+    """Reserve the locked pair for the rater, inside the caller's transaction.
+
+    Raises IntegrityError if they hold it already (another tab reserved it meanwhile): the
+    caller rolls its transaction back and looks again, and the pair, theirs now, is no longer
+    a candidate. No savepoint, which would cost two round trips on every reservation.
+    """
+    assignment = Assignment.objects.create(
+        study=study,
+        pair=pair,
+        rater=rater,
+        left_output_id=_choose_left_output_id(study=study, rater=rater, pair=pair, counts=counts),
+        is_gold=pair.is_gold,
+        expires_at=now + RESERVATION_TTL,
+        shown_at=now,
+    )
     if not pair.is_gold:
         pair_load_adjust(pair.pk, +1)
     assignment.study = study
@@ -188,13 +213,16 @@ def _assign_gold(*, study: Study, rater: Rater, now: datetime) -> Assignment | N
     )
     gold_ids.sort(key=lambda pk: _stable_int("gold-order", study.seed, rater.pk, pk))
     for pk in gold_ids[:CANDIDATE_POOL]:
-        with transaction.atomic():
-            pair = Pair.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
-            if pair is None:
-                continue
-            assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
-            if assignment is not None:
-                return assignment
+        try:
+            with transaction.atomic():
+                pair = Pair.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+                if pair is None:
+                    continue
+                return _reserve(
+                    study=study, rater=rater, pair=pair, counts=pair_counts(pair), now=now
+                )
+        except IntegrityError:
+            continue  # theirs already (another tab)
     return None
 
 
@@ -230,6 +258,23 @@ def _open_regular(study: Study, rater: Rater) -> QuerySet:
     )
 
 
+def _seen_model_pairs_sql() -> str:
+    # The rater's regular assignments counted by model pair: written out, for the same reason
+    # as _pair_counts_sql (the ORM's compilation of this join cost 1 ms per reservation).
+    q = connection.ops.quote_name
+    assignment, pair, output = (q(model._meta.db_table) for model in (Assignment, Pair, Output))
+    candidate = q("candidate_id")
+    return (
+        f"SELECT oa.{candidate}, ob.{candidate}, COUNT(*) FROM {assignment} a"
+        f" INNER JOIN {pair} p ON p.{q('id')} = a.{q('pair_id')}"
+        f" INNER JOIN {output} oa ON oa.{q('id')} = p.{q('output_a_id')}"
+        f" INNER JOIN {output} ob ON ob.{q('id')} = p.{q('output_b_id')}"
+        f" WHERE a.{q('rater_id')} = %(rater)s AND a.{q('study_id')} = %(study)s"
+        f" AND a.{q('is_gold')} = %(gold)s"
+        f" GROUP BY oa.{candidate}, ob.{candidate}"
+    )
+
+
 def _rank(*, study: Study, rater: Rater, pool: list[Pair]) -> list[Pair]:
     """Fewest load first; among equals, the model pair and prompt this rater has seen least.
 
@@ -237,17 +282,13 @@ def _rank(*, study: Study, rater: Rater, pool: list[Pair]) -> list[Pair]:
     n-th vote before any gets its n+1-th and all model pairs of a prompt advance together; the
     per-rater balance spreads each rater's work across model pairs and prompts.
     """
-    mine = Assignment.objects.filter(rater=rater, study=study, is_gold=False)
-    by_model_pair = Counter(
-        {
-            (min(ca, cb), max(ca, cb)): n
-            for ca, cb, n in mine.values_list(
-                "pair__output_a__candidate_id", "pair__output_b__candidate_id"
-            )
-            .annotate(n=Count("pk"))
-            .order_by()
-        }
-    )
+    params = {"rater": rater.pk, "study": study.pk, "gold": False}
+    with connection.cursor() as cursor:
+        cursor.execute(_seen_model_pairs_sql(), params)
+        rows = cursor.fetchall()
+    by_model_pair: Counter[ModelPair] = Counter()
+    for ca, cb, n in rows:  # a model pair may come in both orders
+        by_model_pair[(min(ca, cb), max(ca, cb))] += n
     return sorted(
         pool,
         key=lambda pair: (
@@ -273,29 +314,40 @@ def _try_reserve(
     related = candidates.annotate(
         candidate_a_id=F("output_a__candidate_id"), candidate_b_id=F("output_b__candidate_id")
     )
+    collisions = 0
     while True:
         found_any = False
         for skip_locked in (True, False):
-            with transaction.atomic():
-                if skip_locked:
-                    locking = related.select_for_update(skip_locked=True, of=("self",))
-                    pool = list(locking[:CANDIDATE_POOL])
-                else:
-                    # Wait for the single best pair, by its id: a waiting query over several rows
-                    # could lock them in a different order from another rater's and deadlock.
-                    first = candidates.values_list("pk", flat=True).first()
-                    pool = list(related.select_for_update(of=("self",)).filter(pk=first))
-                found_any = bool(pool)
-                for pair in _rank(study=study, rater=rater, pool=pool) if len(pool) > 1 else pool:
-                    exact = pair_load_exact(pair.pk)
-                    if exact != pair.load:
-                        Pair.objects.filter(pk=pair.pk).update(load=exact)
-                        pair.load = exact
-                    if exact >= study.votes_per_pair:
-                        continue
-                    assignment = _reserve(study=study, rater=rater, pair=pair, now=now)
-                    if assignment is not None:
-                        return assignment
+            try:
+                with transaction.atomic():
+                    if skip_locked:
+                        locking = related.select_for_update(skip_locked=True, of=("self",))
+                        pool = list(locking[:CANDIDATE_POOL])
+                    else:
+                        # Wait for the single best pair, by its id: a waiting query over several
+                        # rows could lock them in a different order from another rater's and
+                        # deadlock.
+                        first = candidates.values_list("pk", flat=True).first()
+                        pool = list(related.select_for_update(of=("self",)).filter(pk=first))
+                    found_any = bool(pool)
+                    ranked = _rank(study=study, rater=rater, pool=pool) if len(pool) > 1 else pool
+                    for pair in ranked:
+                        counts = pair_counts(pair)
+                        if counts.load != pair.load:
+                            Pair.objects.filter(pk=pair.pk).update(load=counts.load)
+                            pair.load = counts.load
+                        if counts.load >= study.votes_per_pair:
+                            continue
+                        return _reserve(study=study, rater=rater, pair=pair, counts=counts, now=now)
+            except IntegrityError:
+                # The rater reserved one of these pairs meanwhile (another tab): the round was
+                # rolled back, and that pair is no longer a candidate for the next one. Anything
+                # that keeps failing (the rater deleted meanwhile, say) is not that.
+                collisions += 1
+                if collisions > MAX_COLLISIONS:
+                    raise
+                found_any = True
+                break
             if found_any:
                 break
         if not found_any:
@@ -327,25 +379,45 @@ def _renew(assignment: Assignment, now: datetime) -> bool:
     )
 
 
+_WITH_TEXTS = ("pair__prompt", "pair__output_a", "pair__output_b")
+# What the panel reads of them: an output row also holds its unscrubbed text and its metadata.
+_PANEL_FIELDS = (
+    *(f.name for f in Assignment._meta.concrete_fields),
+    *(f"pair__{f.name}" for f in Pair._meta.concrete_fields),
+    "pair__prompt__text",
+    "pair__prompt__context",
+    "pair__output_a__text",
+    "pair__output_b__text",
+)
+
+
 def assignment_current(*, rater: Rater, study: Study) -> Assignment | None:
     """The rater's open reservation in the study, the newest first (after an undo, that one)."""
-    return (
+    current = (
         Assignment.objects.filter(rater=rater, study=study, state=Assignment.State.RESERVED)
-        .select_related("pair__prompt", "pair__output_a", "pair__output_b", "study")
+        .select_related(*_WITH_TEXTS)
+        .only(*_PANEL_FIELDS)
         .order_by("-shown_at", "-pk")
         .first()
     )
+    if current is not None:
+        current.study = study
+    return current
 
 
 def assignment_next(
-    *, rater: Rater, study: Study, now: datetime | None = None
+    *, rater: Rater, study: Study, now: datetime | None = None, none_held: bool = False
 ) -> Assignment | None:
     """The pair the rater should judge now: their open reservation, or a newly reserved pair.
 
     Returns None when nothing is left for them (every pair at its target or already theirs).
+    none_held: the caller has just seen that the rater holds no reservation (they voted on
+    their only one), so the look-up is skipped. Were another tab of theirs to reserve a pair
+    meanwhile, they would hold two reservations, each counted in its pair's load, and be shown
+    the newer one first.
     """
     now = now or timezone.now()
-    while (current := assignment_current(rater=rater, study=study)) is not None:
+    while not none_held and (current := assignment_current(rater=rater, study=study)) is not None:
         if current.expires_at > now:
             return current
         # Lapsed but not yet reclaimed by anyone: its place is still held, so it is theirs again.
@@ -364,7 +436,12 @@ def assignment_next(
         assignment = _assign_regular(study=study, rater=rater, now=now)
     if assignment is None:
         return None
-    return assignment_current(rater=rater, study=study)  # with the texts the panel shows
+    # Again, with the texts the panel shows.
+    reserved = (
+        Assignment.objects.select_related(*_WITH_TEXTS).only(*_PANEL_FIELDS).get(pk=assignment.pk)
+    )
+    reserved.study = study
+    return reserved
 
 
 def assignment_skip(*, rater: Rater, study: Study, public_id: str) -> bool:
@@ -394,11 +471,23 @@ class Progress:
         return round(100 * self.voted / self.available) if self.available else 0
 
 
-class _RowCount(Subquery):
-    """COUNT(*) of a queryset, as a scalar subquery, so that several counts take one query."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _rows)"
-    output_field = IntegerField()
+def _progress_sql() -> str:
+    """The four counts of rater_progress in one statement, written out: built through the ORM
+    (four subqueries) it cost 1.5 ms of CPU to compile on every panel, thirty times its run."""
+    q = connection.ops.quote_name
+    vote, assignment, pair = Vote._meta.db_table, Assignment._meta.db_table, Pair._meta.db_table
+    return (
+        f"SELECT (SELECT COUNT(*) FROM {q(vote)} WHERE {q('rater_id')} = %(rater)s"
+        f" AND {q('study_id')} = %(study)s),"
+        f" (SELECT COUNT(*) FROM {q(assignment)} WHERE {q('rater_id')} = %(rater)s"
+        f" AND {q('study_id')} = %(study)s AND {q('state')} = %(reserved)s),"
+        f" (SELECT COUNT(*) FROM {q(pair)} WHERE {q('study_id')} = %(study)s"
+        f" AND {q('gold_answer')} = '' AND {q('load')} < %(target)s),"
+        f" (SELECT COUNT(*) FROM {q(assignment)} a INNER JOIN {q(pair)} p"
+        f" ON p.{q('id')} = a.{q('pair_id')} WHERE a.{q('rater_id')} = %(rater)s"
+        f" AND a.{q('study_id')} = %(study)s AND p.{q('gold_answer')} = ''"
+        f" AND p.{q('load')} < %(target)s)"
+    )
 
 
 def rater_progress(*, rater: Rater, study: Study) -> Progress:
@@ -409,28 +498,16 @@ def rater_progress(*, rater: Rater, study: Study) -> Progress:
     bounded by the open pairs' index and one by the rater's own assignments, instead of an
     anti-join over the whole study.
     """
-    voted = Vote.objects.filter(rater=rater, study=study)
     if not study.is_open:
-        return Progress(voted=voted.count(), available=voted.count())
-    reserved = Assignment.objects.filter(rater=rater, study=study, state=Assignment.State.RESERVED)
-    open_regular = Pair.objects.filter(study=study, gold_answer="", load__lt=study.votes_per_pair)
-    counts = (
-        Study.objects.filter(pk=study.pk)
-        .annotate(
-            n_voted=_RowCount(voted.values("pk")),
-            n_reserved=_RowCount(reserved.values("pk")),
-            n_open=_RowCount(open_regular.values("pk")),
-            n_open_seen=_RowCount(
-                Assignment.objects.filter(
-                    rater=rater,
-                    study=study,
-                    pair__gold_answer="",
-                    pair__load__lt=study.votes_per_pair,
-                ).values("pk")
-            ),
-        )
-        .values_list("n_voted", "n_reserved", "n_open", "n_open_seen")
-        .get()
-    )
-    n_voted, n_reserved, n_open, n_open_seen = counts
+        n_voted = Vote.objects.filter(rater=rater, study=study).count()
+        return Progress(voted=n_voted, available=n_voted)
+    params = {
+        "rater": rater.pk,
+        "study": study.pk,
+        "reserved": Assignment.State.RESERVED.value,
+        "target": study.votes_per_pair,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_progress_sql(), params)
+        n_voted, n_reserved, n_open, n_open_seen = cursor.fetchone()
     return Progress(voted=n_voted, available=n_voted + n_reserved + n_open - n_open_seen)

@@ -47,6 +47,8 @@ def _shift_headings(tokens: list[Token]) -> None:
             token.tag = f"h{level}"
 
 
+# A prompt is shown with each of its pairs, to every rater: most renders repeat a recent one.
+@lru_cache(maxsize=1024)
 def markdown_render(text: str) -> str:
     """Render an answer's Markdown to sanitised HTML: no scripts, handlers, styles or images."""
     md = _markdown()

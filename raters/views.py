@@ -19,16 +19,17 @@ from evaluations.models import Pair, Study
 from raters.assignment import assignment_next, assignment_skip, rater_progress
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
-from raters.models import Assignment, Membership, Rater, Vote
+from raters.models import Assignment, Membership, Rater
 from raters.ratelimit import client_ip, rate_limit_hit
 from raters.rendering import markdown_render
 from raters.voting import (
     UNDO_WINDOW,
+    VoteOutcome,
     VoteRejected,
     choice_allowed,
     vote_record,
     vote_undo,
-    vote_undoable,
+    vote_undo_possible,
 )
 
 LOGIN_LIMIT = (20, 600)  # attempts per IP per 10 minutes
@@ -64,15 +65,16 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]:
     """The signed-in rater and one of *their* studies; anything else is a plain 404."""
-    rater = getattr(request.user, "rater", None)
-    if rater is None:
-        raise Http404
+    # The rater comes with the membership, in one query: this runs on every vote.
     membership = (
-        Membership.objects.select_related("study").filter(rater=rater, study_id=study_id).first()
+        Membership.objects.select_related("rater", "study")
+        .filter(rater__user_id=request.user.pk, study_id=study_id)
+        .first()
     )
     if membership is None:
         raise Http404
-    return rater, membership.study
+    request.user.rater = membership.rater  # for the page header, without a query of its own
+    return membership.rater, membership.study
 
 
 def _is_fragment(request: HttpRequest) -> bool:
@@ -80,18 +82,19 @@ def _is_fragment(request: HttpRequest) -> bool:
 
 
 def _panel_context(
-    request: HttpRequest, rater: Rater, study: Study, *, just_voted: Vote | None = None
+    request: HttpRequest, rater: Rater, study: Study, *, just_voted: VoteOutcome | None = None
 ) -> dict:
     """The voting panel; just_voted is a vote this request recorded (the newest, so undoable)."""
     assignment: Assignment | None = None
     if study.is_open:
-        assignment = assignment_next(rater=rater, study=study)
+        none_held = just_voted is not None and not just_voted.holds_another
+        assignment = assignment_next(rater=rater, study=study, none_held=none_held)
     context: dict = {
         "study": study,
         "assignment": assignment,
         "progress": rater_progress(rater=rater, study=study),
-        "undoable": just_voted
-        or (vote_undoable(rater=rater, study=study) if study.is_open else None),
+        "undoable": just_voted is not None
+        or (study.is_open and vote_undo_possible(rater=rater, study=study)),
         "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
         "choices": [
             {"value": value, "label": label, "key": key}
@@ -119,7 +122,7 @@ def _panel_context(
 
 
 def _panel_response(
-    request: HttpRequest, rater: Rater, study: Study, *, just_voted: Vote | None = None
+    request: HttpRequest, rater: Rater, study: Study, *, just_voted: VoteOutcome | None = None
 ) -> HttpResponse:
     context = _panel_context(request, rater, study, just_voted=just_voted)
     if _is_fragment(request):
@@ -234,7 +237,7 @@ def vote(request: HttpRequest, study_id: int) -> HttpResponse:
             request, "Vote recorded." if outcome.created else "That vote was already recorded."
         )
         if outcome.created and study.is_open:
-            return _panel_response(request, rater, study, just_voted=outcome.vote)
+            return _panel_response(request, rater, study, just_voted=outcome)
     return _panel_response(request, rater, study)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from evaluations.models import Pair, Study
@@ -37,6 +37,9 @@ SIDE_CHOICES = {"A", "B", "tie", "both_bad"}
 class VoteOutcome:
     vote: Vote
     created: bool
+    # Whether the rater held another reservation in the study when voting (after an undo, the
+    # pair they had been shown before); if not, the next pair is reserved without looking.
+    holds_another: bool = True
 
 
 def choice_allowed(*, study: Study, side_choice: str) -> bool:
@@ -91,10 +94,16 @@ def vote_record(
     now = now or timezone.now()
     assignment = (
         Assignment.objects.select_related("pair")
-        # The pair's candidates, copied onto the vote for ranking, in the same query.
+        # The pair's candidates, copied onto the vote for ranking, and whether the rater holds
+        # another reservation, in the same query.
         .annotate(
             pair_candidate_a_id=F("pair__output_a__candidate_id"),
             pair_candidate_b_id=F("pair__output_b__candidate_id"),
+            holds_another=Exists(
+                Assignment.objects.filter(
+                    rater=rater, study=study, state=Assignment.State.RESERVED
+                ).exclude(pk=OuterRef("pk"))
+            ),
         )
         .filter(rater=rater, study=study, pair__public_id=public_id)
         .first()
@@ -146,7 +155,7 @@ def vote_record(
             elif not recorded:
                 # Its place was handed back meanwhile: the pair may have gone to others since.
                 Pair.objects.select_for_update().filter(pk=pair.pk).first()
-                lapsed = pair_load_exact(pair.pk) >= study.votes_per_pair
+                lapsed = pair_load_exact(pair) >= study.votes_per_pair
                 recorded = not lapsed and bool(held.update(state=Assignment.State.VOTED))
                 if recorded:
                     pair_load_adjust(pair.pk, +1)
@@ -166,7 +175,7 @@ def vote_record(
         raise VoteRejected("This pair went to other raters while it sat open; here is another.")
     if pair.is_gold:
         membership_gold_flag_update(rater=rater, study=study)
-    return VoteOutcome(vote=vote, created=True)
+    return VoteOutcome(vote=vote, created=True, holds_another=assignment.holds_another)
 
 
 def vote_undoable(*, rater: Rater, study: Study, now: datetime | None = None) -> Vote | None:
@@ -178,6 +187,12 @@ def vote_undoable(*, rater: Rater, study: Study, now: datetime | None = None) ->
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+def vote_undo_possible(*, rater: Rater, study: Study, now: datetime | None = None) -> bool:
+    """Whether vote_undo would find a vote to take back (the panel's Undo button)."""
+    now = now or timezone.now()
+    return Vote.objects.filter(rater=rater, study=study, created_at__gt=now - UNDO_WINDOW).exists()
 
 
 def vote_undo(*, rater: Rater, study: Study, now: datetime | None = None) -> Assignment:

@@ -26,7 +26,12 @@ from tests.raters.conftest import join, study_with_pairs
 # the whole study). A new query per request fails this; so does one per pair, via the size check.
 # 25: the reserved pair's texts are read by one query of their own instead of loading the texts
 # of all 24 pairs ranked (5 ms of CPU per request under load).
-MAX_QUERIES_VOTE_AND_NEXT = 25
+# 18: the rater comes with the membership; the vote says whether the rater holds another
+# reservation, so the look-up before reserving is skipped; a pair's load and sides are counted
+# in one query; the reservation takes no savepoint (a collision retries the round); lapsed
+# reservations are probed without a transaction. Together with progress and the pair counts
+# written out in SQL, ~30% less CPU per vote (14.7 -> 10 ms in-process).
+MAX_QUERIES_VOTE_AND_NEXT = 18
 
 
 @pytest.fixture(autouse=True)
@@ -175,3 +180,54 @@ def test_progress_shrinks_as_others_fill_pairs_and_grows_when_a_place_is_skipped
     assert rater_progress(rater=me, study=study).available == 1
     assignment_skip(rater=other, study=study, public_id=taken.pair.public_id)
     assert rater_progress(rater=me, study=study).available == 2
+
+
+@pytest.mark.django_db
+def test_after_an_undo_a_vote_brings_back_the_pair_shown_before_without_reserving_another(
+    client,
+):
+    study = study_with_pairs(n_prompts=3, n_candidates=3, votes_per_pair=2)
+    rater = join(study)
+    client.force_login(rater.user)
+    first = assignment_next(rater=rater, study=study).pair.public_id
+    vote_request(client, study, rater)
+    shown_before = assignment_next(rater=rater, study=study).pair.public_id
+    client.post(reverse("raters:undo", args=[study.pk]), headers={"X-Requested-With": "fetch"})
+    assert assignment_next(rater=rater, study=study).pair.public_id == first
+
+    vote_request(client, study, rater)
+
+    held = Assignment.objects.filter(rater=rater, state=Assignment.State.RESERVED)
+    assert [a.pair.public_id for a in held] == [shown_before]
+    assert stored_loads(study) == exact_loads(study)
+
+
+@pytest.mark.django_db
+def test_a_reservation_that_collides_with_one_from_another_tab_is_retried(monkeypatch):
+    from raters import assignment as assignment_module
+
+    study = study_with_pairs(n_prompts=3, n_candidates=3, votes_per_pair=2)
+    rater = join(study)
+    rank = assignment_module._rank
+    collided = []
+
+    def rank_then_collide(*, study, rater, pool):
+        ranked = rank(study=study, rater=rater, pool=pool)
+        if not collided:  # the other tab reserves the best pair between lock and insert
+            collided.append(ranked[0])
+            Assignment.objects.create(
+                study=study,
+                pair=ranked[0],
+                rater=rater,
+                left_output_id=ranked[0].output_a_id,
+                expires_at=timezone.now() + RESERVATION_TTL,
+            )
+        return ranked
+
+    monkeypatch.setattr(assignment_module, "_rank", rank_then_collide)
+
+    assignment = assignment_next(rater=rater, study=study)
+
+    assert collided and assignment is not None
+    assert Assignment.objects.filter(rater=rater).count() == 1
+    assert stored_loads(study) == exact_loads(study)
