@@ -6,6 +6,8 @@ process at the same concurrency against the same kind of stub, measured twice: a
 and as the same calls carrying the candidate's price (``input_cost_per_token``), which the
 worker passes and which spares LiteLLM its price search for an unknown model. The second is
 the like-for-like ceiling: the ratio to it is what the database, Redis and Celery cost.
+With more than one worker process, bare LiteLLM is also run in that many processes at once:
+how far LiteLLM alone scales on this machine, next to how far the workers do.
 Prints figures; not a test.
 The ceiling is measured again in every round, next to the runs compared with it, and medians
 over the rounds are reported: this machine's speed drifts by tens of percent over minutes.
@@ -183,12 +185,11 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
 PRICE = {"input_cost_per_token": 1e-6, "output_cost_per_token": 4e-6}
 
 
-async def _bare(n: int, base_url: str, concurrency: int, priced: bool) -> tuple[float, float]:
+async def _bare_calls(numbers, base_url: str, concurrency: int, price: dict) -> None:
     import litellm
 
     litellm.suppress_debug_info = True
     gate = asyncio.Semaphore(concurrency)
-    price = PRICE if priced else {}
 
     async def one(i: int) -> None:
         async with gate:
@@ -206,10 +207,19 @@ async def _bare(n: int, base_url: str, concurrency: int, priced: bool) -> tuple[
             async for _ in stream:
                 pass
 
-    await asyncio.gather(*(one(i) for i in range(min(concurrency, 64))))  # warm up
+    await asyncio.gather(*(one(i) for i in numbers))
+
+
+async def _bare_warm(base_url: str, concurrency: int, price: dict) -> None:
+    await _bare_calls(range(min(concurrency, 64)), base_url, concurrency, price)
     gc.freeze()  # as the workers do (config/celery.py): the ceiling is LiteLLM at its best
+
+
+async def _bare(n: int, base_url: str, concurrency: int, priced: bool) -> tuple[float, float]:
+    price = PRICE if priced else {}
+    await _bare_warm(base_url, concurrency, price)
     started, cpu = time.monotonic(), time.process_time()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await _bare_calls(range(n), base_url, concurrency, price)
     return time.monotonic() - started, time.process_time() - cpu
 
 
@@ -220,6 +230,51 @@ def bare_ceiling(n: int, latency: float, concurrency: int, priced: bool) -> dict
     finally:
         peak, _ = stub.stop()
     return {"seconds": seconds, "peak": peak, "cpu": cpu}
+
+
+def bare_ceiling_processes(n: int, latency: float, concurrency: int, processes: int) -> float:
+    """Calls/s of ``processes`` bare-LiteLLM processes at once (priced calls, ``n`` each, one
+    shared stub): how LiteLLM alone scales on this machine, with no database, broker or
+    Celery. The workers' scaling is compared with it."""
+    stub = Stub(latency)
+    children = []
+    try:
+        for _ in range(processes):
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, __file__, "--bare-child", stub.base_url]
+                    + [f"--outputs={n}", f"--concurrency={concurrency}"],
+                    cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for child in children:  # each has warmed up and waits for the start
+            if child.stdout.readline().strip() != "READY":
+                raise SystemExit("a bare LiteLLM process did not start")
+        for child in children:
+            child.stdin.write("GO\n")
+            child.stdin.flush()
+        seconds = [float(child.stdout.readline().split()[1]) for child in children]
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+        stub.stop()
+    return n * processes / max(seconds)
+
+
+def bare_child(base_url: str, n: int, concurrency: int) -> None:
+    async def run() -> float:
+        await _bare_warm(base_url, concurrency, PRICE)
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        started = time.monotonic()
+        await _bare_calls(range(n), base_url, concurrency, PRICE)
+        return time.monotonic() - started
+
+    print(f"DONE {asyncio.run(run())}", flush=True)
 
 
 def machine_busy() -> tuple[int, int]:
@@ -252,7 +307,11 @@ def main() -> None:
         default=3,
         help="interleaved rounds (ceiling, then each process count); medians are reported",
     )
+    parser.add_argument("--bare-child", metavar="STUB_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_child:
+        bare_child(args.bare_child, args.outputs, args.concurrency)
+        return
 
     import django
 
@@ -272,6 +331,7 @@ def main() -> None:
     rates: dict[int, list[float]] = {n: [] for n in counts}
     ratios: dict[tuple[int, str], list[float]] = {(n, k): [] for n in counts for k in kinds}
     peaks: dict[int, list[int]] = {n: [] for n in counts}
+    bare_scales: dict[int, list[float]] = {n: [] for n in counts[1:]}
     for round_number in range(1, args.rounds + 1):
         # The ceiling is measured in every round, next to the runs it is compared with: this
         # machine's speed drifts by tens of percent over minutes.
@@ -284,6 +344,13 @@ def main() -> None:
                 f"round {round_number}: LiteLLM ceiling, {kind} calls (bare acompletion, "
                 f"1 process) {ceiling[kind]:6.1f} calls/s, peak in flight {bare['peak']}, "
                 f"{bare['cpu'] / args.outputs * 1000:.2f} ms CPU per call"
+            )
+        for processes in counts[1:]:
+            rate = bare_ceiling_processes(args.outputs, args.latency, args.concurrency, processes)
+            bare_scales[processes].append(rate / ceiling["priced"])
+            print(
+                f"round {round_number}: LiteLLM alone, priced calls, {processes} processes at "
+                f"once: {rate:6.1f} calls/s, {rate / ceiling['priced']:.2f}x one process"
             )
         for processes in counts:
             result = real_path(
@@ -327,7 +394,9 @@ def main() -> None:
             scale = [r / b for r, b in zip(rates[processes], rates[base], strict=True)]
             print(
                 f"  {processes} processes / {base}: {statistics.median(scale):.2f}x "
-                f"(rounds: {', '.join(f'{x:.2f}' for x in scale)})"
+                f"(rounds: {', '.join(f'{x:.2f}' for x in scale)}); LiteLLM alone, "
+                f"{processes} processes / 1: {statistics.median(bare_scales[processes]):.2f}x "
+                f"(rounds: {', '.join(f'{x:.2f}' for x in bare_scales[processes])})"
             )
 
 
