@@ -459,9 +459,7 @@ async def _outputs_generate(output_ids: list[int], db: BatchDatabase) -> BatchRe
 
 
 def _studies_of(output_ids: list[int]) -> set[int]:
-    return set(
-        Output.objects.filter(pk__in=output_ids).values_list("prompt__study_id", flat=True)
-    )
+    return set(Output.objects.filter(pk__in=output_ids).values_list("prompt__study_id", flat=True))
 
 
 def _limiter_key(candidate: Candidate) -> str:

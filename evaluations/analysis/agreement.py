@@ -31,22 +31,37 @@ def cohen_kappa(table: np.ndarray, weights: np.ndarray | None = None) -> dict[st
     po = float((w * p).sum())
     pe = float((w * np.outer(rows, cols)).sum())
     if pe >= 1:
-        return {"kappa": float("nan"), "se": float("nan"), "se_h0": float("nan"),
-                "z": float("nan"), "p_value": float("nan"), "ci_low": float("nan"),
-                "ci_high": float("nan"), "n": n}
+        return {
+            "kappa": float("nan"),
+            "se": float("nan"),
+            "se_h0": float("nan"),
+            "z": float("nan"),
+            "p_value": float("nan"),
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+            "n": n,
+        }
     kappa = (po - pe) / (1 - pe)
     w_row = w @ cols  # wbar_i.
     w_col = rows @ w  # wbar_.j
     spread = w_row[:, None] + w_col[None, :]
-    var = ((p * (w * (1 - pe) - spread * (1 - po)) ** 2).sum()
-           - (po * pe - 2 * pe + po) ** 2) / (n * (1 - pe) ** 4)
+    var = ((p * (w * (1 - pe) - spread * (1 - po)) ** 2).sum() - (po * pe - 2 * pe + po) ** 2) / (
+        n * (1 - pe) ** 4
+    )
     var0 = ((np.outer(rows, cols) * (w - spread) ** 2).sum() - pe**2) / (n * (1 - pe) ** 2)
     se = float(np.sqrt(max(var, 0.0)))
     se0 = float(np.sqrt(max(var0, 0.0)))
     z = kappa / se0 if se0 > 0 else float("nan")
-    return {"kappa": float(kappa), "se": se, "ci_low": float(kappa - Z95 * se),
-            "ci_high": float(kappa + Z95 * se), "se_h0": se0, "z": float(z),
-            "p_value": float(2 * stats.norm.sf(abs(z))) if se0 > 0 else float("nan"), "n": n}
+    return {
+        "kappa": float(kappa),
+        "se": se,
+        "ci_low": float(kappa - Z95 * se),
+        "ci_high": float(kappa + Z95 * se),
+        "se_h0": se0,
+        "z": float(z),
+        "p_value": float(2 * stats.norm.sf(abs(z))) if se0 > 0 else float("nan"),
+        "n": n,
+    }
 
 
 def fleiss_kappa(counts: np.ndarray) -> dict[str, Any]:
@@ -71,24 +86,37 @@ def fleiss_kappa(counts: np.ndarray) -> dict[str, Any]:
     p_e = float((p_cat**2).sum())
     pq = p_cat * (1 - p_cat)
     if p_e >= 1:
-        return {"kappa": None, "items": items, "p_bar": p_bar, "p_e": p_e,
-                "message": "every rating is in one category: kappa is undefined"}
+        return {
+            "kappa": None,
+            "items": items,
+            "p_bar": p_bar,
+            "p_e": p_e,
+            "message": "every rating is in one category: kappa is undefined",
+        }
     kappa = (p_bar - p_e) / (1 - p_e)
     n = float(n_i.mean())
     spq = pq.sum()
     var0 = 2 / (items * n * (n - 1)) * (spq**2 - (pq * (1 - 2 * p_cat)).sum()) / spq**2
     se0 = float(np.sqrt(var0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_cat = 1 - ((counts * (n_i[:, None] - counts) / (n_i[:, None] * (n_i[:, None] - 1)))
-                       .sum(axis=0)) / (items * pq)
-    return {"kappa": float(kappa), "se_h0": se0, "z": float(kappa / se0),
-            "p_value": float(2 * stats.norm.sf(abs(kappa / se0))), "items": items,
-            "p_bar": p_bar, "p_e": p_e,
-            "category_kappas": [None if not np.isfinite(v) else float(v) for v in per_cat]}
+        per_cat = 1 - (
+            (counts * (n_i[:, None] - counts) / (n_i[:, None] * (n_i[:, None] - 1))).sum(axis=0)
+        ) / (items * pq)
+    return {
+        "kappa": float(kappa),
+        "se_h0": se0,
+        "z": float(kappa / se0),
+        "p_value": float(2 * stats.norm.sf(abs(kappa / se0))),
+        "items": items,
+        "p_bar": p_bar,
+        "p_e": p_e,
+        "category_kappas": [None if not np.isfinite(v) else float(v) for v in per_cat],
+    }
 
 
-def krippendorff_alpha(counts: np.ndarray, metric: str = "nominal",
-                       values: np.ndarray | None = None) -> float | None:
+def krippendorff_alpha(
+    counts: np.ndarray, metric: str = "nominal", values: np.ndarray | None = None
+) -> float | None:
     """Krippendorff's alpha from a units x values table of counts (missing data = fewer counts).
 
     Coincidence matrix o_ck = sum_u (n_uc n_uk - [c = k] n_uc) / (n_u - 1) over pairable units
@@ -147,8 +175,14 @@ def _pairs_within_units(unit_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(firsts), np.concatenate(seconds)
 
 
-def agreement_block(unit: np.ndarray, rater: np.ndarray, label: np.ndarray,
-                    rater_names: list[str], *, min_shared: int = 10) -> dict[str, Any]:
+def agreement_block(
+    unit: np.ndarray,
+    rater: np.ndarray,
+    label: np.ndarray,
+    rater_names: list[str],
+    *,
+    min_shared: int = 10,
+) -> dict[str, Any]:
     """Agreement over units judged by two or more raters (labels 0/1/2 = first/tie/second).
 
     One vote per (unit, rater) counts: repeats are dropped (the first is kept) and reported.
@@ -193,9 +227,14 @@ def agreement_block(unit: np.ndarray, rater: np.ndarray, label: np.ndarray,
         if shared < min_shared:
             continue
         result = cohen_kappa(table)
-        cohen.append({"rater_1": rater_names[key // n_raters],
-                      "rater_2": rater_names[key % n_raters], "shared_items": shared,
-                      **{k: _finite(v) for k, v in result.items() if k != "n"}})
+        cohen.append(
+            {
+                "rater_1": rater_names[key // n_raters],
+                "rater_2": rater_names[key % n_raters],
+                "shared_items": shared,
+                **{k: _finite(v) for k, v in result.items() if k != "n"},
+            }
+        )
 
     # Leave-one-out majority: the others' modal label, when unique and at least two others voted.
     others = counts[inverse] - np.eye(3)[label]
@@ -205,9 +244,14 @@ def agreement_block(unit: np.ndarray, rater: np.ndarray, label: np.ndarray,
     agrees = usable & (others.argmax(axis=1) == label)
     judged = np.bincount(rater[usable], minlength=n_raters)
     matched = np.bincount(rater[agrees], minlength=n_raters)
-    loo = [{"rater": rater_names[r], "votes": int(judged[r]),
-            "agreement": float(matched[r] / judged[r])}
-           for r in np.flatnonzero(judged)]
+    loo = [
+        {
+            "rater": rater_names[r],
+            "votes": int(judged[r]),
+            "agreement": float(matched[r] / judged[r]),
+        }
+        for r in np.flatnonzero(judged)
+    ]
 
     def share(agree: float, total: float) -> float | None:
         return agree / total if total else None
@@ -219,13 +263,16 @@ def agreement_block(unit: np.ndarray, rater: np.ndarray, label: np.ndarray,
         "units_with_two_or_more_raters": int(multi.sum()),
         "repeat_votes_dropped": int(repeats),
         "percent_agreement": {
-            "with_ties": share(agree_all, pairs_all), "vote_pairs_with_ties": int(pairs_all),
-            "without_ties": share(agree_nt, pairs_nt), "vote_pairs_without_ties": int(pairs_nt),
+            "with_ties": share(agree_all, pairs_all),
+            "vote_pairs_with_ties": int(pairs_all),
+            "without_ties": share(agree_nt, pairs_nt),
+            "vote_pairs_without_ties": int(pairs_nt),
         },
         "cohen_kappa": cohen,
         "cohen_kappa_min_shared_items": min_shared,
-        "fleiss_kappa": {k: _finite(v) if not isinstance(v, list) else v
-                         for k, v in fleiss.items()},
+        "fleiss_kappa": {
+            k: _finite(v) if not isinstance(v, list) else v for k, v in fleiss.items()
+        },
         "krippendorff_alpha": {
             "nominal": krippendorff_alpha(multi_counts, "nominal"),
             "ordinal": krippendorff_alpha(multi_counts, "ordinal"),

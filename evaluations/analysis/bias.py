@@ -19,17 +19,31 @@ def _score(outcome: np.ndarray) -> np.ndarray:
     return np.where(outcome == A_WINS, 1.0, np.where(outcome == B_WINS, 0.0, 0.5))
 
 
-def _aggregate(a: np.ndarray, b: np.ndarray, y: np.ndarray, z: np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _aggregate(
+    a: np.ndarray,
+    b: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Collapse identical (a, b, score, covariate) rows into weighted cells."""
     rows = np.column_stack([a, b, y, z])
     unique, counts = np.unique(rows, axis=0, return_counts=True)
-    return (unique[:, 0].astype(np.int64), unique[:, 1].astype(np.int64), unique[:, 2],
-            counts.astype(np.float64), unique[:, 3])
+    return (
+        unique[:, 0].astype(np.int64),
+        unique[:, 1].astype(np.int64),
+        unique[:, 2],
+        counts.astype(np.float64),
+        unique[:, 3],
+    )
 
 
-def position_bias(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
-                  left_is_a: np.ndarray, models: list[str]) -> dict[str, Any]:
+def position_bias(
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    outcome: np.ndarray,
+    left_is_a: np.ndarray,
+    models: list[str],
+) -> dict[str, Any]:
     """Share of decisive votes won by the left side (exact binomial test against 1/2), and the
     left-side advantage in Elo points from Bradley-Terry with a side covariate (z = +1 when
     model_a is on the left, -1 otherwise; Agresti's home-advantage model), sandwich interval."""
@@ -40,20 +54,25 @@ def position_bias(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
     left_won = ((out == A_WINS) & (left == 1)) | ((out == B_WINS) & (left == 0))
     n = int(decisive.sum())
     k = int((left_won & decisive).sum())
-    result: dict[str, Any] = {"votes_with_side": int(known.sum()), "decisive_votes": n,
-                              "left_wins": k}
+    result: dict[str, Any] = {
+        "votes_with_side": int(known.sum()),
+        "decisive_votes": n,
+        "left_wins": k,
+    }
     if n == 0:
         result["message"] = "no decisive vote with a known side"
         return result
     test = stats.binomtest(k, n, 0.5)
     ci = test.proportion_ci(0.95)
-    result.update({"left_win_share": k / n, "ci_low": ci.low, "ci_high": ci.high,
-                   "p_value": test.pvalue})
+    result.update(
+        {"left_win_share": k / n, "ci_low": ci.low, "ci_high": ci.high, "p_value": test.pvalue}
+    )
     if len(np.unique(np.r_[a, b])) >= 2:
         z = np.where(left == 1, 1.0, -1.0)
         present = np.unique(np.r_[a, b])
-        ca, cb, cy, cw, cz = _aggregate(np.searchsorted(present, a), np.searchsorted(present, b),
-                                        _score(out), z)
+        ca, cb, cy, cw, cz = _aggregate(
+            np.searchsorted(present, a), np.searchsorted(present, b), _score(out), z
+        )
         fit = fit_bradley_terry_covariates(ca, cb, cy, cw, cz, len(present))
         se = float(np.sqrt(fit.cov[-1, -1]))
         result["left_advantage_elo"] = {
@@ -64,9 +83,15 @@ def position_bias(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
     return result
 
 
-def length_bias(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
-                length_a: np.ndarray, length_b: np.ndarray, models: list[str],
-                ratings: dict[str, float] | None = None) -> dict[str, Any]:
+def length_bias(
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    outcome: np.ndarray,
+    length_a: np.ndarray,
+    length_b: np.ndarray,
+    models: list[str],
+    ratings: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Length bias: win rate of the longer answer, model_a's score by bins of its relative length
     (len_a - len_b) / (len_a + len_b), and a length-controlled Bradley-Terry: the relative length
     difference, standardised to unit variance, as a covariate (Chatbot Arena's style control),
@@ -82,16 +107,24 @@ def length_bias(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
     n, k = int(decisive.sum()), int((longer_won & decisive).sum())
     if n:
         test = stats.binomtest(k, n, 0.5)
-        result.update({"decisive_votes_with_different_lengths": n, "longer_win_share": k / n,
-                       "p_value": test.pvalue})
+        result.update(
+            {
+                "decisive_votes_with_different_lengths": n,
+                "longer_win_share": k / n,
+                "p_value": test.pvalue,
+            }
+        )
     score = _score(out)
     bins = np.clip(np.searchsorted(LENGTH_BINS, rel, side="right") - 1, 0, len(LENGTH_BINS) - 2)
     votes_per_bin = np.bincount(bins, minlength=len(LENGTH_BINS) - 1)
     score_per_bin = np.bincount(bins, score, minlength=len(LENGTH_BINS) - 1)
     result["win_rate_by_relative_length"] = [
-        {"from": float(LENGTH_BINS[i]), "to": float(LENGTH_BINS[i + 1]),
-         "votes": int(votes_per_bin[i]),
-         "win_rate_a": float(score_per_bin[i] / votes_per_bin[i]) if votes_per_bin[i] else None}
+        {
+            "from": float(LENGTH_BINS[i]),
+            "to": float(LENGTH_BINS[i + 1]),
+            "votes": int(votes_per_bin[i]),
+            "win_rate_a": float(score_per_bin[i] / votes_per_bin[i]) if votes_per_bin[i] else None,
+        }
         for i in range(len(LENGTH_BINS) - 1)
     ]
     spread = float(rel.std())
@@ -100,17 +133,21 @@ def length_bias(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
         return result
     z = (rel - rel.mean()) / spread
     present = np.unique(np.r_[a, b])
-    ca, cb, cy, cw, cz = _aggregate(np.searchsorted(present, a), np.searchsorted(present, b),
-                                    score, z)
+    ca, cb, cy, cw, cz = _aggregate(
+        np.searchsorted(present, a), np.searchsorted(present, b), score, z
+    )
     fit = fit_bradley_terry_covariates(ca, cb, cy, cw, cz, len(present))
     se_beta = float(np.sqrt(fit.cov[-1, -1]))
     se = np.sqrt(np.clip(np.diag(fit.cov)[: len(present)], 0, None))
     rows = []
     for local in np.argsort(-fit.theta):
         name = models[present[local]]
-        row = {"model": name, "rating": float(fit.ratings[local]),
-               "ci_low": float(fit.ratings[local] - Z95 * se[local] * ELO_SCALE),
-               "ci_high": float(fit.ratings[local] + Z95 * se[local] * ELO_SCALE)}
+        row = {
+            "model": name,
+            "rating": float(fit.ratings[local]),
+            "ci_low": float(fit.ratings[local] - Z95 * se[local] * ELO_SCALE),
+            "ci_high": float(fit.ratings[local] + Z95 * se[local] * ELO_SCALE),
+        }
         if ratings is not None and name in ratings:
             row["plain_rating"] = ratings[name]
         rows.append(row)

@@ -64,8 +64,9 @@ class _Pairs:
     cell_count: np.ndarray
 
 
-def _pairs_from_cells(a: np.ndarray, b: np.ndarray, y: np.ndarray, count: np.ndarray,
-                      n_models: int) -> _Pairs:
+def _pairs_from_cells(
+    a: np.ndarray, b: np.ndarray, y: np.ndarray, count: np.ndarray, n_models: int
+) -> _Pairs:
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     y = np.asarray(y, dtype=np.float64)
@@ -92,21 +93,24 @@ def _laplacian(lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, n_models: int
     out = np.zeros((n_models, n_models))
     out[lo, hi] = -weight
     out[hi, lo] = -weight
-    out[np.diag_indices(n_models)] = (np.bincount(lo, weight, minlength=n_models)
-                                      + np.bincount(hi, weight, minlength=n_models))
+    out[np.diag_indices(n_models)] = np.bincount(lo, weight, minlength=n_models) + np.bincount(
+        hi, weight, minlength=n_models
+    )
     return out
 
 
 def _loglik(pairs: _Pairs, theta: np.ndarray) -> float:
     d = theta[pairs.lo] - theta[pairs.hi]
-    return float(np.dot(pairs.score, log_expit(d)) + np.dot(pairs.total - pairs.score,
-                                                             log_expit(-d)))
+    return float(
+        np.dot(pairs.score, log_expit(d)) + np.dot(pairs.total - pairs.score, log_expit(-d))
+    )
 
 
 def _gradient(pairs: _Pairs, theta: np.ndarray, n_models: int) -> np.ndarray:
     r = pairs.score - pairs.total * expit(theta[pairs.lo] - theta[pairs.hi])
-    return np.bincount(pairs.lo, r, minlength=n_models) - np.bincount(pairs.hi, r,
-                                                                       minlength=n_models)
+    return np.bincount(pairs.lo, r, minlength=n_models) - np.bincount(
+        pairs.hi, r, minlength=n_models
+    )
 
 
 def fit_bradley_terry(
@@ -164,16 +168,21 @@ def fit_bradley_terry(
     hess[np.diag_indices(m)] += prior_precision
     inv = np.linalg.inv(hess + centring)
     residual = pairs.cell_y - p[pairs.cell_pair]
-    per_pair = np.bincount(pairs.cell_pair, pairs.cell_count * residual**2,
-                           minlength=len(pairs.lo))
+    per_pair = np.bincount(pairs.cell_pair, pairs.cell_count * residual**2, minlength=len(pairs.lo))
     meat = _laplacian(pairs.lo, pairs.hi, per_pair, m)
     sandwich = inv @ meat @ inv
     fisher = inv - centring
     null = float(np.dot(pairs.total, np.full(len(pairs.total), np.log(0.5))))
     return BTFit(
-        theta=theta, cov=(sandwich + sandwich.T) / 2, fisher_cov=(fisher + fisher.T) / 2,
-        hessian=hess, loglik=_loglik(pairs, theta), null_loglik=null,
-        prior_precision=prior_precision, iterations=iterations, converged=converged,
+        theta=theta,
+        cov=(sandwich + sandwich.T) / 2,
+        fisher_cov=(fisher + fisher.T) / 2,
+        hessian=hess,
+        loglik=_loglik(pairs, theta),
+        null_loglik=null,
+        prior_precision=prior_precision,
+        iterations=iterations,
+        converged=converged,
     )
 
 
@@ -193,8 +202,9 @@ class ComparisonStructure:
     never_loses: np.ndarray
 
 
-def comparison_structure(model_a: np.ndarray, model_b: np.ndarray, score_a: np.ndarray,
-                         count: np.ndarray, n_models: int) -> ComparisonStructure:
+def comparison_structure(
+    model_a: np.ndarray, model_b: np.ndarray, score_a: np.ndarray, count: np.ndarray, n_models: int
+) -> ComparisonStructure:
     from scipy.sparse.csgraph import connected_components
 
     a = np.asarray(model_a, dtype=np.int64)
@@ -214,8 +224,9 @@ def comparison_structure(model_a: np.ndarray, model_b: np.ndarray, score_a: np.n
         (np.ones(len(win_from)), (win_from, win_to)), shape=(n_models, n_models)
     ).tocsr()
     _, strong = connected_components(directed, directed=True, connection="strong")
-    score = np.bincount(a, c * y, minlength=n_models) + np.bincount(b, c * (1 - y),
-                                                                    minlength=n_models)
+    score = np.bincount(a, c * y, minlength=n_models) + np.bincount(
+        b, c * (1 - y), minlength=n_models
+    )
     votes = np.bincount(a, c, minlength=n_models) + np.bincount(b, c, minlength=n_models)
     has_votes = votes > 0
     # Relabel pieces in order of first appearance, skipping models without votes.
@@ -228,8 +239,11 @@ def comparison_structure(model_a: np.ndarray, model_b: np.ndarray, score_a: np.n
         members = np.flatnonzero(component == piece)
         strongly.append(len(np.unique(strong[members])) == 1)
     return ComparisonStructure(
-        component=component, n_components=len(labels), strongly_connected=strongly,
-        never_wins=has_votes & (score == 0), never_loses=has_votes & (score == votes),
+        component=component,
+        n_components=len(labels),
+        strongly_connected=strongly,
+        never_wins=has_votes & (score == 0),
+        never_loses=has_votes & (score == votes),
     )
 
 
@@ -237,13 +251,21 @@ def _incidence(lo: np.ndarray, hi: np.ndarray, n_models: int) -> sparse.csr_matr
     """(pairs x models) matrix with +1 at lo and -1 at hi."""
     k = len(lo)
     rows = np.r_[np.arange(k), np.arange(k)]
-    return sparse.csr_matrix((np.r_[np.ones(k), -np.ones(k)], (rows, np.r_[lo, hi])),
-                             shape=(k, n_models))
+    return sparse.csr_matrix(
+        (np.r_[np.ones(k), -np.ones(k)], (rows, np.r_[lo, hi])), shape=(k, n_models)
+    )
 
 
-def _batched_newton(theta: np.ndarray, score: np.ndarray, total: np.ndarray, lo: np.ndarray,
-                    hi: np.ndarray, incidence_t: sparse.csr_matrix, tau: np.ndarray,
-                    n_models: int) -> np.ndarray:
+def _batched_newton(
+    theta: np.ndarray,
+    score: np.ndarray,
+    total: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    incidence_t: sparse.csr_matrix,
+    tau: np.ndarray,
+    n_models: int,
+) -> np.ndarray:
     """Full Newton for a batch of rounds (stacked Hessians), with a step cap for safety."""
     m = n_models
     diag = np.arange(m)
@@ -265,17 +287,26 @@ def _batched_newton(theta: np.ndarray, score: np.ndarray, total: np.ndarray, lo:
     return theta
 
 
-def _bootstrap_block(seed: np.random.SeedSequence, rounds: int, pvals: np.ndarray,
-                     n_votes: int, *refit_args: object) -> tuple[np.ndarray, int]:
+def _bootstrap_block(
+    seed: np.random.SeedSequence, rounds: int, pvals: np.ndarray, n_votes: int, *refit_args: object
+) -> tuple[np.ndarray, int]:
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n_votes, pvals, size=rounds)
     return _refit_block(draws, *refit_args)  # type: ignore[arg-type]
 
 
-def _refit_block(draws: np.ndarray, cell_to_score: sparse.csr_matrix,
-                 cell_to_total: sparse.csr_matrix, lo: np.ndarray, hi: np.ndarray,
-                 incidence_t: sparse.csr_matrix, theta0: np.ndarray, hess_inv: np.ndarray,
-                 prior_precision: float, n_models: int) -> tuple[np.ndarray, int]:
+def _refit_block(
+    draws: np.ndarray,
+    cell_to_score: sparse.csr_matrix,
+    cell_to_total: sparse.csr_matrix,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    incidence_t: sparse.csr_matrix,
+    theta0: np.ndarray,
+    hess_inv: np.ndarray,
+    prior_precision: float,
+    n_models: int,
+) -> tuple[np.ndarray, int]:
     rounds = len(draws)
     draws = np.asarray(draws, dtype=np.float64)
     score = np.asarray(cell_to_score.T @ draws.T).T
@@ -286,8 +317,11 @@ def _refit_block(draws: np.ndarray, cell_to_score: sparse.csr_matrix,
     played = np.asarray(lo_t @ total.T).T + np.asarray(hi_t @ total.T).T
     degenerate = ((won <= 0) | (won >= played)) & (played > 0)
     degenerate = degenerate.any(axis=1) | (played == 0).any(axis=1)
-    tau = np.where(degenerate | (prior_precision > 0), DEGENERATE_PRIOR_PRECISION
-                   if prior_precision == 0 else prior_precision, 0.0)
+    tau = np.where(
+        degenerate | (prior_precision > 0),
+        DEGENERATE_PRIOR_PRECISION if prior_precision == 0 else prior_precision,
+        0.0,
+    )
     theta = np.repeat(theta0[None, :], rounds, axis=0)
     # Chord iterations: the Hessian at the point estimate, inverted once, serves every round
     # (resamples differ by O(1/sqrt(n)), so this converges in a few steps).
@@ -298,21 +332,27 @@ def _refit_block(draws: np.ndarray, cell_to_score: sparse.csr_matrix,
             break
         t = theta[todo]
         p = expit(t[:, lo] - t[:, hi])
-        grad = (np.asarray(incidence_t @ (score[todo] - total[todo] * p).T).T
-                - tau[todo, None] * t)
+        grad = np.asarray(incidence_t @ (score[todo] - total[todo] * p).T).T - tau[todo, None] * t
         step = grad @ hess_inv
         theta[todo] = t + step
         todo = todo[np.abs(step).max(axis=1) >= _TOL]
     rest = np.union1d(todo, np.flatnonzero(~active))
     if len(rest):
-        theta[rest] = _batched_newton(theta[rest], score[rest], total[rest], lo, hi, incidence_t,
-                                      tau[rest], n_models)
+        theta[rest] = _batched_newton(
+            theta[rest], score[rest], total[rest], lo, hi, incidence_t, tau[rest], n_models
+        )
     theta -= theta.mean(axis=1, keepdims=True)
     return theta, int(degenerate.sum())
 
 
-def refit_bradley_terry(model_a: np.ndarray, model_b: np.ndarray, score_a: np.ndarray,
-                        counts: np.ndarray, n_models: int, fit: BTFit) -> np.ndarray:
+def refit_bradley_terry(
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    score_a: np.ndarray,
+    counts: np.ndarray,
+    n_models: int,
+    fit: BTFit,
+) -> np.ndarray:
     """Refit BT for each row of `counts` (rounds x cells, same cells as `fit`) in one batch,
     warm-started from `fit`; returns centred theta per round. This is the bootstrap's solver,
     exposed so resamples drawn elsewhere can be refitted."""
@@ -325,14 +365,25 @@ def refit_bradley_terry(model_a: np.ndarray, model_b: np.ndarray, score_a: np.nd
 def _refit_args(pairs: _Pairs, m: int, fit: BTFit) -> tuple[object, ...]:
     n_cells = len(pairs.cell_pair)
     cell_to_total = sparse.csr_matrix(
-        (np.ones(n_cells), (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo)))
+        (np.ones(n_cells), (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo))
+    )
     cell_to_score = sparse.csr_matrix(
-        (pairs.cell_y, (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo)))
+        (pairs.cell_y, (np.arange(n_cells), pairs.cell_pair)), shape=(n_cells, len(pairs.lo))
+    )
     incidence_t = _incidence(pairs.lo, pairs.hi, m).T.tocsr()
     centring = np.full((m, m), 1.0 / m) if fit.prior_precision == 0 else 0.0
     hess_inv = np.linalg.inv(fit.hessian + centring)
-    return (cell_to_score, cell_to_total, pairs.lo, pairs.hi, incidence_t, fit.theta, hess_inv,
-            fit.prior_precision, m)
+    return (
+        cell_to_score,
+        cell_to_total,
+        pairs.lo,
+        pairs.hi,
+        incidence_t,
+        fit.theta,
+        hess_inv,
+        fit.prior_precision,
+        m,
+    )
 
 
 def _pos(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -385,15 +436,22 @@ def bootstrap_bradley_terry(
     workers = workers or min(len(sizes), os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda job: _bootstrap_block(job[0], job[1], *args),
-                                    zip(children, sizes, strict=True)))
+            results = list(
+                pool.map(
+                    lambda job: _bootstrap_block(job[0], job[1], *args),
+                    zip(children, sizes, strict=True),
+                )
+            )
     else:
-        results = [_bootstrap_block(child, size, *args) for child, size in zip(children, sizes,
-                                                                                strict=True)]
+        results = [
+            _bootstrap_block(child, size, *args)
+            for child, size in zip(children, sizes, strict=True)
+        ]
     if not results:
         return BootstrapResult(theta=np.empty((0, m)), degenerate_rounds=0)
-    return BootstrapResult(theta=np.vstack([r[0] for r in results]),
-                           degenerate_rounds=sum(r[1] for r in results))
+    return BootstrapResult(
+        theta=np.vstack([r[0] for r in results]), degenerate_rounds=sum(r[1] for r in results)
+    )
 
 
 @dataclass(frozen=True)
@@ -422,9 +480,17 @@ def _xtvx(a: np.ndarray, b: np.ndarray, z: np.ndarray, v: np.ndarray, m: int) ->
     out = np.zeros((m + k, m + k))
     out[:m, :m] = np.diag(pair.sum(axis=1) + pair.sum(axis=0)) - pair - pair.T
     vz = v[:, None] * z
-    cross = np.stack([np.bincount(a, vz[:, c], minlength=m) - np.bincount(b, vz[:, c],
-                                                                          minlength=m)
-                      for c in range(k)], axis=1) if k else np.zeros((m, 0))
+    cross = (
+        np.stack(
+            [
+                np.bincount(a, vz[:, c], minlength=m) - np.bincount(b, vz[:, c], minlength=m)
+                for c in range(k)
+            ],
+            axis=1,
+        )
+        if k
+        else np.zeros((m, 0))
+    )
     out[:m, m:] = cross
     out[m:, :m] = cross.T
     out[m:, m:] = z.T @ vz
@@ -432,8 +498,12 @@ def _xtvx(a: np.ndarray, b: np.ndarray, z: np.ndarray, v: np.ndarray, m: int) ->
 
 
 def fit_bradley_terry_covariates(
-    model_a: np.ndarray, model_b: np.ndarray, score_a: np.ndarray, weight: np.ndarray,
-    covariates: np.ndarray, n_models: int,
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    score_a: np.ndarray,
+    weight: np.ndarray,
+    covariates: np.ndarray,
+    n_models: int,
 ) -> BTCovariateFit:
     """Bradley-Terry ML with per-row covariates (logistic regression on e_a - e_b and z).
 
@@ -484,6 +554,11 @@ def fit_bradley_terry_covariates(
     meat = _xtvx(a, b, z, w * (y - p) ** 2, m)
     sandwich = inv @ meat @ inv
     fisher = inv - centring
-    return BTCovariateFit(theta=params[:m], beta=params[m:], cov=(sandwich + sandwich.T) / 2,
-                          fisher_cov=(fisher + fisher.T) / 2, loglik=current,
-                          converged=converged)
+    return BTCovariateFit(
+        theta=params[:m],
+        beta=params[m:],
+        cov=(sandwich + sandwich.T) / 2,
+        fisher_cov=(fisher + fisher.T) / 2,
+        loglik=current,
+        converged=converged,
+    )

@@ -46,16 +46,26 @@ class DavidsonFit:
         return self.cov[:-1, :-1]
 
 
-def _parts(theta: np.ndarray, log_nu: float, lo: np.ndarray, hi: np.ndarray,
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _parts(
+    theta: np.ndarray,
+    log_nu: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     x = (theta[lo] - theta[hi]) / 2
     nu = float(np.exp(log_nu))
     denom = 2 * np.cosh(x) + nu
     return x, denom, 2 * np.sinh(x), nu
 
 
-def fit_davidson(first: np.ndarray, second: np.ndarray, wins_first: np.ndarray,
-                 wins_second: np.ndarray, ties: np.ndarray, n_models: int) -> DavidsonFit:
+def fit_davidson(
+    first: np.ndarray,
+    second: np.ndarray,
+    wins_first: np.ndarray,
+    wins_second: np.ndarray,
+    ties: np.ndarray,
+    n_models: int,
+) -> DavidsonFit:
     """Davidson ML by Newton's method on (theta, log nu), per unordered pair counts.
 
     Requires at least one tie (otherwise nu-hat = 0: use Bradley-Terry) and a strongly connected
@@ -90,14 +100,15 @@ def fit_davidson(first: np.ndarray, second: np.ndarray, wins_first: np.ndarray,
         w = h_xx / 4
         info[lo, hi] = -w
         info[hi, lo] = -w
-        info[np.arange(m), np.arange(m)] = (np.bincount(lo, w, minlength=m)
-                                            + np.bincount(hi, w, minlength=m))
-        cross = (np.bincount(lo, h_xl / 2, minlength=m) - np.bincount(hi, h_xl / 2, minlength=m))
+        info[np.arange(m), np.arange(m)] = np.bincount(lo, w, minlength=m) + np.bincount(
+            hi, w, minlength=m
+        )
+        cross = np.bincount(lo, h_xl / 2, minlength=m) - np.bincount(hi, h_xl / 2, minlength=m)
         info[:m, m] = cross
         info[m, :m] = cross
         info[m, m] = h_ll.sum()
         grad = np.zeros(m + 1)
-        grad[:m] = (np.bincount(lo, g_x / 2, minlength=m) - np.bincount(hi, g_x / 2, minlength=m))
+        grad[:m] = np.bincount(lo, g_x / 2, minlength=m) - np.bincount(hi, g_x / 2, minlength=m)
         grad[m] = g_l
         return info, grad
 
@@ -123,5 +134,11 @@ def fit_davidson(first: np.ndarray, second: np.ndarray, wins_first: np.ndarray,
     info, _ = information(theta, log_nu)
     cov = np.linalg.inv(info + centring)
     cov[:m, :m] -= 1.0 / m
-    return DavidsonFit(theta=theta, log_nu=float(log_nu), cov=(cov + cov.T) / 2,
-                       loglik=current, iterations=iterations, converged=converged)
+    return DavidsonFit(
+        theta=theta,
+        log_nu=float(log_nu),
+        cov=(cov + cov.T) / 2,
+        loglik=current,
+        iterations=iterations,
+        converged=converged,
+    )

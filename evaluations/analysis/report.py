@@ -27,7 +27,7 @@ BOTH_BAD_OPTIONS = ("tie", "exclude")
 
 
 def parse_anchor(anchor: str | tuple[str, float] | None) -> tuple[str, float] | None:
-    """"MODEL=VALUE" (split at the last "=") or (model, value)."""
+    """ "MODEL=VALUE" (split at the last "=") or (model, value)."""
     if anchor is None or isinstance(anchor, tuple):
         return anchor
     name, sep, value = anchor.rpartition("=")
@@ -82,29 +82,37 @@ def analyze(
     gold = votes.is_gold
     ranked = votes.subset(~gold)
     document["summary"] = {
-        "votes": len(votes), "gold_votes": int(gold.sum()),
+        "votes": len(votes),
+        "gold_votes": int(gold.sum()),
         "both_bad_votes": int((ranked.outcome == BOTH_BAD).sum()),
         "models": len(np.unique(np.r_[votes.model_a, votes.model_b])),
         "raters": len(np.unique(votes.rater)) if votes.rater is not None else None,
         "items": len(np.unique(votes.item)) if votes.item is not None else None,
-        "category": category, "ties": ties, "both_bad": both_bad,
+        "category": category,
+        "ties": ties,
+        "both_bad": both_bad,
     }
     if both_bad == "exclude":
         ranked = ranked.subset(ranked.outcome != BOTH_BAD)
     document["summary"]["votes_ranked"] = len(ranked)
     document["warnings"] = warnings
-    document.update(_ranking(ranked, ties=ties, bootstrap=bootstrap, seed=seed,
-                             anchor=anchor_pair, warnings=warnings))
+    document.update(
+        _ranking(
+            ranked, ties=ties, bootstrap=bootstrap, seed=seed, anchor=anchor_pair, warnings=warnings
+        )
+    )
 
     if category is None and votes.category is not None and len(votes.categories) > 1:
         per_category: dict[str, Any] = {}
         for code, name in enumerate(votes.categories):
             subset = ranked.subset(ranked.category == code)
             notes: list[str] = []
-            block = _ranking(subset, ties=ties, bootstrap=0, seed=None, anchor=None,
-                             warnings=notes)
-            per_category[name] = {"votes": len(subset), "models": block["models"],
-                                  "warnings": notes}
+            block = _ranking(subset, ties=ties, bootstrap=0, seed=None, anchor=None, warnings=notes)
+            per_category[name] = {
+                "votes": len(subset),
+                "models": block["models"],
+                "warnings": notes,
+            }
         document["categories"] = per_category
 
     document["agreement"] = _agreement(votes.subset(~gold), both_bad, min_shared)
@@ -129,20 +137,44 @@ def _model_stats(votes: VoteArrays) -> dict[str, np.ndarray]:
     }
 
 
-def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
-             anchor: tuple[str, float] | None, warnings: list[str]) -> dict[str, Any]:
+def _ranking(
+    votes: VoteArrays,
+    *,
+    ties: str,
+    bootstrap: int,
+    seed: int | None,
+    anchor: tuple[str, float] | None,
+    warnings: list[str],
+) -> dict[str, Any]:
     m_all = len(votes.models)
     counts = _model_stats(votes)
-    method = ("bootstrap percentile" if bootstrap else
-              "fisher (Davidson likelihood)" if ties == "davidson" else "sandwich")
-    interval = {"method": method, "level": 0.95, "bootstrap_rounds": bootstrap or None,
-                "seed": seed if bootstrap else None,
-                "reference": (f"anchored: relative to {anchor[0]} fixed at {anchor[1]:g}"
-                              if anchor else
-                              "centred: relative to the average of the models in the same "
-                              "component (ratings average 1000)")}
-    empty = {"models": [], "components": [], "pairwise": [], "equality_test": None,
-             "votes_needed": [], "interval": interval}
+    method = (
+        "bootstrap percentile"
+        if bootstrap
+        else "fisher (Davidson likelihood)"
+        if ties == "davidson"
+        else "sandwich"
+    )
+    interval = {
+        "method": method,
+        "level": 0.95,
+        "bootstrap_rounds": bootstrap or None,
+        "seed": seed if bootstrap else None,
+        "reference": (
+            f"anchored: relative to {anchor[0]} fixed at {anchor[1]:g}"
+            if anchor
+            else "centred: relative to the average of the models in the same "
+            "component (ratings average 1000)"
+        ),
+    }
+    empty = {
+        "models": [],
+        "components": [],
+        "pairwise": [],
+        "equality_test": None,
+        "votes_needed": [],
+        "interval": interval,
+    }
     if len(votes) == 0:
         warnings.append("no votes: nothing to rank")
         return empty
@@ -163,12 +195,15 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
     if unrated:
         warnings.append(f"no votes for {', '.join(unrated)}: not rated")
     if structure.n_components > 1:
-        pieces = [[votes.models[i] for i in np.flatnonzero(structure.component == c)]
-                  for c in range(structure.n_components)]
+        pieces = [
+            [votes.models[i] for i in np.flatnonzero(structure.component == c)]
+            for c in range(structure.n_components)
+        ]
         warnings.append(
             f"the comparison graph has {structure.n_components} disconnected components "
             f"({'; '.join(', '.join(p) for p in pieces)}): ratings are only comparable within "
-            "a component; each is ranked and centred on its own")
+            "a component; each is ranked and centred on its own"
+        )
     rng_root = np.random.SeedSequence(seed)
     component_seeds = rng_root.spawn(structure.n_components)
     models_out: list[dict[str, Any]] = []
@@ -202,16 +237,22 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
             warnings.append(
                 "no maximum-likelihood rating exists (some models "
                 + ("; ".join(detail) if detail else "only win against one group")
-                + "): ratings in {" + ", ".join(names) + "} are MAP estimates with a N(0, 400 "
+                + "): ratings in {"
+                + ", ".join(names)
+                + "} are MAP estimates with a N(0, 400 "
                 "Elo) prior on each rating with posterior (Laplace) intervals, and the "
-                "unbounded side of a never-winning or never-losing model's interval is null")
+                "unbounded side of a never-winning or never-losing model's interval is null"
+            )
         use_davidson = ties == "davidson"
         tie_total = float(cn[cy == 0.5].sum())
         if use_davidson and (tie_total == 0 or prior > 0):
             warnings.append(
-                "Davidson fit not possible in {" + ", ".join(names) + "} ("
+                "Davidson fit not possible in {"
+                + ", ".join(names)
+                + "} ("
                 + ("no ties" if tie_total == 0 else "no maximum-likelihood estimate")
-                + "): Bradley-Terry with ties as half wins used instead")
+                + "): Bradley-Terry with ties as half wins used instead"
+            )
             use_davidson = False
         if use_davidson:
             pcs = _pair_table(ca, cb, cy, cn, m)
@@ -219,11 +260,16 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
             theta, cov = dav.theta, dav.theta_cov
             null_ll = _davidson_null_loglik(pcs[2] + pcs[3], pcs[4])
             loglik = dav.loglik
-            davidson_out.append({
-                "models": names, "tie_parameter": dav.nu, "tie_parameter_se": dav.nu_se,
-                "log_tie_parameter": dav.log_nu,
-                "log_tie_parameter_se": float(np.sqrt(dav.cov[-1, -1])),
-                "converged": dav.converged})
+            davidson_out.append(
+                {
+                    "models": names,
+                    "tie_parameter": dav.nu,
+                    "tie_parameter_se": dav.nu_se,
+                    "log_tie_parameter": dav.log_nu,
+                    "log_tie_parameter_se": float(np.sqrt(dav.cov[-1, -1])),
+                    "converged": dav.converged,
+                }
+            )
         else:
             fit = fit_bradley_terry(ca, cb, cy, cn, m, prior_precision=prior)
             # With separated data the residuals of the never-losing (or never-winning) cells
@@ -233,8 +279,9 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
             theta, cov = fit.theta, (fit.fisher_cov if prior > 0 else fit.cov)
             loglik, null_ll = fit.loglik, fit.null_loglik
             if not fit.converged:
-                warnings.append("Bradley-Terry Newton iterations did not converge in {"
-                                + ", ".join(names) + "}")
+                warnings.append(
+                    "Bradley-Terry Newton iterations did not converge in {" + ", ".join(names) + "}"
+                )
         shift = 0.0
         transform = np.eye(m)
         if anchor is not None and anchor[0] in names:
@@ -243,25 +290,32 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
             transform = np.eye(m)
             transform[:, idx] -= 1.0
         elif anchor is not None:
-            warnings.append(f"anchor {anchor[0]} is not in component {{{', '.join(names)}}}: "
-                            "that component is centred")
+            warnings.append(
+                f"anchor {anchor[0]} is not in component {{{', '.join(names)}}}: "
+                "that component is centred"
+            )
         ratings = 1000.0 + ELO_SCALE * theta + shift
         cov_r = transform @ cov @ transform.T * ELO_SCALE**2
         se = np.sqrt(np.clip(np.diag(cov_r), 0, None))
         boot_ratings = None
         if bootstrap:
             if use_davidson:
-                boot_theta = _bootstrap_davidson(ca, cb, cy, cn, m, bootstrap,
-                                                 component_seeds[c], dav.theta)
+                boot_theta = _bootstrap_davidson(
+                    ca, cb, cy, cn, m, bootstrap, component_seeds[c], dav.theta
+                )
                 degenerate = 0
             else:
-                result = bootstrap_bradley_terry(ca, cb, cy, cn, m, bootstrap,
-                                                 seed=component_seeds[c], fit=fit)
+                result = bootstrap_bradley_terry(
+                    ca, cb, cy, cn, m, bootstrap, seed=component_seeds[c], fit=fit
+                )
                 boot_theta, degenerate = result.theta, result.degenerate_rounds
             if degenerate:
-                warnings.append(f"{degenerate} of {bootstrap} bootstrap rounds in {{"
-                                + ", ".join(names) + "} had a model with no win or no loss; "
-                                "they were fitted with the N(0, 400 Elo) prior")
+                warnings.append(
+                    f"{degenerate} of {bootstrap} bootstrap rounds in {{"
+                    + ", ".join(names)
+                    + "} had a model with no win or no loss; "
+                    "they were fitted with the N(0, 400 Elo) prior"
+                )
             boot_ratings = ratings + (ELO_SCALE * (boot_theta - theta)) @ transform.T
             low, high = np.percentile(boot_ratings, [2.5, 97.5], axis=0)
         else:
@@ -272,38 +326,56 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
         for i in range(m):
             g = members[i]
             votes_i = int(counts["votes"][g])
-            models_out.append({
-                "model": names[i], "rating": ratings[i], "ci_low": low[i], "ci_high": high[i],
-                "se": se[i] if not bootstrap else float(np.std(boot_ratings[:, i], ddof=1)),
-                "rank": ranks[i], "rank_lower": best[i], "rank_upper": worst[i],
-                "votes": votes_i, "wins": int(counts["wins"][g]),
-                "losses": int(counts["losses"][g]), "ties": int(counts["ties"][g]),
-                "both_bad": int(counts["both_bad"][g]),
-                "win_rate": counts["wins"][g] / votes_i if votes_i else None,
-                "component": c,
-            })
+            models_out.append(
+                {
+                    "model": names[i],
+                    "rating": ratings[i],
+                    "ci_low": low[i],
+                    "ci_high": high[i],
+                    "se": se[i] if not bootstrap else float(np.std(boot_ratings[:, i], ddof=1)),
+                    "rank": ranks[i],
+                    "rank_lower": best[i],
+                    "rank_upper": worst[i],
+                    "votes": votes_i,
+                    "wins": int(counts["wins"][g]),
+                    "losses": int(counts["losses"][g]),
+                    "ties": int(counts["ties"][g]),
+                    "both_bad": int(counts["both_bad"][g]),
+                    "win_rate": counts["wins"][g] / votes_i if votes_i else None,
+                    "component": c,
+                }
+            )
         pair_block, need_block = _pairwise(names, ratings, cov_r, ca, cb, cn, boot_ratings)
         pairwise.extend(pair_block)
         needed.extend(need_block)
         df = m - 1
         lr = max(2 * (loglik - null_ll), 0.0)
         free = theta[1:] - theta[0]
-        free_cov = (cov[1:, 1:] - cov[1:, :1] - cov[:1, 1:] + cov[0, 0])
+        free_cov = cov[1:, 1:] - cov[1:, :1] - cov[:1, 1:] + cov[0, 0]
         try:
             wald = float(free @ np.linalg.solve(free_cov, free))
         except np.linalg.LinAlgError:
             wald = float("nan")
-        tests.append({
-            "models": names, "df": df,
-            "likelihood_ratio": lr, "p_value": float(stats.chi2.sf(lr, df)),
-            "robust_wald": wald, "robust_wald_p_value": float(stats.chi2.sf(wald, df)),
-            "note": ("likelihood ratio against all ratings equal; with ties as half wins it is "
-                     "a quasi-likelihood, so the robust (sandwich) Wald test is the calibrated "
-                     "one" if not use_davidson else
-                     "likelihood ratio against all worths equal (Davidson, nu refitted)"),
-        })
-    order = sorted(range(len(models_out)),
-                   key=lambda i: (models_out[i]["component"], -models_out[i]["rating"]))
+        tests.append(
+            {
+                "models": names,
+                "df": df,
+                "likelihood_ratio": lr,
+                "p_value": float(stats.chi2.sf(lr, df)),
+                "robust_wald": wald,
+                "robust_wald_p_value": float(stats.chi2.sf(wald, df)),
+                "note": (
+                    "likelihood ratio against all ratings equal; with ties as half wins it is "
+                    "a quasi-likelihood, so the robust (sandwich) Wald test is the calibrated "
+                    "one"
+                    if not use_davidson
+                    else "likelihood ratio against all worths equal (Davidson, nu refitted)"
+                ),
+            }
+        )
+    order = sorted(
+        range(len(models_out)), key=lambda i: (models_out[i]["component"], -models_out[i]["rating"])
+    )
     _holm(pairwise)
     result: dict[str, Any] = {
         "interval": interval,
@@ -318,8 +390,13 @@ def _ranking(votes: VoteArrays, *, ties: str, bootstrap: int, seed: int | None,
     return result
 
 
-def _pair_table(ca: np.ndarray, cb: np.ndarray, cy: np.ndarray, cn: np.ndarray, m: int,
-                ) -> tuple[np.ndarray, ...]:
+def _pair_table(
+    ca: np.ndarray,
+    cb: np.ndarray,
+    cy: np.ndarray,
+    cn: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, ...]:
     """(first, second, first wins, second wins, ties) per unordered pair from cells."""
     swap = ca > cb
     lo, hi = np.where(swap, cb, ca), np.where(swap, ca, cb)
@@ -337,9 +414,16 @@ def _davidson_null_loglik(decisive: np.ndarray, ties: np.ndarray) -> float:
     return float(decisive.sum() * np.log(1 / (2 + nu)) + ties.sum() * np.log(nu / (2 + nu)))
 
 
-def _bootstrap_davidson(ca: np.ndarray, cb: np.ndarray, cy: np.ndarray, cn: np.ndarray, m: int,
-                        rounds: int, seed: np.random.SeedSequence, theta0: np.ndarray,
-                        ) -> np.ndarray:
+def _bootstrap_davidson(
+    ca: np.ndarray,
+    cb: np.ndarray,
+    cy: np.ndarray,
+    cn: np.ndarray,
+    m: int,
+    rounds: int,
+    seed: np.random.SeedSequence,
+    theta0: np.ndarray,
+) -> np.ndarray:
     # Davidson studies are small (tens of models), so one refit per round is affordable here.
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(int(round(cn.sum())), cn / cn.sum(), size=rounds)
@@ -353,8 +437,11 @@ def _bootstrap_davidson(ca: np.ndarray, cb: np.ndarray, cy: np.ndarray, cn: np.n
     return out
 
 
-def _rank_ranges(ratings: np.ndarray, low: np.ndarray, high: np.ndarray,
-                 ) -> tuple[list[int], list[int], list[int]]:
+def _rank_ranges(
+    ratings: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> tuple[list[int], list[int], list[int]]:
     """Rank 1 = best. Best rank: 1 + models whose interval lies wholly above this one's; worst:
     M - models whose interval lies wholly below. Null (open) bounds count as +/- infinity."""
     lo = np.where(np.isnan(low), -np.inf, low)
@@ -366,9 +453,15 @@ def _rank_ranges(ratings: np.ndarray, low: np.ndarray, high: np.ndarray,
     return rank.tolist(), best.tolist(), worst.tolist()
 
 
-def _pairwise(names: list[str], ratings: np.ndarray, cov_r: np.ndarray, ca: np.ndarray,
-              cb: np.ndarray, cn: np.ndarray, boot: np.ndarray | None,
-              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _pairwise(
+    names: list[str],
+    ratings: np.ndarray,
+    cov_r: np.ndarray,
+    ca: np.ndarray,
+    cb: np.ndarray,
+    cn: np.ndarray,
+    boot: np.ndarray | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     m = len(names)
     votes = np.zeros((m, m))
     np.add.at(votes, (ca, cb), cn)
@@ -390,19 +483,32 @@ def _pairwise(names: list[str], ratings: np.ndarray, cov_r: np.ndarray, ca: np.n
     def prob(d: np.ndarray) -> np.ndarray:
         return expit(d / ELO_SCALE)
 
-    pairs = [{"model_a": names[a], "model_b": names[b], "votes": int(votes[a, b]),
-              "rating_difference": float(diff[k]), "win_probability": float(prob(diff[k])),
-              "ci_low": float(prob(d_low[k])), "ci_high": float(prob(d_high[k])),
-              "p_value": float(p[k]) if se[k] > 0 else None}
-             for k, (a, b) in enumerate(zip(i, j, strict=True))]
+    pairs = [
+        {
+            "model_a": names[a],
+            "model_b": names[b],
+            "votes": int(votes[a, b]),
+            "rating_difference": float(diff[k]),
+            "win_probability": float(prob(diff[k])),
+            "ci_low": float(prob(d_low[k])),
+            "ci_high": float(prob(d_high[k])),
+            "p_value": float(p[k]) if se[k] > 0 else None,
+        }
+        for k, (a, b) in enumerate(zip(i, j, strict=True))
+    ]
     order = np.argsort(-ratings)
     needed = []
     for upper, lower in zip(order[:-1], order[1:], strict=True):
         d = ratings[upper] - ratings[lower]
-        s = float(np.sqrt(max(cov_r[upper, upper] + cov_r[lower, lower]
-                              - 2 * cov_r[upper, lower], 0)))
-        entry: dict[str, Any] = {"higher": names[upper], "lower": names[lower],
-                                 "rating_difference": float(d), "z": d / s if s else None}
+        s = float(
+            np.sqrt(max(cov_r[upper, upper] + cov_r[lower, lower] - 2 * cov_r[upper, lower], 0))
+        )
+        entry: dict[str, Any] = {
+            "higher": names[upper],
+            "lower": names[lower],
+            "rating_difference": float(d),
+            "z": d / s if s else None,
+        }
         if d > 0 and s > 0:
             # The standard error scales as 1/sqrt(votes) when votes keep their current mix.
             required = total * (Z95 * s / d) ** 2
@@ -458,22 +564,35 @@ def _gold(votes: VoteArrays) -> dict[str, Any]:
     names = votes.raters or [""]
     n = np.bincount(raters, minlength=len(names))
     k = np.bincount(raters, correct.astype(float), minlength=len(names))
-    return {"gold_votes": int(gold.sum()), "accuracy": float(correct.mean()),
-            "per_rater": [{"rater": names[r], "gold_votes": int(n[r]),
-                           "accuracy": float(k[r] / n[r])} for r in np.flatnonzero(n)]}
+    return {
+        "gold_votes": int(gold.sum()),
+        "accuracy": float(correct.mean()),
+        "per_rater": [
+            {"rater": names[r], "gold_votes": int(n[r]), "accuracy": float(k[r] / n[r])}
+            for r in np.flatnonzero(n)
+        ],
+    }
 
 
 def _bias(votes: VoteArrays, models: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if votes.left_is_a is not None and (votes.left_is_a >= 0).any():
-        out["position"] = position_bias(votes.model_a, votes.model_b, votes.outcome,
-                                        votes.left_is_a, votes.models)
+        out["position"] = position_bias(
+            votes.model_a, votes.model_b, votes.outcome, votes.left_is_a, votes.models
+        )
     else:
         out["position"] = {"message": "the side shown on the left is not recorded"}
     if votes.length_a is not None and votes.length_b is not None:
         plain = {row["model"]: row["rating"] for row in models}
-        out["length"] = length_bias(votes.model_a, votes.model_b, votes.outcome, votes.length_a,
-                                    votes.length_b, votes.models, plain)
+        out["length"] = length_bias(
+            votes.model_a,
+            votes.model_b,
+            votes.outcome,
+            votes.length_a,
+            votes.length_b,
+            votes.models,
+            plain,
+        )
     else:
         out["length"] = {"message": "answer lengths are not recorded"}
     return out

@@ -296,8 +296,9 @@ class PairCounts:
         return self.counts.sum(axis=1)
 
 
-def pair_counts(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
-                n_models: int) -> PairCounts:
+def pair_counts(
+    model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, n_models: int
+) -> PairCounts:
     """Aggregate votes into per-pair outcome counts: one bincount over ordered (a, b, outcome)
     codes, then the orientation is folded on the small M x M x 4 table (no per-vote Python)."""
     m = n_models
@@ -311,5 +312,6 @@ def pair_counts(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray,
     lo, hi = np.triu_indices(m, k=1)
     counts = folded[lo, hi]
     present = counts.any(axis=1)
-    return PairCounts(n_models=m, first=lo[present], second=hi[present],
-                      counts=counts[present].astype(np.float64))
+    return PairCounts(
+        n_models=m, first=lo[present], second=hi[present], counts=counts[present].astype(np.float64)
+    )

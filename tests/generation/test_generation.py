@@ -273,9 +273,7 @@ def test_generation_start_refuses_an_open_study(study, prompts):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_batches_of_one_process_share_its_concurrency(
-    settings, study, stub_candidate, openai_stub
-):
+def test_batches_of_one_process_share_its_concurrency(settings, study, stub_candidate, openai_stub):
     # Two batches at once, as a threads pool runs them: they run on the process's one event
     # loop and queue for the same places, so the process never exceeds its share.
     from concurrent.futures import ThreadPoolExecutor

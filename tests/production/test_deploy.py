@@ -92,10 +92,7 @@ def test_gunicorn_takes_its_size_from_the_environment_and_logs_to_stdout() -> No
 def test_the_wsgi_module_forks_warm_workers_with_startup_objects_frozen() -> None:
     """gunicorn preloads config.wsgi; a full garbage collection must not walk LiteLLM's tables."""
     env = production_env("sqlite:///:memory:", **README_ENV)
-    probe = (
-        "import gc; import config.wsgi; "
-        "print(gc.get_freeze_count())"
-    )
+    probe = "import gc; import config.wsgi; print(gc.get_freeze_count())"
     result = _run(sys.executable, "-c", probe, env=env)
     assert result.returncode == 0, result.stderr
     # Unfrozen, a full collection walked ~500,000 startup objects: 240 ms with every thread of

@@ -40,9 +40,13 @@ class Command(BaseCommand):
             raise CommandError(f"{options['votes_file']}: {exc}") from None
         try:
             document = analyze(
-                votes, ties=options["ties"], both_bad=options["both_bad"],
-                bootstrap=options["bootstrap"], seed=options["seed"],
-                category=options["category"], anchor=options["anchor"],
+                votes,
+                ties=options["ties"],
+                both_bad=options["both_bad"],
+                bootstrap=options["bootstrap"],
+                seed=options["seed"],
+                category=options["category"],
+                anchor=options["anchor"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
