@@ -232,10 +232,13 @@ def bare_ceiling(n: int, latency: float, concurrency: int, priced: bool) -> dict
     return {"seconds": seconds, "peak": peak, "cpu": cpu}
 
 
-def bare_ceiling_processes(n: int, latency: float, concurrency: int, processes: int) -> float:
+def bare_ceiling_processes(
+    n: int, latency: float, concurrency: int, processes: int
+) -> tuple[float, float]:
     """Calls/s of ``processes`` bare-LiteLLM processes at once (priced calls, ``n`` each, one
     shared stub): how LiteLLM alone scales on this machine, with no database, broker or
-    Celery. The workers' scaling is compared with it."""
+    Celery. The workers' scaling is compared with it. Returns (calls/s, share of the machine
+    busy meanwhile)."""
     stub = Stub(latency)
     children = []
     try:
@@ -253,16 +256,19 @@ def bare_ceiling_processes(n: int, latency: float, concurrency: int, processes: 
         for child in children:  # each has warmed up and waits for the start
             if child.stdout.readline().strip() != "READY":
                 raise SystemExit("a bare LiteLLM process did not start")
+        busy_before = machine_busy()
         for child in children:
             child.stdin.write("GO\n")
             child.stdin.flush()
         seconds = [float(child.stdout.readline().split()[1]) for child in children]
+        busy_after = machine_busy()
     finally:
         for child in children:
             child.kill()
             child.wait()
         stub.stop()
-    return n * processes / max(seconds)
+    share = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+    return n * processes / max(seconds), share
 
 
 def bare_child(base_url: str, n: int, concurrency: int) -> None:
@@ -290,7 +296,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--outputs", type=int, default=4000)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--concurrency", type=int, default=64, help="per worker process")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=128,
+        help="requests in flight per worker process (default: GENERATION_PROCESS_CONCURRENCY's)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -346,11 +357,14 @@ def main() -> None:
                 f"{bare['cpu'] / args.outputs * 1000:.2f} ms CPU per call"
             )
         for processes in counts[1:]:
-            rate = bare_ceiling_processes(args.outputs, args.latency, args.concurrency, processes)
+            rate, share = bare_ceiling_processes(
+                args.outputs, args.latency, args.concurrency, processes
+            )
             bare_scales[processes].append(rate / ceiling["priced"])
             print(
                 f"round {round_number}: LiteLLM alone, priced calls, {processes} processes at "
-                f"once: {rate:6.1f} calls/s, {rate / ceiling['priced']:.2f}x one process"
+                f"once: {rate:6.1f} calls/s, {rate / ceiling['priced']:.2f}x one process; machine "
+                f"{share:.0%} busy"
             )
         for processes in counts:
             result = real_path(
