@@ -177,7 +177,7 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
         "cpu": cpu,
         "stub_cpu": stub_cpu,
         "machine_cpu": machine,
-        "machine_share": (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]),
+        "machine_share": busy_share(busy_before, busy_after),
     }
 
 
@@ -267,8 +267,7 @@ def bare_ceiling_processes(
             child.kill()
             child.wait()
         stub.stop()
-    share = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
-    return n * processes / max(seconds), share
+    return n * processes / max(seconds), busy_share(busy_before, busy_after)
 
 
 def bare_child(base_url: str, n: int, concurrency: int) -> None:
@@ -288,6 +287,11 @@ def machine_busy() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the machine's CPU time that was busy between two machine_busy() readings."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 def main() -> None:
