@@ -73,6 +73,12 @@ def position_bias(
         ca, cb, cy, cw, cz = _aggregate(
             np.searchsorted(present, a), np.searchsorted(present, b), _score(out), z
         )
+        if not _side_identifiable(ca, cb, cz, len(present)):
+            result["message"] = (
+                "the left side's advantage cannot be told apart from the models' strengths: "
+                "too few votes shown each way round"
+            )
+            return result
         fit = fit_bradley_terry_covariates(ca, cb, cy, cw, cz, len(present))
         se = float(np.sqrt(fit.cov[-1, -1]))
         result["left_advantage_elo"] = {
@@ -81,6 +87,17 @@ def position_bias(
             "ci_high": float((fit.beta[0] + Z95 * se) * ELO_SCALE),
         }
     return result
+
+
+def _side_identifiable(a: np.ndarray, b: np.ndarray, z: np.ndarray, n_models: int) -> bool:
+    """Whether the design (model differences, side) has full rank: with fewer votes, e.g. one
+    pair always shown the same way round, the side's effect is confounded and the fit singular."""
+    rows = np.arange(len(a))
+    design = np.zeros((len(a), n_models + 1))
+    np.add.at(design, (rows, a), 1.0)
+    np.add.at(design, (rows, b), -1.0)
+    design[:, -1] = np.asarray(z, dtype=np.float64).reshape(len(a))
+    return int(np.linalg.matrix_rank(design)) >= n_models
 
 
 def length_bias(
