@@ -4,17 +4,19 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import path, reverse
 
+from evaluations.access import study_for_user_or_404
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
+from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 
 
-class CandidateInline(admin.StackedInline):
+class CandidateInline(StudyScopedAdminMixin, admin.StackedInline):
     model = Candidate
     extra = 0
     fieldsets = [
@@ -36,7 +38,7 @@ class CandidateInline(admin.StackedInline):
     ]
 
 
-class PromptInline(admin.TabularInline):
+class PromptInline(StudyScopedAdminMixin, admin.TabularInline):
     model = Prompt
     extra = 0
     fields = ["external_id", "category", "text", "context", "reference"]
@@ -44,7 +46,13 @@ class PromptInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
+class StudyAdmin(
+    StudyScopedAdminMixin,
+    StudyOwnershipAdminMixin,
+    JudgingAdminMixin,
+    GenerationAdminMixin,
+    admin.ModelAdmin,
+):
     form = StudyAdminForm
     list_display = [
         "name",
@@ -146,9 +154,6 @@ class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
     def vote_count(self, obj: Study) -> int:
         return obj.n_votes
 
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
-        return {"owner": request.user.pk}
-
     def get_urls(self):
         urls = super().get_urls()
         extra = [
@@ -171,7 +176,7 @@ class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
         return study_results_view(request, study_id, self)
 
     def import_prompts_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
-        study = get_object_or_404(Study, pk=study_id)
+        study = study_for_user_or_404(request.user, study_id)
         if not self.has_change_permission(request, study):
             raise PermissionDenied
         errors: list[str] = []
@@ -206,7 +211,7 @@ class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(CandidateDriftAdminMixin, admin.ModelAdmin):
+class CandidateAdmin(StudyScopedAdminMixin, CandidateDriftAdminMixin, admin.ModelAdmin):
     list_display = ["label", "model", "version", "study", "demo_model"]
     list_filter = ["study"]
     search_fields = ["label", "model", "version"]
@@ -217,7 +222,7 @@ class CandidateAdmin(CandidateDriftAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "study", "category", "short_text"]
     list_filter = ["study", "category"]
     search_fields = ["external_id", "text", "category"]
@@ -228,7 +233,7 @@ class PromptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Output)
-class OutputAdmin(OutputGenerationAdminMixin, admin.ModelAdmin):
+class OutputAdmin(StudyScopedAdminMixin, OutputGenerationAdminMixin, admin.ModelAdmin):
     list_display = [
         "prompt",
         "candidate",
@@ -259,7 +264,7 @@ class OutputAdmin(OutputGenerationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Pair)
-class PairAdmin(admin.ModelAdmin):
+class PairAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["public_id", "study", "prompt", "output_a", "output_b", "gold_answer"]
     list_filter = ["study", ("gold_answer", admin.EmptyFieldListFilter)]
     search_fields = ["public_id", "prompt__external_id"]

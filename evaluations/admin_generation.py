@@ -10,12 +10,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from evaluations.access import study_for_user_or_404
 from evaluations.generation import (
     GenerationError,
     generation_progress,
@@ -79,7 +79,7 @@ class GenerationAdminMixin:
         return extra + super().get_urls()
 
     def _study_for_change(self, request: HttpRequest, study_id: int) -> Study:
-        study = get_object_or_404(Study, pk=study_id)
+        study = study_for_user_or_404(request.user, study_id)
         if not self.has_change_permission(request, study):
             raise PermissionDenied
         return study
@@ -88,7 +88,7 @@ class GenerationAdminMixin:
         return HttpResponseRedirect(reverse("admin:evaluations_study_change", args=[study.pk]))
 
     def progress_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
-        study = get_object_or_404(Study, pk=study_id)
+        study = study_for_user_or_404(request.user, study_id)
         if not self.has_view_permission(request, study):
             raise PermissionDenied
         return HttpResponse(_progress_html(study))

@@ -10,11 +10,12 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from evaluations.admin_scoping import StudyScopedAdminMixin
 from evaluations.judging import JudgingError, judging_start, study_judge_results
 from evaluations.models import Candidate, Judge, JudgeVote, Study
 
 
-class JudgeInline(admin.TabularInline):
+class JudgeInline(StudyScopedAdminMixin, admin.TabularInline):
     model = Judge
     extra = 0
     fields = [
@@ -98,7 +99,7 @@ class CandidateDriftAdminMixin:
 
 
 @admin.register(JudgeVote)
-class JudgeVoteAdmin(admin.ModelAdmin):
+class JudgeVoteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "pair", "judge", "order", "status", "verdict", "attempts", "latency_ms", "cost_usd",
         "cache_hit", "served_model",

@@ -3,12 +3,12 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from evaluations import plots
-from evaluations.api.permissions import studies_visible_to
+from evaluations.access import study_for_user_or_404
 from evaluations.models import Study
 from evaluations.results import (
     ResultOptions,
@@ -64,9 +64,7 @@ def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) -> HttpResponse:
-    study = studies_visible_to(request.user).filter(pk=study_id).first()
-    if study is None:
-        raise Http404("No such study")
+    study = study_for_user_or_404(request.user, study_id)
     if not model_admin.has_view_permission(request, study):
         raise PermissionDenied
     options = ResultOptions(exclude_flagged=request.GET.get("exclude_flagged") == "1")

@@ -5,13 +5,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from evaluations.admin_scoping import StudyScopedAdminMixin
 from raters.gold import rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
 from raters.models import Assignment, Invite, Membership, Rater, Vote
 from raters.voting import votes_delete
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(StudyScopedAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["study", "flagged", "joined_at"]
@@ -19,14 +20,14 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Rater)
-class RaterAdmin(admin.ModelAdmin):
+class RaterAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["display_name", "user", "expertise", "created_at"]
     search_fields = ["display_name", "user__username", "expertise"]
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["rater", "study", "gold_accuracy", "flagged", "joined_at"]
     list_filter = ["study", "flagged"]
     list_select_related = ["rater", "study"]
@@ -40,7 +41,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invite)
-class InviteAdmin(admin.ModelAdmin):
+class InviteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "study", "note", "uses", "max_uses", "expires_at", "revoked", "link", "created_at",
     ]  # fmt: skip
@@ -68,7 +69,7 @@ class InviteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Vote)
-class VoteAdmin(admin.ModelAdmin):
+class VoteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["pair", "rater", "choice", "time_spent_ms", "created_at"]
     list_filter = ["study", "choice"]
     search_fields = ["pair__public_id", "rater__display_name"]
@@ -90,7 +91,7 @@ class VoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["pair", "rater", "state", "is_gold", "expires_at", "shown_at"]
     list_filter = ["study", "state", "is_gold"]
     list_select_related = ["pair", "rater"]

@@ -7,12 +7,14 @@ answered with 404, as if it did not exist, so study ids reveal nothing.
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from evaluations.access import studies_visible_to
 from evaluations.models import Study
+
+__all__ = ["IsResearcher", "studies_visible_to", "study_get_for"]
 
 
 class IsResearcher(BasePermission):
@@ -26,11 +28,6 @@ class IsResearcher(BasePermission):
             and user.is_staff
             and user.has_perm("evaluations.view_study")
         )
-
-
-def studies_visible_to(user: Any) -> QuerySet[Study]:
-    studies = Study.objects.select_related("owner")
-    return studies if user.is_superuser else studies.filter(owner=user)
 
 
 def study_get_for(user: Any, study_id: int) -> Study:
