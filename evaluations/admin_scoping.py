@@ -64,6 +64,16 @@ class StudyOwnershipAdminMixin:
         fields = list(super().get_readonly_fields(request, obj))
         return fields if request.user.is_superuser else [*fields, "owner"]
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None or request.user.is_superuser:
+            return fieldsets
+        # Adding: the study will be the researcher's own, so there is nothing to show.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "owner"]})
+            for name, options in fieldsets
+        ]
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 
