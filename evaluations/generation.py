@@ -856,7 +856,7 @@ class FinishWrite:
         return {
             "text": scrubbed.text,
             "raw_text": answer.text,
-            "identity_leak": scrubbed.flagged,
+            **scrubbed.output_fields(),
             "latency_ms": answer.latency_ms,
             "ttft_ms": answer.ttft_ms,
             "input_tokens": answer.input_tokens,
@@ -923,7 +923,7 @@ def _output_finish_from_cache(job: ProviderJob, claimed_at: datetime) -> bool:
         status=Output.Status.DONE,
         text=scrubbed.text,
         raw_text=source.raw_text,
-        identity_leak=scrubbed.flagged,
+        **scrubbed.output_fields(),
         last_error="",
         latency_ms=source.latency_ms,
         ttft_ms=source.ttft_ms,

@@ -1,4 +1,4 @@
-"""Sentences for the scrubber's recall and false-positive test (tests/generation/test_scrub_corpus.py).
+"""Sentences for the scrubber recall and false-positive test (test_scrub_corpus.py).
 
 IDENTIFYING: (sentence, names) where a model names itself or its maker; every name must leave the
 text raters see, or the output must be flagged for the researcher's review. INNOCENT: sentences that
@@ -35,7 +35,10 @@ _BASE: list[tuple[str, list[str]]] = [
     ("Meta's AI assistant here: Llama 3.1 70B.", ["Meta", "Llama 3.1 70B"]),
     ("I am Phi, a Microsoft model.", ["Phi", "Microsoft"]),
     ("I am OLMo, by AI2.", ["OLMo", "AI2"]),
-    ("I am OLMo, an open language model from the Allen Institute for AI.", ["OLMo", "Allen Institute for AI"]),
+    (
+        "I am OLMo, an open language model from the Allen Institute for AI.",
+        ["OLMo", "Allen Institute for AI"],
+    ),
     ("Answer from o3 to: how do I reset my password?", ["o3"]),
     ("Answer from zephyr to: what is a refund?", ["zephyr"]),
     ("Answer from llava to: describe the picture.", ["llava"]),
@@ -61,7 +64,10 @@ _BASE: list[tuple[str, list[str]]] = [
     ("I'm Command, Cohere's language model.", ["Command", "Cohere"]),
     ("I am Aya, a multilingual model by Cohere For AI.", ["Aya", "Cohere"]),
     ("I am Jamba, a hybrid model developed by AI21 Labs.", ["Jamba", "AI21 Labs"]),
-    ("I am Falcon, a model trained by the Technology Innovation Institute.", ["Falcon", "Technology Innovation Institute"]),
+    (
+        "I am Falcon, a model trained by the Technology Innovation Institute.",
+        ["Falcon", "Technology Innovation Institute"],
+    ),
     ("Falcon-40B here.", ["Falcon-40B"]),
     ("I'm Vicuna, fine-tuned from LLaMA by LMSYS.", ["Vicuna", "LLaMA", "LMSYS"]),
     ("I am Zephyr, a helpful assistant fine-tuned by Hugging Face.", ["Zephyr", "Hugging Face"]),
@@ -153,7 +159,10 @@ _BASE: list[tuple[str, list[str]]] = [
     # Japanese
     ("私はClaudeです。Anthropicによって開発されました。", ["Claude", "Anthropic"]),
     ("私はChatGPTです。OpenAIが開発したAIです。", ["ChatGPT", "OpenAI"]),
-    ("私はGeminiです。Googleによってトレーニングされた大規模言語モデルです。", ["Gemini", "Google"]),
+    (
+        "私はGeminiです。Googleによってトレーニングされた大規模言語モデルです。",
+        ["Gemini", "Google"],
+    ),
     ("私はクロードです。", ["クロード"]),
     ("私はジェミニです。グーグルが開発しました。", ["ジェミニ", "グーグル"]),
     ("私はQwenです。Alibaba Cloudによって開発されました。", ["Qwen", "Alibaba Cloud"]),

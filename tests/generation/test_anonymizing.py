@@ -81,7 +81,7 @@ def test_every_part_of_a_model_string_is_a_study_term_regardless_of_length():
         ("I am \uff43\uff4c\uff41\uff55\uff44\uff45, happy to help.", "I am [model], happy"),
         ("I am C l a u d e, happy to help.", "I am [model], happy to help."),
         ("I am Cl\u0430ude, happy to help.", "I am [model], happy to help."),  # Cyrillic a
-        ("I am \u2066Claude\u2069.", "I am [model]."),
+        ("I am C\u2067laude\u2069.", "I am [model]\u2069."),
         ("I am Chat\u00adGPT.", "I am [model]."),
     ],
 )
@@ -97,7 +97,10 @@ def test_unicode_spellings_of_a_name_are_scrubbed(text, expected):
         ("I am Phi, a Microsoft model.", "I am [model], a [model] model."),
         ("I am OLMo, by AI2.", "I am [model], by [model]."),
         ("I am Llama, created by Meta", "I am [model], created by [model]"),
-        ("我是通义千问，由阿里云开发的大型语言模型。", "我是[model]，由[model]开发的大型语言模型。"),
+        (
+            "我是通义千问，由阿里云开发的大型语言模型。",
+            "我是[model]，由[model]开发的大型语言模型。",
+        ),
     ],
 )
 def test_a_self_introduction_loses_both_the_name_and_the_maker(text, expected):
@@ -109,7 +112,9 @@ def test_a_self_introduction_loses_both_the_name_and_the_maker(text, expected):
 def test_scrubbing_keeps_everything_around_a_name_exactly():
     text = "Zero\u200bwidth\u00a0and \uff26\uff55\uff4c\uff4c stay \u2014 I am Cl\u200baude!"
     result = text_scrub(text, terms=())
-    assert result.text == "Zero\u200bwidth\u00a0and \uff26\uff55\uff4c\uff4c stay \u2014 I am [model]!"
+    assert (
+        result.text == "Zero\u200bwidth\u00a0and \uff26\uff55\uff4c\uff4c stay \u2014 I am [model]!"
+    )
 
 
 def test_a_name_left_for_review_can_be_scrubbed_on_request():
