@@ -54,6 +54,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from evaluations.anonymizing import study_scrub_terms, text_scrub
 from evaluations.demo_provider import demo_provider_register
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
+from evaluations.opening import study_open_when_ready
 from evaluations.pairing import pairs_build
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
 
@@ -325,8 +326,8 @@ def study_generation_settle(*, study_id: int) -> bool:
         study.transition_to(Study.Status.READY)
     except IllegalTransition:
         return False  # another worker settled it first
-    if study.open_when_ready and study.pairs.exists():
-        study.transition_to(Study.Status.OPEN)
+    if study.open_when_ready:
+        study_open_when_ready(study=study)
     return True
 
 

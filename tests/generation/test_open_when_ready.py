@@ -93,6 +93,7 @@ def test_a_study_with_concerns_opens_only_with_the_researchers_confirmation():
 
     study = study_with_a_silent_candidate(open_when_ready=False)
     study_generation_settle(study_id=study.pk)
+    study.refresh_from_db()
     with pytest.raises(OpeningNeedsConfirmation) as refused:
         study_open(study=study)
     assert "Silent" in str(refused.value)
@@ -108,6 +109,7 @@ def test_a_confirmation_of_other_concerns_does_not_open_the_study():
 
     study = study_with_a_silent_candidate(open_when_ready=False)
     study_generation_settle(study_id=study.pk)
+    study.refresh_from_db()
     with pytest.raises(OpeningNeedsConfirmation):
         study_open(study=study, confirm="an-old-fingerprint")
     study.refresh_from_db()
@@ -119,6 +121,7 @@ def test_a_study_without_concerns_opens_at_once():
 
     study = settled_study(open_when_ready=False)
     study_generation_settle(study_id=study.pk)
+    study.refresh_from_db()
     assert study_opening_concerns(study=study) == []
     study_open(study=study)
     study.refresh_from_db()
