@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evaluations.anonymizing import NEUTRAL_TOKEN, study_terms, text_scrub
 
@@ -123,3 +125,26 @@ def test_a_name_left_for_review_can_be_scrubbed_on_request():
     assert result.text == "The golden ratio phi is 1.618." and result.review == ("phi",)
     strict = text_scrub("The golden ratio phi is 1.618.", terms=terms, strict=True)
     assert strict.text == "The golden ratio [model] is 1.618." and strict.flagged
+
+
+ANY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=ANY_TEXT)
+def test_scrubbing_any_text_changes_only_what_it_reports(text):
+    result = text_scrub(text, terms=TERMS)
+    if not result.found:
+        assert result.text == text
+    else:
+        assert result.text.count(NEUTRAL_TOKEN) == text.count(NEUTRAL_TOKEN) + len(result.found)
+        pieces = result.text.split(NEUTRAL_TOKEN)
+        assert all(piece in text for piece in pieces)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=ANY_TEXT, after=ANY_TEXT)
+def test_a_self_introduction_is_never_missed_whatever_surrounds_it(before, after):
+    text = f"{before}\nI am Claude, an assistant by Anthropic.\n{after}"
+    result = text_scrub(text, terms=TERMS)
+    assert "\nI am [model], an assistant by [model].\n" in result.text
