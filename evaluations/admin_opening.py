@@ -21,6 +21,7 @@ from evaluations.identity_review import (
     output_review_excerpts,
     outputs_mark_reviewed,
     outputs_scrub_after_review,
+    study_outputs_rescrub,
 )
 from evaluations.models import IllegalTransition, Output, Study
 from evaluations.opening import (
@@ -48,9 +49,18 @@ class OpeningAdminMixin:
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
         if self.has_change_permission(request):
-            func = type(self).open_for_voting
-            actions["open_for_voting"] = (func, "open_for_voting", func.short_description)
+            for name in ("open_for_voting", "scrub_outputs_again"):
+                func = getattr(type(self), name)
+                actions[name] = (func, name, func.short_description)
         return actions
+
+    @admin.action(description="Scrub outputs again (with the current list of names)")
+    def scrub_outputs_again(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            changed = study_outputs_rescrub(study=study)
+            self.message_user(
+                request, f"{study}: {changed} outputs changed by scrubbing again.", messages.SUCCESS
+            )
 
     def _study_to_change(self, request: HttpRequest, study_id: int) -> Study:
         study = get_object_or_404(self.get_queryset(request), pk=study_id)

@@ -64,3 +64,22 @@ def output_review_excerpts(output: Output, *, width: int = 60) -> list[SafeStrin
             if len(excerpts) >= 5:
                 return excerpts
     return excerpts
+
+
+def study_outputs_rescrub(*, study: Study) -> int:
+    """Scrub the study's finished outputs again from their raw text with the current name list
+    (outputs made before it grew); returns how many changed. A review already made of an output
+    whose findings are unchanged is kept."""
+    terms = study_scrub_terms(study.pk)
+    changed = 0
+    outputs = Output.objects.filter(prompt__study=study, status=Output.Status.DONE).only(
+        "pk", "text", "raw_text", "identity_findings", "identity_reviewed_at"
+    )
+    for output in outputs.iterator(chunk_size=500):
+        scrubbed = text_scrub(output.raw_text, terms=terms)
+        fields = scrubbed.output_fields()
+        if scrubbed.text == output.text and fields["identity_findings"] == output.identity_findings:
+            continue
+        Output.objects.filter(pk=output.pk).update(text=scrubbed.text, **fields)
+        changed += 1
+    return changed

@@ -135,3 +135,17 @@ def test_marking_reviewed_keeps_the_text(signed_in, staff_user):
     flagged.refresh_from_db()
     assert flagged.text == "The golden ratio phi is 1.618."
     assert flagged.identity_reviewed_at is not None
+
+
+def test_outputs_scrubbed_before_the_current_name_list_can_be_scrubbed_again(signed_in, staff_user):
+    from tests.factories import StudyFactory
+
+    study = StudyFactory(status=Study.Status.READY, owner=staff_user)
+    candidate = CandidateFactory(study=study, label="Reasoner", model="openai/o3")
+    raw = "Answer from o3 to: reset the router."
+    old = OutputFactory(prompt=PromptFactory(study=study), candidate=candidate, text=raw)
+    url = reverse("admin:evaluations_study_changelist")
+    signed_in.post(url, {"action": "scrub_outputs_again", "_selected_action": [study.pk]})
+    old.refresh_from_db()
+    assert old.text == "Answer from [model] to: reset the router."
+    assert old.raw_text == raw and old.identity_leak
