@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from evaluations.access import study_for_user_or_404
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
+from evaluations.admin_opening import OpeningAdminMixin
 from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
@@ -49,6 +50,7 @@ class PromptInline(StudyScopedAdminMixin, admin.TabularInline):
 class StudyAdmin(
     StudyScopedAdminMixin,
     StudyOwnershipAdminMixin,
+    OpeningAdminMixin,
     JudgingAdminMixin,
     GenerationAdminMixin,
     admin.ModelAdmin,

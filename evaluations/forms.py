@@ -28,4 +28,13 @@ class StudyAdminForm(forms.ModelForm):
             raise forms.ValidationError(
                 f"A study cannot go from {current} to {status}; allowed: {allowed}."
             )
+        if status == Study.Status.OPEN and current != Study.Status.OPEN:
+            from evaluations.opening import study_opening_concerns
+
+            concerns = study_opening_concerns(study=self.instance)
+            if concerns:
+                raise forms.ValidationError(
+                    "Check these first, then use “Open for voting” above, which asks you to "
+                    "confirm: " + " ".join(c.message for c in concerns)
+                )
         return status

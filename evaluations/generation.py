@@ -54,6 +54,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from evaluations.anonymizing import study_scrub_terms, text_scrub
 from evaluations.demo_provider import demo_provider_register
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
+from evaluations.opening import study_open_when_ready
 from evaluations.pairing import pairs_build
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
 
@@ -325,8 +326,8 @@ def study_generation_settle(*, study_id: int) -> bool:
         study.transition_to(Study.Status.READY)
     except IllegalTransition:
         return False  # another worker settled it first
-    if study.open_when_ready and study.pairs.exists():
-        study.transition_to(Study.Status.OPEN)
+    if study.open_when_ready:
+        study_open_when_ready(study=study)
     return True
 
 
@@ -856,7 +857,7 @@ class FinishWrite:
         return {
             "text": scrubbed.text,
             "raw_text": answer.text,
-            "identity_leak": scrubbed.flagged,
+            **scrubbed.output_fields(),
             "latency_ms": answer.latency_ms,
             "ttft_ms": answer.ttft_ms,
             "input_tokens": answer.input_tokens,
@@ -923,7 +924,7 @@ def _output_finish_from_cache(job: ProviderJob, claimed_at: datetime) -> bool:
         status=Output.Status.DONE,
         text=scrubbed.text,
         raw_text=source.raw_text,
-        identity_leak=scrubbed.flagged,
+        **scrubbed.output_fields(),
         last_error="",
         latency_ms=source.latency_ms,
         ttft_ms=source.ttft_ms,

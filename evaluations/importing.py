@@ -292,7 +292,7 @@ def outputs_import(*, study: Study, data: bytes, filename: str) -> int:
                     "status": Output.Status.DONE,
                     "text": scrubbed.text,
                     "raw_text": values["text"],
-                    "identity_leak": scrubbed.flagged,
+                    **scrubbed.output_fields(),
                     "imported": True,
                     "latency_ms": values["latency_ms"],
                     "ttft_ms": values["ttft_ms"],

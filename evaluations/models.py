@@ -276,6 +276,21 @@ class Output(models.Model):
     deployment = models.CharField(max_length=500, blank=True)
     request_hash = models.CharField(max_length=64, blank=True, db_index=True)
     identity_leak = models.BooleanField(default=False, help_text="Self-identification scrubbed.")
+    identity_review = models.BooleanField(
+        default=False,
+        help_text="A name that is also an ordinary word was left in the text for review.",
+    )
+    identity_findings = models.JSONField(
+        default=list, blank=True, help_text="What the scrubber replaced or left for review."
+    )
+    identity_reviewed_at = models.DateTimeField(null=True, blank=True)
+    identity_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     version_mismatch = models.BooleanField(
         default=False, help_text="The provider served a model other than the pinned version."
     )

@@ -137,6 +137,7 @@ def test_admin_opens_a_ready_study_for_voting(client, staff_user):
     from tests.factories import StudyFactory
 
     study = StudyFactory(status="ready", owner=staff_user)
+    PairFactory(study=study)  # nothing to pause for: two candidates, each with a paired output
     client.force_login(staff_user)
     url = reverse("admin:evaluations_study_change", args=[study.pk])
     response = client.post(url, study_change_data(study, status="open"))
