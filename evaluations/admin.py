@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
+from evaluations.admin_connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
@@ -14,12 +15,15 @@ from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 
 
-class CandidateInline(admin.StackedInline):
+class CandidateInline(ProviderAccessInlineMixin, admin.StackedInline):
     model = Candidate
     extra = 0
     fieldsets = [
         (None, {"fields": [("label", "model", "version")]}),
-        ("Deployment", {"fields": [("api_base", "api_key_env"), "fallback_deployments"]}),
+        (
+            "Deployment",
+            {"fields": ["connection", ("api_base", "api_key_env"), "fallback_deployments"]},
+        ),
         (
             "Generation",
             {"fields": [("temperature", "max_tokens"), "system_prompt", "extra_params"]},
@@ -206,7 +210,7 @@ class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(CandidateDriftAdminMixin, admin.ModelAdmin):
+class CandidateAdmin(ProviderAccessAdminMixin, CandidateDriftAdminMixin, admin.ModelAdmin):
     list_display = ["label", "model", "version", "study", "demo_model"]
     list_filter = ["study"]
     search_fields = ["label", "model", "version"]
