@@ -37,7 +37,7 @@ from evaluations.analysis.bradley_terry import DEGENERATE_PRIOR_PRECISION
 from evaluations.generation import (
     ProviderJob,
     call_cost,
-    candidate_deployments,
+    candidate_deployments_authorized,
     candidate_request_params,
     error_is_transient,
     output_messages,
@@ -572,7 +572,7 @@ def drift_check(
             .order_by("prompt_id")[:prompts]
         )
         params = candidate_request_params(candidate)
-        deployments = candidate_deployments(candidate)
+        deployments = candidate_deployments_authorized(candidate, owner=study.owner)
         for output in outputs:
             messages = output_messages(candidate=candidate, prompt=output.prompt)
             job = ProviderJob(
