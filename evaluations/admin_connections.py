@@ -75,10 +75,10 @@ def deployment_form_for(base: type[forms.ModelForm], user: Any) -> type[forms.Mo
             is_candidate = self._meta.model is Candidate
             check = candidate_access_errors if is_candidate else judge_access_errors
             for name, messages in check(row, owner=user).items():
+                field = name if name in self.fields else None
                 for message in messages:
-                    self.add_error(
-                        name if name in self.fields else None, f"{message} (as you, {user})"
-                    )
+                    if message not in self.errors.get(field or "__all__", []):
+                        self.add_error(field, message)
             return cleaned
 
     DeploymentForm.__name__ = f"{base.__name__}ForUser"

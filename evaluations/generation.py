@@ -86,6 +86,22 @@ RESERVED_PARAMS = {
     "mock_response",
     "input_cost_per_token",  # from the candidate's price fields
     "output_cost_per_token",
+    # Where a request goes and with which credentials is the operator's (provider_access):
+    # LiteLLM builds some providers' host names from these, or takes credentials from them.
+    "model_list",
+    "azure_endpoint",
+    "azure_ad_token",
+    "aws_bedrock_runtime_endpoint",
+    "aws_sts_endpoint",
+    "aws_region_name",
+    "aws_role_name",
+    "aws_web_identity_token",
+    "vertex_location",
+    "vertex_ai_location",
+    "vertex_project",
+    "vertex_ai_project",
+    "vertex_credentials",
+    "vertex_ai_credentials",
 }
 DEPLOYMENT_KEYS = {"api_base", "api_key_env", "connection", "model"}
 # Sending a task when the broker is down must fail within seconds, not hang the admin request.

@@ -141,14 +141,14 @@ def provider_connections_for(user: Any) -> list[Connection]:
     return [connection for connection in provider_connections() if connection.usable_by(user)]
 
 
-def provider_connection_errors(row: Any) -> list[str]:
-    """What is wrong with a ProviderConnection row (for its clean())."""
-    errors = []
+def provider_connection_errors(row: Any) -> dict[str, list[str]]:
+    """Field -> what is wrong with a ProviderConnection row (for its clean())."""
+    errors = {}
     refusal = key_env_refusal(row.api_key_env.strip())
     if refusal:
-        errors.append(refusal)
+        errors["api_key_env"] = [refusal]
     if any(item.get("name") == row.name for item in settings.PROVIDER_CONNECTIONS):
-        errors.append(f"{row.name!r} is declared in PROVIDER_CONNECTIONS; choose another name")
+        errors["name"] = [f"{row.name!r} is declared in PROVIDER_CONNECTIONS; choose another"]
     return errors
 
 

@@ -350,3 +350,16 @@ def test_a_clone_may_not_add_a_candidate_with_a_server_secret(study, stub_candid
     add = [{"label": "Leak", "model": "openai/x", "api_key_env": "DATABASE_URL"}]
     with pytest.raises(CloneError, match="PROVIDER_KEY_ENV_ALLOWLIST"):
         study_clone(study=study, name="Copy", slug="copy", add=add)
+
+
+@pytest.mark.parametrize(
+    "param",
+    ["vertex_location", "aws_region_name", "aws_bedrock_runtime_endpoint", "azure_endpoint"],
+)
+def test_extra_params_may_not_choose_a_host_or_credentials(study, param):
+    CandidateFactory(
+        study=study, model="vertex_ai/gemini-pro", extra_params={param: "x.attacker.example/#"}
+    )
+    PromptFactory(study=study)
+    with pytest.raises(GenerationError, match=param):
+        generation_start(study=study)
