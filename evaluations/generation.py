@@ -508,6 +508,7 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
     jobs: list[ProviderJob] = []
     failed_setup: list[tuple[int, str]] = []
     terms_by_study: dict[int, tuple[str, ...]] = {}
+    deployments_of: dict[int, list[Deployment]] = {}
     for output in outputs:
         if output.status in (Output.Status.DONE, Output.Status.FAILED):
             report.skipped += 1
@@ -523,7 +524,12 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
             continue
         candidate, prompt = output.candidate, output.prompt
         try:
-            deployments = candidate_deployments_authorized(candidate, owner=prompt.study.owner)
+            if candidate.pk not in deployments_of:
+                # Once per candidate and batch: a connection is looked up in the database.
+                deployments_of[candidate.pk] = candidate_deployments_authorized(
+                    candidate, owner=prompt.study.owner
+                )
+            deployments = deployments_of[candidate.pk]
             params = candidate_request_params(candidate)
         except GenerationError as exc:
             failed_setup.append((output.pk, str(exc)))

@@ -327,6 +327,7 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
     lease_start = lease_expired_before()
     jobs: list[_JudgeJob] = []
     failed_setup: list[tuple[int, str]] = []
+    deployment_of: dict[int, Deployment] = {}
     for vote in votes:
         if vote.status in (JudgeVote.Status.DONE, JudgeVote.Status.FAILED):
             report.skipped += 1
@@ -348,7 +349,9 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
         prompt = pair.prompt
         question = f"{prompt.context}\n\n{prompt.text}" if prompt.context.strip() else prompt.text
         try:
-            deployment = judge_deployment_authorized(judge, owner=study.owner)
+            if judge.pk not in deployment_of:  # once per judge and batch
+                deployment_of[judge.pk] = judge_deployment_authorized(judge, owner=study.owner)
+            deployment = deployment_of[judge.pk]
             params = judge_request_params(judge)
             messages = judge_messages(
                 study=study,

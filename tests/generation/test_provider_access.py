@@ -363,3 +363,17 @@ def test_extra_params_may_not_choose_a_host_or_credentials(study, param):
     PromptFactory(study=study)
     with pytest.raises(GenerationError, match=param):
         generation_start(study=study)
+
+
+@given(address=st.ip_addresses())
+@hypothesis_settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_non_public_address_is_ever_called_unless_allowed(address, settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    host = f"[{address}]" if address.version == 6 else str(address)
+    plain = address.ipv4_mapped if address.version == 6 and address.ipv4_mapped else address
+    if plain.is_global and not plain.is_multicast and not plain.is_reserved:
+        asyncio.run(outbound_url_check(f"http://{host}:8000/v1"))
+    else:
+        with pytest.raises(OutboundRefused):
+            asyncio.run(outbound_url_check(f"http://{host}:8000/v1"))
