@@ -377,3 +377,13 @@ def test_no_non_public_address_is_ever_called_unless_allowed(address, settings):
     else:
         with pytest.raises(OutboundRefused):
             asyncio.run(outbound_url_check(f"http://{host}:8000/v1"))
+
+
+def test_an_allowed_key_variable_that_is_not_set_fails_fast_with_its_name(
+    study, stub_candidate, openai_stub, monkeypatch
+):
+    monkeypatch.delenv("TASTETEST_KEY_NOT_SET", raising=False)
+    output = generate(stub_candidate(study, "unset", api_key_env="TASTETEST_KEY_NOT_SET"))
+    assert output.status == Output.Status.FAILED
+    assert "TASTETEST_KEY_NOT_SET is not set" in output.last_error
+    assert openai_stub.received_headers == []
