@@ -24,7 +24,8 @@ migrate: venv
 
 # Web server and a Celery worker together; Ctrl-C stops both.
 run: migrate
-	@DEBUG=$${DEBUG:-1} $(PY) -m scripts.run_dev --port $(PORT)
+	@DEBUG=$${DEBUG:-1} OUTBOUND_ALLOWED_HOSTS=$${OUTBOUND_ALLOWED_HOSTS:-127.0.0.1,::1,localhost} \
+		$(PY) -m scripts.run_dev --port $(PORT)
 
 worker: venv
 	$(BIN)/celery -A config worker --loglevel=INFO --pool=threads --concurrency=4

@@ -39,7 +39,7 @@ POOL = os.environ.get("BENCH_POOL", "threads")
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ["BENCH_API_KEY"] = "sk-bench"
+os.environ["TASTETEST_KEY_BENCH"] = "sk-bench"
 
 
 class Stub:
@@ -115,7 +115,7 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
 
     from config.celery import app
     from evaluations.generation import generation_start
-    from evaluations.models import Candidate, Output, Prompt, Study
+    from evaluations.models import Candidate, Output, Prompt, ProviderConnection, Study
 
     app.control.purge()
     stub = Stub(latency)
@@ -123,13 +123,21 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
     owner, _ = get_user_model().objects.get_or_create(username="benchmark")
     run = uuid.uuid4().hex[:8]
     study = Study.objects.create(name=f"Benchmark {run}", slug=f"bench-{run}", owner=owner)
+    # The stub on loopback, reached as the operator's connections are.
+    ProviderConnection.objects.update_or_create(
+        name="benchmark-stub",
+        defaults={
+            "api_base": stub.base_url,
+            "api_key_env": "TASTETEST_KEY_BENCH",
+            "available_to_all": True,
+        },
+    )
     try:
         Candidate.objects.create(
             study=study,
             label="bench",
             model="openai/bench",
-            api_base=stub.base_url,
-            api_key_env="BENCH_API_KEY",
+            connection="benchmark-stub",
             max_concurrency=concurrency * processes,
             input_price_per_mtok=1,
             output_price_per_mtok=4,

@@ -5,6 +5,7 @@ the local filesystem, both under the git-ignored ``data/`` folder. Production se
 CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0; see the README for every variable.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -257,3 +258,38 @@ LOGGING = {
 
 # Study demo: where `make run` says the app is.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+# Provider access (evaluations/provider_access.py, evaluations/outbound.py): which environment
+# variables may be sent to a provider as a key, the operator's named provider connections, and
+# where the worker may send requests at all.
+# Entries ending in "*" are prefixes. The default: the key variables of LiteLLM's providers.
+PROVIDER_KEY_ENV_ALLOWLIST = env_list(
+    "PROVIDER_KEY_ENV_ALLOWLIST",
+    "OPENAI_API_KEY,ANTHROPIC_API_KEY,AZURE_API_KEY,AZURE_OPENAI_API_KEY,GEMINI_API_KEY,"
+    "MISTRAL_API_KEY,CODESTRAL_API_KEY,COHERE_API_KEY,CO_API_KEY,GROQ_API_KEY,"
+    "TOGETHERAI_API_KEY,TOGETHER_API_KEY,FIREWORKS_AI_API_KEY,FIREWORKS_API_KEY,"
+    "DEEPSEEK_API_KEY,XAI_API_KEY,PERPLEXITYAI_API_KEY,PERPLEXITY_API_KEY,OPENROUTER_API_KEY,"
+    "REPLICATE_API_KEY,HUGGINGFACE_API_KEY,HF_TOKEN,DEEPINFRA_API_KEY,CEREBRAS_API_KEY,"
+    "NVIDIA_NIM_API_KEY,AI21_API_KEY,DATABRICKS_API_KEY,SAMBANOVA_API_KEY,CLOUDFLARE_API_KEY,"
+    "NLP_CLOUD_API_KEY,ALEPH_ALPHA_API_KEY,PREDIBASE_API_KEY,WATSONX_APIKEY,FRIENDLIAI_API_KEY,"
+    "MOONSHOT_API_KEY,DASHSCOPE_API_KEY,NOVITA_API_KEY,NEBIUS_API_KEY,HYPERBOLIC_API_KEY,"
+    "LAMBDA_API_KEY,GITHUB_API_KEY,VOYAGE_API_KEY,TASTETEST_KEY_*",
+)
+# Named connections (api_base + key variable) researchers pick from, besides those a superuser
+# adds in the admin: a JSON list of {"name", "api_base", "api_key_env", "users": [usernames]};
+# without "users" a connection is available to everyone.
+try:
+    PROVIDER_CONNECTIONS = json.loads(os.environ.get("PROVIDER_CONNECTIONS", "") or "[]")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"PROVIDER_CONNECTIONS is not valid JSON: {exc}") from None
+if not isinstance(PROVIDER_CONNECTIONS, list) or not all(
+    isinstance(item, dict) for item in PROVIDER_CONNECTIONS
+):
+    raise ImproperlyConfigured("PROVIDER_CONNECTIONS must be a JSON list of objects")
+# A free api_base on a candidate or judge: superusers only, unless this allows it for everyone
+# (and then no server key is ever sent to it).
+ALLOW_CUSTOM_API_BASE = env_bool("ALLOW_CUSTOM_API_BASE", default=False)
+# Host names, addresses or networks (CIDR) the worker may reach although they are not public
+# (loopback, private, link-local). `make run` allows loopback; production allows none.
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS")
+OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", default=False)

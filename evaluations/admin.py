@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from evaluations.access import study_for_user_or_404
+from evaluations.admin_connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.admin_opening import OpeningAdminMixin
@@ -17,12 +18,15 @@ from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 
 
-class CandidateInline(StudyScopedAdminMixin, admin.StackedInline):
+class CandidateInline(StudyScopedAdminMixin, ProviderAccessInlineMixin, admin.StackedInline):
     model = Candidate
     extra = 0
     fieldsets = [
         (None, {"fields": [("label", "model", "version")]}),
-        ("Deployment", {"fields": [("api_base", "api_key_env"), "fallback_deployments"]}),
+        (
+            "Deployment",
+            {"fields": ["connection", ("api_base", "api_key_env"), "fallback_deployments"]},
+        ),
         (
             "Generation",
             {"fields": [("temperature", "max_tokens"), "system_prompt", "extra_params"]},
@@ -213,7 +217,9 @@ class StudyAdmin(
 
 
 @admin.register(Candidate)
-class CandidateAdmin(StudyScopedAdminMixin, CandidateDriftAdminMixin, admin.ModelAdmin):
+class CandidateAdmin(
+    StudyScopedAdminMixin, ProviderAccessAdminMixin, CandidateDriftAdminMixin, admin.ModelAdmin
+):
     list_display = ["label", "model", "version", "study", "demo_model"]
     list_filter = ["study"]
     search_fields = ["label", "model", "version"]

@@ -10,17 +10,18 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from evaluations.admin_connections import ProviderAccessInlineMixin
 from evaluations.admin_scoping import StudyScopedAdminMixin
 from evaluations.judging import JudgingError, judging_start, study_judge_results
 from evaluations.models import Candidate, Judge, JudgeVote, Study
 
 
-class JudgeInline(StudyScopedAdminMixin, admin.TabularInline):
+class JudgeInline(StudyScopedAdminMixin, ProviderAccessInlineMixin, admin.TabularInline):
     model = Judge
     extra = 0
     fields = [
-        "model", "api_base", "api_key_env", "temperature", "max_tokens", "input_price_per_mtok",
-        "output_price_per_mtok", "max_concurrency", "requests_per_minute",
+        "model", "connection", "api_base", "api_key_env", "temperature", "max_tokens",
+        "input_price_per_mtok", "output_price_per_mtok", "max_concurrency", "requests_per_minute",
     ]  # fmt: skip
 
 

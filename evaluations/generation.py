@@ -55,7 +55,14 @@ from evaluations.anonymizing import study_scrub_terms, text_scrub
 from evaluations.demo_provider import demo_provider_register
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
 from evaluations.opening import study_open_when_ready
+from evaluations.outbound import OutboundRefused, OutboundUnresolved
 from evaluations.pairing import pairs_build
+from evaluations.provider_access import (
+    Deployment,
+    ProviderAccessRefused,
+    deployment_authorize,
+    deployment_call_kwargs,
+)
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
 
 logger = logging.getLogger(__name__)
@@ -80,8 +87,24 @@ RESERVED_PARAMS = {
     "mock_response",
     "input_cost_per_token",  # from the candidate's price fields
     "output_cost_per_token",
+    # Where a request goes and with which credentials is the operator's (provider_access):
+    # LiteLLM builds some providers' host names from these, or takes credentials from them.
+    "model_list",
+    "azure_endpoint",
+    "azure_ad_token",
+    "aws_bedrock_runtime_endpoint",
+    "aws_sts_endpoint",
+    "aws_region_name",
+    "aws_role_name",
+    "aws_web_identity_token",
+    "vertex_location",
+    "vertex_ai_location",
+    "vertex_project",
+    "vertex_ai_project",
+    "vertex_credentials",
+    "vertex_ai_credentials",
 }
-DEPLOYMENT_KEYS = {"api_base", "api_key_env", "model"}
+DEPLOYMENT_KEYS = {"api_base", "api_key_env", "connection", "model"}
 # Sending a task when the broker is down must fail within seconds, not hang the admin request.
 BROKER_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 ERROR_LIMIT = 2000
@@ -99,19 +122,13 @@ class MissingKey(Exception):
     """The candidate names an environment variable for its key that is not set."""
 
 
-@dataclass(frozen=True)
-class Deployment:
-    api_base: str = ""
-    api_key_env: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.api_base or "provider default"
-
-
 def candidate_deployments(candidate: Candidate) -> list[Deployment]:
     """The primary deployment and its fallbacks, all serving the candidate's one model."""
-    deployments = [Deployment(candidate.api_base.strip(), candidate.api_key_env.strip())]
+    deployments = [
+        Deployment(
+            candidate.api_base.strip(), candidate.api_key_env.strip(), candidate.connection.strip()
+        )
+    ]
     fallbacks = candidate.fallback_deployments or []
     if not isinstance(fallbacks, list):
         raise GenerationError(f"{candidate.label}: fallback_deployments must be a list of objects")
@@ -122,7 +139,7 @@ def candidate_deployments(candidate: Candidate) -> list[Deployment]:
         if unknown:
             raise GenerationError(
                 f"{candidate.label}: fallback {index} has unknown keys {sorted(unknown)}; "
-                f"allowed: api_base, api_key_env"
+                f"allowed: connection, or api_base and api_key_env"
             )
         if entry.get("model", candidate.model) != candidate.model:
             raise GenerationError(
@@ -130,12 +147,23 @@ def candidate_deployments(candidate: Candidate) -> list[Deployment]:
                 f"may only be another deployment of {candidate.model!r}, never another model"
             )
         deployment = Deployment(
-            str(entry.get("api_base") or "").strip(), str(entry.get("api_key_env") or "").strip()
+            str(entry.get("api_base") or "").strip(),
+            str(entry.get("api_key_env") or "").strip(),
+            str(entry.get("connection") or "").strip(),
         )
         if deployment in deployments:
             raise GenerationError(f"{candidate.label}: fallback {index} repeats a deployment")
         deployments.append(deployment)
     return deployments
+
+
+def candidate_deployments_authorized(candidate: Candidate, *, owner: object) -> list[Deployment]:
+    """The candidate's deployments as the operator's rules allow them for the study's owner
+    (``provider_access``); GenerationError naming the rule otherwise."""
+    try:
+        return [deployment_authorize(d, owner=owner) for d in candidate_deployments(candidate)]
+    except ProviderAccessRefused as exc:
+        raise GenerationError(f"{candidate.label}: {exc}") from None
 
 
 def candidate_request_params(candidate: Candidate) -> dict:
@@ -166,14 +194,17 @@ def output_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict[str, s
 
 def request_hash(*, candidate: Candidate, params: dict, messages: list[dict]) -> str:
     """Identity of a request for the cache: model, pinned version, deployment, params, messages."""
+    identity = {
+        "model": candidate.model,
+        "version": candidate.version,
+        "api_base": candidate.api_base,
+        "params": params,
+        "messages": messages,
+    }
+    if candidate.connection:
+        identity["connection"] = candidate.connection
     canonical = json.dumps(
-        {
-            "model": candidate.model,
-            "version": candidate.version,
-            "api_base": candidate.api_base,
-            "params": params,
-            "messages": messages,
-        },
+        identity,
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -237,7 +268,7 @@ def generation_start(*, study: Study, retry_failed: bool = False) -> int:
     if not Prompt.objects.filter(study=study).exists():
         raise GenerationError("the study has no prompts")
     for candidate in candidates:
-        candidate_deployments(candidate)
+        candidate_deployments_authorized(candidate, owner=study.owner)
         candidate_request_params(candidate)
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
@@ -471,13 +502,14 @@ def _limiter_key(candidate: Candidate) -> str:
 def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[ProviderJob], list]:
     outputs = list(
         Output.objects.filter(pk__in=output_ids)
-        .select_related("prompt__study", "candidate")
+        .select_related("prompt__study__owner", "candidate")
         .order_by("prompt_id", "candidate_id")
     )
     lease_start = lease_expired_before()
     jobs: list[ProviderJob] = []
     failed_setup: list[tuple[int, str]] = []
     terms_by_study: dict[int, tuple[str, ...]] = {}
+    deployments_of: dict[int, list[Deployment]] = {}
     for output in outputs:
         if output.status in (Output.Status.DONE, Output.Status.FAILED):
             report.skipped += 1
@@ -493,7 +525,12 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
             continue
         candidate, prompt = output.candidate, output.prompt
         try:
-            deployments = candidate_deployments(candidate)
+            if candidate.pk not in deployments_of:
+                # Once per candidate and batch: a connection is looked up in the database.
+                deployments_of[candidate.pk] = candidate_deployments_authorized(
+                    candidate, owner=prompt.study.owner
+                )
+            deployments = deployments_of[candidate.pk]
             params = candidate_request_params(candidate)
         except GenerationError as exc:
             failed_setup.append((output.pk, str(exc)))
@@ -600,8 +637,9 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
         # model it does not know (about 1.5 ms of CPU per call) and logs the right cost.
         kwargs["input_cost_per_token"] = float(job.price_in or 0) / 1_000_000
         kwargs["output_cost_per_token"] = float(job.price_out or 0) / 1_000_000
-    if deployment.api_base:
-        kwargs["api_base"] = deployment.api_base
+    # Checked again here, whatever the rows said when saved: where the request may go, and
+    # which key may go with it.
+    kwargs.update(await deployment_call_kwargs(deployment, model=job.model))
     if deployment.api_key_env:
         key = os.environ.get(deployment.api_key_env)
         if not key:
@@ -643,9 +681,9 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
 
 
 def error_is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TimeoutError | EmptyAnswer):
+    if isinstance(exc, TimeoutError | EmptyAnswer | OutboundUnresolved):
         return True
-    if isinstance(exc, MissingKey):
+    if isinstance(exc, MissingKey | ProviderAccessRefused | OutboundRefused):
         return False
     transient_types = (
         litellm.RateLimitError,

@@ -62,6 +62,7 @@ from evaluations.models import (
     Pair,
     Study,
 )
+from evaluations.provider_access import ProviderAccessRefused, deployment_authorize
 from evaluations.ratelimit import Limiter
 from raters.models import Vote
 
@@ -163,10 +164,24 @@ def judge_request_params(judge: Judge) -> dict:
     return params
 
 
+def judge_deployment_authorized(judge: Judge, *, owner: object) -> Deployment:
+    """The judge's deployment as the operator's rules allow it (``provider_access``)."""
+    deployment = Deployment(
+        judge.api_base.strip(), judge.api_key_env.strip(), judge.connection.strip()
+    )
+    try:
+        return deployment_authorize(deployment, owner=owner)
+    except ProviderAccessRefused as exc:
+        raise JudgingError(f"judge {judge.model}: {exc}") from None
+
+
 def judge_request_hash(*, judge: Judge, params: dict, messages: list[dict]) -> str:
+    identity = {"judge": judge.model, "api_base": judge.api_base, "params": params,
+                "messages": messages}  # fmt: skip
+    if judge.connection:
+        identity["connection"] = judge.connection
     canonical = json.dumps(
-        {"judge": judge.model, "api_base": judge.api_base, "params": params,
-         "messages": messages},
+        identity,
         sort_keys=True,
         separators=(",", ":"),
     )  # fmt: skip
@@ -219,6 +234,7 @@ def judging_start(
         raise JudgingError("the study has no judge models")
     judge_template_validate(study_judge_prompts(study)[1])
     for judge in judges:
+        judge_deployment_authorized(judge, owner=study.owner)
         judge_request_params(judge)
     if not Pair.objects.filter(study=study, gold_answer="").exists():
         raise JudgingError("the study has no pairs to judge yet: generate its outputs first")
@@ -305,12 +321,13 @@ def _limiter_key(judge: Judge) -> str:
 def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob], list]:
     votes = list(
         JudgeVote.objects.filter(pk__in=ids)
-        .select_related("study", "judge", "pair__prompt", "pair__output_a", "pair__output_b")
+        .select_related("study__owner", "judge", "pair__prompt", "pair__output_a", "pair__output_b")
         .order_by("id")
     )
     lease_start = lease_expired_before()
     jobs: list[_JudgeJob] = []
     failed_setup: list[tuple[int, str]] = []
+    deployment_of: dict[int, Deployment] = {}
     for vote in votes:
         if vote.status in (JudgeVote.Status.DONE, JudgeVote.Status.FAILED):
             report.skipped += 1
@@ -332,6 +349,9 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
         prompt = pair.prompt
         question = f"{prompt.context}\n\n{prompt.text}" if prompt.context.strip() else prompt.text
         try:
+            if judge.pk not in deployment_of:  # once per judge and batch
+                deployment_of[judge.pk] = judge_deployment_authorized(judge, owner=study.owner)
+            deployment = deployment_of[judge.pk]
             params = judge_request_params(judge)
             messages = judge_messages(
                 study=study,
@@ -349,7 +369,7 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
             limiter_key=_limiter_key(judge),
             model=judge.model,
             version="",
-            deployments=[Deployment(judge.api_base.strip(), judge.api_key_env.strip())],
+            deployments=[deployment],
             params=params,
             messages=messages,
             request_hash=judge_request_hash(judge=judge, params=params, messages=messages),

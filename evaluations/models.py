@@ -2,6 +2,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -13,6 +14,14 @@ class IllegalTransition(Exception):
 
 def random_seed() -> int:
     return secrets.randbelow(2**31)
+
+
+def _study_owner(row: models.Model):
+    """The owner of the study a candidate or judge belongs to, or None before it has one."""
+    try:
+        return row.study.owner
+    except ObjectDoesNotExist:
+        return None
 
 
 def public_pair_id() -> str:
@@ -191,10 +200,17 @@ class Candidate(models.Model):
         blank=True,
         help_text="Environment variable holding the key (LiteLLM's usual one if blank).",
     )
+    connection = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="A provider connection the operator set up (its api_base and key); "
+        "leave api_base and the key variable blank with it.",
+    )
     fallback_deployments = models.JSONField(
         default=list,
         blank=True,
-        help_text='Other deployments of the same model: [{"api_base": ..., "api_key_env": ...}].',
+        help_text='Other deployments of the same model: [{"connection": ...}] or '
+        '[{"api_base": ..., "api_key_env": ...}].',
     )
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
@@ -226,6 +242,13 @@ class Candidate(models.Model):
     @property
     def is_demo(self) -> bool:
         return self.model.startswith("demo/")
+
+    def clean(self) -> None:
+        from evaluations.provider_access import candidate_access_errors
+
+        errors = candidate_access_errors(self, owner=_study_owner(self))
+        if errors:
+            raise ValidationError(errors)
 
 
 class Prompt(models.Model):
@@ -374,6 +397,12 @@ class Judge(models.Model):
         blank=True,
         help_text="Environment variable holding the key (LiteLLM's usual one if blank).",
     )
+    connection = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="A provider connection the operator set up (its api_base and key); "
+        "leave api_base and the key variable blank with it.",
+    )
     temperature = models.FloatField(null=True, blank=True, default=0.0)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
     extra_params = models.JSONField(default=dict, blank=True)
@@ -399,6 +428,13 @@ class Judge(models.Model):
 
     def __str__(self) -> str:
         return self.model
+
+    def clean(self) -> None:
+        from evaluations.provider_access import judge_access_errors
+
+        errors = judge_access_errors(self, owner=_study_owner(self))
+        if errors:
+            raise ValidationError(errors)
 
 
 class JudgeVote(models.Model):
@@ -459,3 +495,43 @@ class JudgeVote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.judge} on {self.pair} ({self.order}): {self.verdict or self.status}"
+
+
+class ProviderConnection(models.Model):
+    """An operator-approved deployment: an api_base (or the provider's own endpoint) and the
+    environment variable holding its key, available to the users named or to everyone.
+
+    Connections may also be declared in settings (``PROVIDER_CONNECTIONS``); those win over a
+    row of the same name.
+    """
+
+    name = models.SlugField(max_length=80, unique=True)
+    api_base = models.URLField(
+        max_length=500, blank=True, help_text="Blank: the provider's own endpoint for the model."
+    )
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Environment variable of the worker holding the key (one the allowlist "
+        "PROVIDER_KEY_ENV_ALLOWLIST permits); blank: LiteLLM's usual one.",
+    )
+    available_to_all = models.BooleanField(
+        default=False, help_text="Every researcher may use it; otherwise only the users below."
+    )
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="provider_connections"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from evaluations.provider_access import provider_connection_errors
+
+        errors = provider_connection_errors(self)
+        if errors:
+            raise ValidationError(errors)

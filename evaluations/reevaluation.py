@@ -37,7 +37,7 @@ from evaluations.analysis.bradley_terry import DEGENERATE_PRIOR_PRECISION
 from evaluations.generation import (
     ProviderJob,
     call_cost,
-    candidate_deployments,
+    candidate_deployments_authorized,
     candidate_request_params,
     error_is_transient,
     output_messages,
@@ -48,6 +48,7 @@ from evaluations.generation import (
     served_model_mismatch,
 )
 from evaluations.models import Candidate, Judge, JudgeVote, Output, Pair, Prompt, Study
+from evaluations.provider_access import candidate_access_errors, judge_access_errors
 from evaluations.ratelimit import limiter_for_current_settings
 from raters.models import Assignment, Membership, Vote
 
@@ -128,6 +129,23 @@ def _clone_plan(
         raise CloneError("the clone would have fewer than two candidates")
 
 
+def _clone_access_check(
+    *, study: Study, candidates: list[Candidate], add: list[dict], remove: list[str], owner: Any
+) -> None:
+    """The clone's candidates and judges must pass the operator's provider rules for its owner
+    (who may not be the original's)."""
+    errors = []
+    kept = [c for c in candidates if c.label not in remove]
+    for candidate in [*kept, *(Candidate(**spec) for spec in add)]:
+        for messages in candidate_access_errors(candidate, owner=owner).values():
+            errors += [f"{candidate.label}: {message}" for message in messages]
+    for judge in Judge.objects.filter(study=study).order_by("id"):
+        for messages in judge_access_errors(judge, owner=owner).values():
+            errors += [f"judge {judge.model}: {message}" for message in messages]
+    if errors:
+        raise CloneError("; ".join(errors))
+
+
 @transaction.atomic
 def study_clone(
     *,
@@ -147,6 +165,9 @@ def study_clone(
     add, remove, repin = list(add or []), list(remove or []), dict(repin or {})
     candidates = list(Candidate.objects.filter(study=study).order_by("id"))
     _clone_plan(candidates, add, remove, repin)
+    _clone_access_check(
+        study=study, candidates=candidates, add=add, remove=remove, owner=owner or study.owner
+    )
     if Study.objects.filter(slug=slug).exists():
         raise CloneError(f"a study with slug {slug!r} already exists")
 
@@ -551,7 +572,7 @@ def drift_check(
             .order_by("prompt_id")[:prompts]
         )
         params = candidate_request_params(candidate)
-        deployments = candidate_deployments(candidate)
+        deployments = candidate_deployments_authorized(candidate, owner=study.owner)
         for output in outputs:
             messages = output_messages(candidate=candidate, prompt=output.prompt)
             job = ProviderJob(

@@ -2,8 +2,18 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The stub providers listen on loopback, and their key is in STUB_API_KEY: allowed explicitly,
+# as an operator would, here and in the Celery workers the tests start (they read os.environ).
+TEST_OUTBOUND_ALLOWED_HOSTS = "127.0.0.1,::1,localhost"
+TEST_EXTRA_KEY_ENVS = ["STUB_API_KEY"]
+os.environ.setdefault("OUTBOUND_ALLOWED_HOSTS", TEST_OUTBOUND_ALLOWED_HOSTS)
+os.environ.setdefault(
+    "PROVIDER_KEY_ENV_ALLOWLIST",
+    ",".join([*django_settings.PROVIDER_KEY_ENV_ALLOWLIST, *TEST_EXTRA_KEY_ENVS]),
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFDATA_DIR = REPO_ROOT.parent / "shared" / "refdata"
@@ -19,6 +29,13 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which must run every test: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def provider_access_for_stubs(settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = TEST_OUTBOUND_ALLOWED_HOSTS.split(",")
+    allowlist = settings.PROVIDER_KEY_ENV_ALLOWLIST
+    settings.PROVIDER_KEY_ENV_ALLOWLIST = [*allowlist, *set(TEST_EXTRA_KEY_ENVS) - set(allowlist)]
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ interfere: ``stub.plan("flaky", ["429", "500", "ok"])`` makes the next three req
 - ``slow``: a normal answer after ``stub.slow_seconds``
 - ``hang``: accept the request and never answer
 
-Every request is recorded (model, messages, stream, mode) and the server tracks how many
+Every request is recorded (model, messages, stream, mode, headers) and the server tracks how many
 requests it had in flight at once (``peak_in_flight``).
 
 Run it standalone (the benchmark does) with ``python -m tests.openai_stub --latency 0.2``; it
@@ -43,6 +43,7 @@ class StubRequest:
     stream: bool
     mode: str
     body: dict
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
     received_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -72,6 +73,7 @@ class OpenAIStub:
         self.slow_seconds = 2.0
         self.served_as: dict[str, str] = {}  # model requested -> model the response reports
         self.requests: list[StubRequest] = []
+        self.received_headers: list[dict[str, str]] = []  # of every request, on any path
         self.in_flight = 0
         self.peak_in_flight = 0
         self.port = 0
@@ -112,6 +114,7 @@ class OpenAIStub:
                 time.sleep(0.01)
         with self._lock:
             self.requests.clear()
+            self.received_headers.clear()
             self._plans.clear()
             self.peak_in_flight = self.in_flight
 
@@ -177,7 +180,9 @@ class OpenAIStub:
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
                 method, path, _ = request_line.decode("latin-1").split(" ", 2)
-                keep_alive = await self._respond(method, path, body, writer)
+                with self._lock:
+                    self.received_headers.append(dict(headers))
+                keep_alive = await self._respond(method, path, body, writer, headers)
                 if not keep_alive or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -187,7 +192,12 @@ class OpenAIStub:
                 writer.close()
 
     async def _respond(
-        self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        writer: asyncio.StreamWriter,
+        headers: dict[str, str] | None = None,
     ) -> bool:
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             await self._send_json(writer, 404, {"error": {"message": f"no route {path}"}})
@@ -205,6 +215,7 @@ class OpenAIStub:
             stream=bool(payload.get("stream")),
             mode=mode,
             body=payload,
+            headers=dict(headers or {}),
         )
         with self._lock:
             self.requests.append(request)
