@@ -77,6 +77,14 @@ class StudyOwnershipAdminMixin:
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        # The inlines are validated after this and check their rows against the study's owner
+        # (provider connections), so the owner is set here rather than only in save_model.
+        obj = super().save_form(request, form, change)
+        if not change and not request.user.is_superuser:
+            obj.owner = request.user
+        return obj
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change and not request.user.is_superuser:
             obj.owner = request.user

@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from evaluations.access import is_study_scoped
 from evaluations.admin_scoping import StudyScopedAdminMixin
-from evaluations.models import Candidate, Output, Pair, Prompt, Study
+from evaluations.models import Candidate, Output, Pair, Prompt, ProviderConnection, Study
 from raters.models import Assignment, Invite, Membership, Rater, Vote
 from tests.factories import (
     CandidateFactory,
@@ -123,12 +123,21 @@ def world(db) -> dict:
     objects[apps.get_model("authtoken", "TokenProxy")] = owner
     objects[apps.get_model("auth", "User")] = owner
     objects[Group] = Group.objects.get_or_create(name="Some group")[0]
+    objects[ProviderConnection] = ProviderConnection.objects.create(
+        name="team-endpoint", api_base="https://llm.example.org/v1", api_key_env="OPENAI_API_KEY"
+    )
     clients = {role: Client() for role in ROLES}
     clients["rater"].force_login(objects[Rater].user)
     clients["other"].force_login(other)
     clients["owner"].force_login(owner)
     clients["superuser"].force_login(superuser)
     return {"objects": objects, "clients": clients, "owner": owner, "other": other}
+
+
+def _operator_only(model: type[Model] | None) -> bool:
+    if model is None:
+        return False
+    return model._meta.app_label in {"auth", "authtoken"} or model is ProviderConnection
 
 
 def _model_of(prefix: str) -> type[Model] | None:
@@ -166,8 +175,8 @@ def _expected_for_owner(name: str, prefix: str) -> int:
         return 403  # asked without a field to complete
     if any(name.endswith(f"_{post_only}") for post_only in POST_ONLY):
         return 405
-    if model is not None and model._meta.app_label in {"auth", "authtoken"}:
-        return 403  # researchers manage no accounts
+    if _operator_only(model):
+        return 403  # researchers manage no accounts and no provider connections
     if view == "add" and model._meta.model_name in {"vote", "judgevote"}:
         return 403  # evidence: never added by hand
     return 200
@@ -193,7 +202,7 @@ def test_every_admin_url_answers_each_role_and_shows_nothing_of_another_research
         url = _url(name, prefix, pattern, world)
         owner_expects = _expected_for_owner(name, prefix)
         model = _model_of(prefix)
-        account_page = model is not None and model._meta.app_label in {"auth", "authtoken"}
+        account_page = _operator_only(model)
         expectations: dict[str, int | str] = {
             "anonymous": ADMIN_LOGIN,
             "rater": ADMIN_LOGIN,
