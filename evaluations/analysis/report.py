@@ -543,14 +543,17 @@ def _agreement(votes: VoteArrays, both_bad: str, min_shared: int) -> dict[str, A
     keep = votes.outcome != BOTH_BAD if both_bad == "exclude" else np.ones(len(votes), bool)
     a, b, out = votes.model_a[keep], votes.model_b[keep], votes.outcome[keep]
     m = len(votes.models)
-    swap = a > b
+    # Units are oriented by model name, not by code: codes follow the order of first appearance
+    # in the file, and the category shares behind every kappa depend on the orientation.
+    name_rank = np.argsort(np.argsort(np.asarray(votes.models, dtype=object)))
+    swap = name_rank[a] > name_rank[b]
     label = np.where(out == A_WINS, 0, np.where(out == B_WINS, 2, 1))
     label = np.where(swap, 2 - label, label)
     unit = (votes.item[keep].astype(np.int64) * m + np.minimum(a, b)) * m + np.maximum(a, b)
     if len(unit) == 0:
         return {"message": "no votes"}
     block = agreement_block(unit, votes.rater[keep], label, votes.raters, min_shared=min_shared)
-    block["labels"] = "first model better < tie < second model better (both bad "
+    block["labels"] = "first model (by name) better < tie < second model better (both bad "
     block["labels"] += "counted as tie)" if both_bad == "tie" else "excluded)"
     return block
 
