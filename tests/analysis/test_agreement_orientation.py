@@ -1,6 +1,5 @@
 """Agreement must not depend on the order of the file's rows or on which side a model is on."""
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
