@@ -22,6 +22,9 @@ from .clustered import clustered_covariance
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
 _LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s", re.MULTILINE)
+# Above this share of a style covariate's variance explained by the model identities, the
+# ratings and the style coefficients are not separately identifiable (intervals explode).
+MAX_EXPLAINED = 0.9
 _BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
 
 
@@ -59,6 +62,21 @@ def style_covariates(
     return matrix, names, notes
 
 
+def _explained_by_models(a: np.ndarray, b: np.ndarray, z: np.ndarray, m: int) -> np.ndarray:
+    """R^2 of each covariate regressed on the model indicators e_a - e_b (normal equations)."""
+    pair = np.bincount(a * m + b, minlength=m * m).reshape(m, m).astype(np.float64)
+    gram = np.diag(pair.sum(axis=0) + pair.sum(axis=1)) - pair - pair.T
+    cross = np.stack(
+        [
+            np.bincount(a, z[:, c], minlength=m) - np.bincount(b, z[:, c], minlength=m)
+            for c in range(z.shape[1])
+        ],
+        axis=1,
+    )
+    fitted = np.einsum("mk,mk->k", cross, np.linalg.pinv(gram) @ cross)
+    return fitted / np.maximum((z**2).sum(axis=0), 1e-300)
+
+
 def style_controlled_ranking(
     model_a: np.ndarray,
     model_b: np.ndarray,
@@ -90,6 +108,16 @@ def style_controlled_ranking(
     local = np.full(len(models), -1)
     local[used] = np.arange(len(used))
     m = len(used)
+    confounded = _explained_by_models(local[a], local[b], z, m)
+    if (confounded > MAX_EXPLAINED).any():
+        worst = int(np.argmax(confounded))
+        return {
+            "message": f"style feature {names[worst]} is almost determined by which models are "
+            f"compared (R^2 = {confounded[worst]:.2f}): the ratings cannot be separated from "
+            "style, so no style-controlled ranking is given",
+            "features": names,
+            "notes": notes,
+        }
     fit = fit_bradley_terry_covariates(local[a], local[b], y, np.ones(len(a)), z, m)
     if not fit.converged or not np.all(np.isfinite(fit.theta)):
         return {

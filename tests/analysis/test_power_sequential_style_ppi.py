@@ -166,3 +166,24 @@ def test_ppi_without_tuning_equals_the_human_only_fit() -> None:
     # Same sandwich, but PPI estimates the information from all rows, the plain fit from the
     # labelled ones: the variances agree to sampling error.
     assert np.diag(fit.cov) == pytest.approx(np.diag(plain.cov), rel=0.25)
+
+
+def test_style_feature_confounded_with_the_models_gives_a_message_not_wild_ratings() -> None:
+    # Every answer of y is long, every answer of x short: style and model cannot be told apart.
+    rng = np.random.default_rng(8)
+    rows = []
+    for _ in range(300):
+        a, b = rng.choice(["x", "y", "z"], 2, replace=False)
+        size = {"x": 200, "y": 900, "z": 500}
+        rows.append(
+            {
+                "model_a": a,
+                "model_b": b,
+                "winner": "model_a" if rng.random() < 0.5 else "model_b",
+                "length_a": size[a],
+                "length_b": size[b],
+            }
+        )
+    style = analyze(VoteArrays.from_rows(rows))["style_control"]
+    assert "models" not in style
+    assert "almost determined by which models are compared" in style["message"]
