@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -356,11 +356,18 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         excluded = study_excluded_raters(study=study, options=options)
         # Clustered intervals need each vote's rater and prompt, which the aggregate drops.
-        votes = (
-            study_vote_arrays_aggregated(study=study, excluded_raters=excluded)
-            if options.cluster == "none"
-            else study_vote_arrays_detailed(study=study, excluded_raters=excluded)
-        )
+        if options.cluster == "none":
+            votes = study_vote_arrays_aggregated(study=study, excluded_raters=excluded)
+        else:
+            # Agreement and biases are not part of this document: leave out what they read.
+            votes = replace(
+                study_vote_arrays_detailed(study=study, excluded_raters=excluded),
+                item=None,
+                items=[],
+                left_is_a=None,
+                length_a=None,
+                length_b=None,
+            )
         document = analyze(votes, **options.analysis_kwargs())
         document["summary"]["excluded_raters"] = len(excluded)
         note = "computed per vote: see the agreement endpoint"
