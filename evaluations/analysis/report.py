@@ -374,7 +374,18 @@ def _ranking(
             loglik, null_ll = fit.loglik, fit.null_loglik
             in_v = (local[votes.model_a] >= 0) & (local[votes.model_b] >= 0)
             va, vb = local[votes.model_a[in_v]], local[votes.model_b[in_v]]
-            if cluster != "none" and prior == 0:
+            dims = {"rater": votes.rater, "prompt": _prompts(votes)}
+            few = [
+                d
+                for d in ("rater", "prompt")
+                if cluster in (d, "both") and len(np.unique(dims[d][in_v])) < 2
+            ]
+            if cluster != "none" and prior == 0 and few:
+                warnings.append(
+                    "{" + ", ".join(names) + f"}}: votes from a single {' and '.join(few)}, "
+                    "so no clustered interval: votes are treated as independent"
+                )
+            elif cluster != "none" and prior == 0:
                 residual = _vote_scores(votes.outcome[in_v]) - expit(theta[va] - theta[vb])
                 robust = clustered_covariance(
                     fit.fisher_cov,

@@ -109,3 +109,31 @@ def test_cluster_bootstrap_resamples_raters_and_is_seeded() -> None:
     robust = {r["model"]: r["ci_high"] - r["ci_low"] for r in sandwich["models"]}
     for name in boot:
         assert 0.5 < boot[name] / robust[name] < 1.6
+
+
+def test_a_component_rated_by_a_single_rater_is_not_given_zero_width_intervals() -> None:
+    # x-y voted on by r1 only, z-w by r2 only: two components, one rater each.
+    rows = []
+    for k in range(20):
+        rows.append(
+            {
+                "model_a": "x",
+                "model_b": "y",
+                "winner": "model_a" if k % 3 else "model_b",
+                "judge": "r1",
+                "question_id": f"q{k % 5}",
+            }
+        )
+        rows.append(
+            {
+                "model_a": "z",
+                "model_b": "w",
+                "winner": "model_b" if k % 4 else "model_a",
+                "judge": "r2",
+                "question_id": f"q{k % 5}",
+            }
+        )
+    document = analyze(VoteArrays.from_rows(rows), cluster="rater")
+    for row in document["models"]:
+        assert row["ci_high"] - row["ci_low"] > 50
+    assert any("single rater" in w for w in document["warnings"])
