@@ -125,6 +125,13 @@ def style_controlled_ranking(
             "never loses, or a feature separates the votes)",
             "notes": notes,
         }
+    dims = {"rater": rater, "prompt": prompt}
+    if any(
+        cluster in (d, "both") and (dims[d] is None or len(np.unique(dims[d][known])) < 2)
+        for d in dims
+    ):
+        notes.append(f"fewer than two clusters for cluster={cluster}: votes treated as independent")
+        cluster = "none"
     if cluster != "none":
         from scipy.special import expit
 
