@@ -53,6 +53,7 @@ from evaluations.generation import (
     retry_after_seconds,
     retry_backoff,
 )
+from evaluations.judging_ppi import judge_ppi_ratings
 from evaluations.models import (
     JUDGE_PROMPT_TEMPLATE,
     JUDGE_SYSTEM_PROMPT,
@@ -691,6 +692,7 @@ def _judge_block(
             "spearman_rho": _spearman(side_by_side),
         },
         "agreement_with_humans": judge_human_agreement(judge=combined, humans=humans),
+        "ppi": judge_ppi_ratings(combined=combined, pairs=pairs, humans=humans, labels=labels),
         "cost": {
             "total_usd": float(cost) if costed else None,
             "per_pair_usd": float(cost) / len(combined) if costed and combined else None,

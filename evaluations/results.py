@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, analyze
+from evaluations.analysis.style import STYLE_FEATURES, text_style_features
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 from raters.models import Membership, Vote
 
@@ -50,6 +51,8 @@ class ResultOptions:
     seed: int | None = None
     category: str | None = None
     anchor: str | None = None
+    cluster: str = "auto"
+    power: float = 0.8
     exclude_flagged: bool = False
     exclude_gold_failures: bool = False
     exclude_raters: tuple[int, ...] = field(default_factory=tuple)
@@ -62,6 +65,8 @@ class ResultOptions:
             "seed": self.seed,
             "category": self.category,
             "anchor": self.anchor,
+            "cluster": self.cluster,
+            "power": self.power,
         }
 
     def cache_token(self) -> str:
@@ -271,6 +276,12 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         .annotate(length=Length("text"))
         .values_list("id", "candidate_id", "length")
     }
+    style = {
+        oid: text_style_features(text or "")
+        for oid, text in Output.objects.filter(id__in=set(out_a) | set(out_b)).values_list(
+            "id", "text"
+        )
+    }
     cand_a = [outputs[o][0] for o in out_a]
     cand_b = [outputs[o][0] for o in out_b]
     model_a, model_b, models = _model_codes(study, cand_a, cand_b)
@@ -279,6 +290,7 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
     rater_codes, rater_ids = _codes(rater)
     pseudonyms = rater_pseudonyms(study_id=study.pk, rater_ids=rater_ids)
     item_codes, items = _codes(pair)
+    prompt_codes, _ = _codes(prompt)
     public_ids = dict(Pair.objects.filter(study=study).values_list("id", "public_id"))
     return VoteArrays(
         model_a=model_a,
@@ -295,6 +307,14 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         length_a=np.asarray([outputs[o][1] for o in out_a], dtype=np.float64),
         length_b=np.asarray([outputs[o][1] for o in out_b], dtype=np.float64),
         gold_answer=_gold_codes(gold),
+        prompt=prompt_codes,
+        features={
+            name: (
+                np.asarray([style[o][name] for o in out_a], dtype=np.float64),
+                np.asarray([style[o][name] for o in out_b], dtype=np.float64),
+            )
+            for name in STYLE_FEATURES
+        },
     )
 
 
@@ -329,12 +349,25 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
 
     Agreement, gold accuracy and biases need each vote's rater, side and answers, which the
     aggregate leaves out; their keys point to `study_analysis` (the agreement and biases
-    endpoints) instead. Raises ValueError for options `analyze` rejects.
+    endpoints) instead. Clustered intervals (the default) read one row per vote, since they
+    need each vote's rater and prompt. Raises ValueError for options `analyze` rejects.
     """
 
     def compute() -> dict[str, Any]:
         excluded = study_excluded_raters(study=study, options=options)
-        votes = study_vote_arrays_aggregated(study=study, excluded_raters=excluded)
+        # Clustered intervals need each vote's rater and prompt, which the aggregate drops.
+        if options.cluster == "none":
+            votes = study_vote_arrays_aggregated(study=study, excluded_raters=excluded)
+        else:
+            # Agreement and biases are not part of this document: leave out what they read.
+            votes = replace(
+                study_vote_arrays_detailed(study=study, excluded_raters=excluded),
+                item=None,
+                items=[],
+                left_is_a=None,
+                length_a=None,
+                length_b=None,
+            )
         document = analyze(votes, **options.analysis_kwargs())
         document["summary"]["excluded_raters"] = len(excluded)
         note = "computed per vote: see the agreement endpoint"

@@ -215,7 +215,10 @@ def agreement_block(
     i, j = _pairs_within_units(inverse[order])
     i, j = order[i], order[j]
     r1, r2, l1, l2 = rater[i], rater[j], label[i], label[j]
-    swap = r1 > r2
+    # Rater pairs in name order (codes follow the file's row order).
+    name_rank = np.zeros(n_raters, dtype=np.int64)
+    name_rank[: len(rater_names)] = np.argsort(np.argsort(np.asarray(rater_names, dtype=object)))
+    swap = name_rank[r1] > name_rank[r2]
     r1, r2 = np.where(swap, r2, r1), np.where(swap, r1, r2)
     l1, l2 = np.where(swap, l2, l1), np.where(swap, l1, l2)
     pair_keys, pair_inv = np.unique(r1 * n_raters + r2, return_inverse=True)
@@ -235,6 +238,7 @@ def agreement_block(
                 **{k: _finite(v) for k, v in result.items() if k != "n"},
             }
         )
+    cohen.sort(key=lambda row: (row["rater_1"], row["rater_2"]))
 
     # Leave-one-out majority: the others' modal label, when unique and at least two others voted.
     others = counts[inverse] - np.eye(3)[label]
@@ -250,7 +254,7 @@ def agreement_block(
             "votes": int(judged[r]),
             "agreement": float(matched[r] / judged[r]),
         }
-        for r in np.flatnonzero(judged)
+        for r in sorted(np.flatnonzero(judged), key=lambda r: rater_names[r])
     ]
 
     def share(agree: float, total: float) -> float | None:

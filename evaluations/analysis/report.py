@@ -17,8 +17,18 @@ from .bradley_terry import (
     bootstrap_bradley_terry,
     comparison_structure,
     fit_bradley_terry,
+    refit_bradley_terry,
+)
+from .clustered import (
+    POPULATION,
+    cluster_bootstrap_counts,
+    cluster_resolve,
+    clustered_covariance,
 )
 from .davidson import fit_davidson
+from .power import DEFAULT_POWER, votes_needed
+from .sequential import MIXTURE_SCALE, anytime_p_value, confidence_sequence_halfwidth
+from .style import style_controlled_ranking
 from .votes import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, pair_counts
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -52,13 +62,20 @@ def analyze(
     category: str | None = None,
     anchor: str | tuple[str, float] | None = None,
     min_shared: int = 10,
+    cluster: str = "auto",
+    power: float = DEFAULT_POWER,
+    style_features: tuple[str, ...] | list[str] = (),
 ) -> dict[str, Any]:
     """Rank models, test their differences, measure rater agreement and bias.
 
     ties: "half" (Bradley-Terry, a tie is half a win each way) or "davidson" (Davidson 1970).
     both_bad: "tie" (counted as a tie) or "exclude" (dropped from the ranking); always reported.
     bootstrap: 0 for sandwich intervals (Fisher for Davidson), N for percentile intervals from N
-    multinomial resamples of the aggregated counts (seeded by `seed`). Gold votes never count in
+    multinomial resamples of the aggregated counts (seeded by `seed`); with clustering, N
+    resamples of whole clusters. cluster: "auto" (two-way by rater and prompt when the votes carry
+    both, else the one they carry), "none", "rater", "prompt" or "both": cluster-robust intervals
+    and tests. power: the power `votes_needed` plans for. style_features: the researcher's own
+    numeric features (columns NAME_a, NAME_b) for style control. Gold votes never count in
     the ranking or the agreement. Returns a JSON-able dict (no NaN or infinity: null plus a
     message or warning instead).
     """
@@ -68,6 +85,13 @@ def analyze(
         raise ValueError(f"both_bad must be one of {', '.join(BOTH_BAD_OPTIONS)}")
     if bootstrap < 0:
         raise ValueError("bootstrap must be >= 0")
+    if not 0 < power < 1:
+        raise ValueError("power must be between 0 and 1 (e.g. 0.8)")
+    missing = [name for name in style_features if name not in votes.features]
+    if missing:
+        raise ValueError(
+            f"style feature {', '.join(missing)} not in the votes (columns NAME_a and NAME_b)"
+        )
     anchor_pair = parse_anchor(anchor)
     if anchor_pair is not None and anchor_pair[0] not in votes.models:
         raise ValueError(f"anchor model {anchor_pair[0]!r} has no votes")
@@ -96,9 +120,19 @@ def analyze(
         ranked = ranked.subset(ranked.outcome != BOTH_BAD)
     document["summary"]["votes_ranked"] = len(ranked)
     document["warnings"] = warnings
+    cluster_kind, _ = cluster_resolve(cluster, ranked.rater, _prompts(ranked))
+    document["summary"]["cluster"] = cluster_kind
+    document["summary"]["power"] = power
     document.update(
         _ranking(
-            ranked, ties=ties, bootstrap=bootstrap, seed=seed, anchor=anchor_pair, warnings=warnings
+            ranked,
+            ties=ties,
+            bootstrap=bootstrap,
+            seed=seed,
+            anchor=anchor_pair,
+            warnings=warnings,
+            cluster=cluster_kind,
+            power=power,
         )
     )
 
@@ -107,7 +141,24 @@ def analyze(
         for code, name in enumerate(votes.categories):
             subset = ranked.subset(ranked.category == code)
             notes: list[str] = []
-            block = _ranking(subset, ties=ties, bootstrap=0, seed=None, anchor=None, warnings=notes)
+            try:
+                kind, _ = cluster_resolve(cluster_kind, subset.rater, _prompts(subset))
+            except ValueError:
+                kind = "none"
+                notes.append(
+                    f"too few clusters in this category for cluster={cluster_kind}: "
+                    "intervals treat votes as independent"
+                )
+            block = _ranking(
+                subset,
+                ties=ties,
+                bootstrap=0,
+                seed=None,
+                anchor=None,
+                warnings=notes,
+                cluster=kind,
+                power=power,
+            )
             per_category[name] = {
                 "votes": len(subset),
                 "models": block["models"],
@@ -118,7 +169,38 @@ def analyze(
     document["agreement"] = _agreement(votes.subset(~gold), both_bad, min_shared)
     document["gold"] = _gold(votes)
     document["bias"] = _bias(ranked, document["models"])
+    document["style_control"] = _style(ranked, document["models"], cluster_kind)
     return _jsonable(document)
+
+
+def _prompts(votes: VoteArrays) -> np.ndarray | None:
+    return votes.prompt if votes.prompt is not None else votes.item
+
+
+def _vote_scores(outcome: np.ndarray) -> np.ndarray:
+    return np.where(outcome == A_WINS, 1.0, np.where(outcome == B_WINS, 0.0, 0.5))
+
+
+def _style(votes: VoteArrays, models: list[dict[str, Any]], cluster: str) -> dict[str, Any]:
+    if not votes.features:
+        return {"message": "the votes carry no style features (length_a/_b, headers_a/_b, ...)"}
+    if len({row["component"] for row in models}) > 1:
+        return {"message": "style control needs one connected comparison graph"}
+    plain = {row["model"]: row["rating"] for row in models}
+    try:
+        return style_controlled_ranking(
+            votes.model_a,
+            votes.model_b,
+            _vote_scores(votes.outcome),
+            votes.features,
+            votes.models,
+            cluster=cluster,
+            rater=votes.rater,
+            prompt=_prompts(votes),
+            plain=plain,
+        )
+    except np.linalg.LinAlgError:
+        return {"message": "the style-controlled fit is singular (a feature is collinear)"}
 
 
 def _model_stats(votes: VoteArrays) -> dict[str, np.ndarray]:
@@ -145,14 +227,18 @@ def _ranking(
     seed: int | None,
     anchor: tuple[str, float] | None,
     warnings: list[str],
+    cluster: str = "none",
+    power: float = DEFAULT_POWER,
 ) -> dict[str, Any]:
     m_all = len(votes.models)
     counts = _model_stats(votes)
     method = (
-        "bootstrap percentile"
+        ("cluster bootstrap percentile" if cluster != "none" else "bootstrap percentile")
         if bootstrap
         else "fisher (Davidson likelihood)"
         if ties == "davidson"
+        else "cluster-robust sandwich"
+        if cluster != "none"
         else "sandwich"
     )
     interval = {
@@ -160,6 +246,13 @@ def _ranking(
         "level": 0.95,
         "bootstrap_rounds": bootstrap or None,
         "seed": seed if bootstrap else None,
+        "cluster": cluster,
+        "population": POPULATION[cluster],
+        "sequential": "p_value_anytime and the confidence sequence (cs_low, cs_high) stay valid "
+        "when the results are looked at after every vote and the study stops at the first "
+        "significant pair (normal-mixture martingale, mixing scale "
+        f"{MIXTURE_SCALE * ELO_SCALE:.0f} Elo); p_value is valid only at a sample size fixed in "
+        "advance",
         "reference": (
             f"anchored: relative to {anchor[0]} fixed at {anchor[1]:g}"
             if anchor
@@ -270,7 +363,8 @@ def _ranking(
                     "converged": dav.converged,
                 }
             )
-        else:
+        crit, df = Z95, None
+        if not use_davidson:
             fit = fit_bradley_terry(ca, cb, cy, cn, m, prior_precision=prior)
             # With separated data the residuals of the never-losing (or never-winning) cells
             # are near zero, so the sandwich collapses and claims a precision the votes do not
@@ -278,6 +372,43 @@ def _ranking(
             # covariance H^-1, prior included, stays honest there.
             theta, cov = fit.theta, (fit.fisher_cov if prior > 0 else fit.cov)
             loglik, null_ll = fit.loglik, fit.null_loglik
+            in_v = (local[votes.model_a] >= 0) & (local[votes.model_b] >= 0)
+            va, vb = local[votes.model_a[in_v]], local[votes.model_b[in_v]]
+            dims = {"rater": votes.rater, "prompt": _prompts(votes)}
+            few = [
+                d
+                for d in ("rater", "prompt")
+                if cluster in (d, "both") and len(np.unique(dims[d][in_v])) < 2
+            ]
+            if cluster != "none" and prior == 0 and few:
+                warnings.append(
+                    "{" + ", ".join(names) + f"}}: votes from a single {' and '.join(few)}, "
+                    "so no clustered interval: votes are treated as independent"
+                )
+            elif cluster != "none" and prior == 0:
+                residual = _vote_scores(votes.outcome[in_v]) - expit(theta[va] - theta[vb])
+                robust = clustered_covariance(
+                    fit.fisher_cov,
+                    va,
+                    vb,
+                    residual,
+                    m,
+                    kind=cluster,
+                    rater=None if votes.rater is None else votes.rater[in_v],
+                    prompt=None if _prompts(votes) is None else _prompts(votes)[in_v],
+                )
+                cov, df = robust.cov, robust.df
+                crit = float(stats.t.ppf(0.975, df))
+                interval["clusters"] = robust.clusters
+                interval["degrees_of_freedom"] = df
+                interval["small_cluster_correction"] = (
+                    "meat scaled by G/(G-1); intervals and tests use t(G-1)"
+                )
+            elif cluster != "none":
+                warnings.append(
+                    "{" + ", ".join(names) + "}: no maximum-likelihood rating, so the "
+                    "posterior (Laplace) intervals are used, not clustered ones"
+                )
             if not fit.converged:
                 warnings.append(
                     "Bradley-Terry Newton iterations did not converge in {" + ", ".join(names) + "}"
@@ -304,6 +435,10 @@ def _ranking(
                     ca, cb, cy, cn, m, bootstrap, component_seeds[c], dav.theta
                 )
                 degenerate = 0
+            elif cluster != "none":
+                boot_theta, degenerate = _cluster_bootstrap(
+                    votes, in_v, va, vb, ca, cb, cy, m, fit, cluster, bootstrap, component_seeds[c]
+                )
             else:
                 result = bootstrap_bradley_terry(
                     ca, cb, cy, cn, m, bootstrap, seed=component_seeds[c], fit=fit
@@ -319,7 +454,7 @@ def _ranking(
             boot_ratings = ratings + (ELO_SCALE * (boot_theta - theta)) @ transform.T
             low, high = np.percentile(boot_ratings, [2.5, 97.5], axis=0)
         else:
-            low, high = ratings - Z95 * se, ratings + Z95 * se
+            low, high = ratings - crit * se, ratings + crit * se
         low = np.where(never_wins, np.nan, low)
         high = np.where(never_loses, np.nan, high)
         ranks, best, worst = _rank_ranges(ratings, low, high)
@@ -345,7 +480,9 @@ def _ranking(
                     "component": c,
                 }
             )
-        pair_block, need_block = _pairwise(names, ratings, cov_r, ca, cb, cn, boot_ratings)
+        pair_block, need_block = _pairwise(
+            names, ratings, cov_r, ca, cb, cn, boot_ratings, crit=crit, df=df, power=power
+        )
         pairwise.extend(pair_block)
         needed.extend(need_block)
         df = m - 1
@@ -388,6 +525,51 @@ def _ranking(
     if ties == "davidson":
         result["davidson"] = davidson_out[0] if len(davidson_out) == 1 else davidson_out
     return result
+
+
+def _cluster_bootstrap(
+    votes: VoteArrays,
+    in_v: np.ndarray,
+    va: np.ndarray,
+    vb: np.ndarray,
+    ca: np.ndarray,
+    cb: np.ndarray,
+    cy: np.ndarray,
+    m: int,
+    fit: Any,
+    cluster: str,
+    rounds: int,
+    seed: np.random.SeedSequence,
+) -> tuple[np.ndarray, int]:
+    """Refit on resamples of whole raters, prompts, or both (pigeonhole); in blocks of rounds."""
+    y = _vote_scores(votes.outcome[in_v])
+
+    def key(a: np.ndarray, b: np.ndarray, score: np.ndarray) -> np.ndarray:
+        swap = a > b
+        lo, hi = np.where(swap, b, a), np.where(swap, a, b)
+        s_lo = np.where(swap, 1.0 - score, score)
+        return (lo.astype(np.int64) * m + hi) * 3 + np.round(2 * s_lo).astype(np.int64)
+
+    cell_keys = key(ca, cb, cy)
+    order = np.argsort(cell_keys)
+    cell_of_vote = order[np.searchsorted(cell_keys[order], key(va, vb, y))]
+    membership = np.zeros((len(ca), m))
+    membership[np.arange(len(ca)), ca] = 1
+    membership[np.arange(len(ca)), cb] = 1
+    dims = []
+    if cluster in ("rater", "both"):
+        dims.append(votes.rater[in_v])
+    if cluster in ("prompt", "both"):
+        dims.append(_prompts(votes)[in_v])
+    rng = np.random.default_rng(seed)
+    thetas = []
+    degenerate = 0
+    for start in range(0, rounds, 50):
+        size = min(50, rounds - start)
+        counts = cluster_bootstrap_counts(rng, size, cell_of_vote, len(ca), dims)
+        thetas.append(refit_bradley_terry(ca, cb, cy, counts, m, fit))
+        degenerate += int(((counts @ membership) == 0).any(axis=1).sum())
+    return np.vstack(thetas), degenerate
 
 
 def _pair_table(
@@ -461,6 +643,10 @@ def _pairwise(
     cb: np.ndarray,
     cn: np.ndarray,
     boot: np.ndarray | None,
+    *,
+    crit: float = Z95,
+    df: int | None = None,
+    power: float = DEFAULT_POWER,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     m = len(names)
     votes = np.zeros((m, m))
@@ -475,10 +661,12 @@ def _pairwise(
         d_boot = boot[:, i] - boot[:, j]
         d_low, d_high = np.percentile(d_boot, [2.5, 97.5], axis=0)
     else:
-        d_low, d_high = diff - Z95 * se, diff + Z95 * se
+        d_low, d_high = diff - crit * se, diff + crit * se
     with np.errstate(divide="ignore", invalid="ignore"):
         z = diff / se
-    p = 2 * stats.norm.sf(np.abs(z))
+    p = 2 * stats.t.sf(np.abs(z), df) if df else 2 * stats.norm.sf(np.abs(z))
+    p_anytime = anytime_p_value(diff, se)
+    cs = confidence_sequence_halfwidth(se)
 
     def prob(d: np.ndarray) -> np.ndarray:
         return expit(d / ELO_SCALE)
@@ -493,6 +681,9 @@ def _pairwise(
             "ci_low": float(prob(d_low[k])),
             "ci_high": float(prob(d_high[k])),
             "p_value": float(p[k]) if se[k] > 0 else None,
+            "p_value_anytime": float(p_anytime[k]) if se[k] > 0 else None,
+            "cs_low": float(prob(diff[k] - cs[k])) if se[k] > 0 else None,
+            "cs_high": float(prob(diff[k] + cs[k])) if se[k] > 0 else None,
         }
         for k, (a, b) in enumerate(zip(i, j, strict=True))
     ]
@@ -508,14 +699,9 @@ def _pairwise(
             "lower": names[lower],
             "rating_difference": float(d),
             "z": d / s if s else None,
+            "power": power,
         }
-        if d > 0 and s > 0:
-            # The standard error scales as 1/sqrt(votes) when votes keep their current mix.
-            required = total * (Z95 * s / d) ** 2
-            entry["additional_votes"] = int(math.ceil(max(required - total, 0)))
-        else:
-            entry["additional_votes"] = None
-            entry["message"] = "no measurable difference: no number of votes separates them"
+        entry.update(votes_needed(d, s, total, power=power, crit=crit))
         needed.append(entry)
     return pairs, needed
 
@@ -535,6 +721,15 @@ def _holm(pairs: list[dict[str, Any]]) -> None:
         pairs[k]["p_value_holm"] = float(value)
     for p in pairs:
         p.setdefault("p_value_holm", None)
+    # Holm over the anytime p-values: each is valid at any stopping time, so is the adjustment.
+    indices = [k for k, p in enumerate(pairs) if p.get("p_value_anytime") is not None]
+    values = np.array([pairs[k]["p_value_anytime"] for k in indices])
+    running = 0.0
+    for rank, k in enumerate(np.argsort(values)):
+        running = max(running, min(1.0, (len(values) - rank) * values[k]))
+        pairs[indices[k]]["p_value_anytime_holm"] = float(running)
+    for p in pairs:
+        p.setdefault("p_value_anytime_holm", None)
 
 
 def _agreement(votes: VoteArrays, both_bad: str, min_shared: int) -> dict[str, Any]:
@@ -543,14 +738,17 @@ def _agreement(votes: VoteArrays, both_bad: str, min_shared: int) -> dict[str, A
     keep = votes.outcome != BOTH_BAD if both_bad == "exclude" else np.ones(len(votes), bool)
     a, b, out = votes.model_a[keep], votes.model_b[keep], votes.outcome[keep]
     m = len(votes.models)
-    swap = a > b
+    # Units are oriented by model name, not by code: codes follow the order of first appearance
+    # in the file, and the category shares behind every kappa depend on the orientation.
+    name_rank = np.argsort(np.argsort(np.asarray(votes.models, dtype=object)))
+    swap = name_rank[a] > name_rank[b]
     label = np.where(out == A_WINS, 0, np.where(out == B_WINS, 2, 1))
     label = np.where(swap, 2 - label, label)
     unit = (votes.item[keep].astype(np.int64) * m + np.minimum(a, b)) * m + np.maximum(a, b)
     if len(unit) == 0:
         return {"message": "no votes"}
     block = agreement_block(unit, votes.rater[keep], label, votes.raters, min_shared=min_shared)
-    block["labels"] = "first model better < tie < second model better (both bad "
+    block["labels"] = "first model (by name) better < tie < second model better (both bad "
     block["labels"] += "counted as tie)" if both_bad == "tie" else "excluded)"
     return block
 

@@ -64,6 +64,11 @@ class VoteArrays:
     length_a: np.ndarray | None = None
     length_b: np.ndarray | None = None
     gold_answer: np.ndarray | None = None
+    # The prompt of each vote (clustering by prompt): question_id without the turn in files,
+    # the pair's prompt in the database. `item` (the unit of agreement) may be finer.
+    prompt: np.ndarray | None = None
+    # Style features of the two answers by name (style control), NaN when unknown.
+    features: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.model_a)
@@ -77,6 +82,7 @@ class VoteArrays:
             "length_a",
             "length_b",
             "gold_answer",
+            "prompt",
         ):
             value = getattr(self, name)
             if value is not None and len(value) != n:
@@ -121,11 +127,17 @@ class VoteArrays:
             length_a=pick(self.length_a),
             length_b=pick(self.length_b),
             gold_answer=pick(self.gold_answer),
+            prompt=pick(self.prompt),
+            features={k: (fa[mask], fb[mask]) for k, (fa, fb) in self.features.items()},
         )
 
     @classmethod
     def from_rows(
-        cls, rows: Iterable[Mapping[str, Any]], *, lines: Sequence[int] | None = None
+        cls,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        lines: Sequence[int] | None = None,
+        features: Sequence[str] = (),
     ) -> VoteArrays:
         """Build from dicts in the battle format (or the short names the database layer uses).
 
@@ -133,6 +145,8 @@ class VoteArrays:
         a, b, both_bad), `judge` or `rater`, `question_id` or `item` (with `turn`, the item is
         "question_id/turn"), and optionally `category`, `left` (a or b: which model was shown on
         the left), `length_a`, `length_b`, `gold` (the expected winner: makes the vote a gold vote).
+        Style features: `headers_a`/`_b`, `lists_a`/`_b`, `bold_a`/`_b` when present, and
+        `NAME_a`/`NAME_b` for each NAME in `features` (the researcher's own numeric features).
         """
         rows = list(rows)
         names: dict[str, dict[str, int]] = {k: {} for k in ("model", "rater", "item", "category")}
@@ -155,6 +169,11 @@ class VoteArrays:
         length_a = np.full(n, np.nan)
         length_b = np.full(n, np.nan)
         gold = np.full(n, -1, dtype=np.int8)
+        prompt_codes = np.empty(n, dtype=np.int32)
+        prompt_names: dict[str, int] = {}
+        style_names = ["headers", "lists", "bold", *[f for f in features if f != "length"]]
+        style = {f: (np.full(n, np.nan), np.full(n, np.nan)) for f in style_names}
+        style_seen = dict.fromkeys(style_names, False)
         seen = {
             "rater": False,
             "item": False,
@@ -194,6 +213,22 @@ class VoteArrays:
             if turn not in (None, ""):
                 key = f"{key}/{turn}"
             item[k] = code("item", key)
+            prompt_key = "" if question is None else str(question)
+            prompt_codes[k] = prompt_names.setdefault(prompt_key, len(prompt_names))
+            for name, (fa, fb) in style.items():
+                for suffix, target in (("_a", fa), ("_b", fb)):
+                    value = row.get(name + suffix)
+                    if value in (None, ""):
+                        continue
+                    try:
+                        target[k] = float(value)
+                    except (TypeError, ValueError):
+                        raise VoteDataError(
+                            f"{name}{suffix} {value!r} is not a number", line
+                        ) from None
+                    if not target[k] >= 0 or not np.isfinite(target[k]):
+                        raise VoteDataError(f"{name}{suffix} must be a finite number >= 0", line)
+                    style_seen[name] = True
             cat = row.get("category")
             seen["category"] |= cat not in (None, "")
             category[k] = code("category", "" if cat is None else cat)
@@ -239,10 +274,15 @@ class VoteArrays:
             length_a=length_a if seen["length"] else None,
             length_b=length_b if seen["length"] else None,
             gold_answer=gold if seen["gold"] else None,
+            prompt=prompt_codes if seen["item"] else None,
+            features={
+                **({"length": (length_a, length_b)} if seen["length"] else {}),
+                **{name: style[name] for name in style_names if style_seen[name]},
+            },
         )
 
 
-def votes_read(path: str | Path) -> VoteArrays:
+def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
     """Read a CSV or JSONL battle file (JSONL when the first non-blank character is `{`)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -276,7 +316,7 @@ def votes_read(path: str | Path) -> VoteArrays:
                 raise VoteDataError("more fields than the header", reader.line_num)
             rows.append(row)
             lines.append(reader.line_num)
-    return VoteArrays.from_rows(rows, lines=lines)
+    return VoteArrays.from_rows(rows, lines=lines, features=features)
 
 
 @dataclass(frozen=True)

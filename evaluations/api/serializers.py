@@ -3,6 +3,7 @@ OpenAPI schema of the analysis documents, whose layout `evaluations.analysis.ana
 
 from rest_framework import serializers
 
+from evaluations.analysis.clustered import CLUSTER_OPTIONS
 from evaluations.analysis.report import BOTH_BAD_OPTIONS, TIES_OPTIONS
 from evaluations.models import Output, Study
 from evaluations.results import ResultOptions
@@ -45,6 +46,18 @@ class ResultQuerySerializer(serializers.Serializer):
         max_length=300,
         help_text="MODEL=VALUE: fix that candidate's rating at VALUE instead of centring on 1000.",
     )
+    cluster = serializers.ChoiceField(
+        choices=CLUSTER_OPTIONS,
+        default="auto",
+        help_text="Cluster-robust intervals and tests: auto (two-way by rater and prompt), none "
+        "(votes independent: about these raters and prompts only), rater, prompt or both.",
+    )
+    power = serializers.FloatField(
+        min_value=0.01,
+        max_value=0.99,
+        default=0.8,
+        help_text="The power votes_needed plans for.",
+    )
     exclude_flagged = serializers.BooleanField(
         default=False, help_text="Leave out the votes of raters flagged in this study."
     )
@@ -70,6 +83,8 @@ class ResultQuerySerializer(serializers.Serializer):
             seed=data.get("seed"),
             category=data.get("category"),
             anchor=data.get("anchor"),
+            cluster=data["cluster"],
+            power=data["power"],
             exclude_flagged=data["exclude_flagged"],
             exclude_gold_failures=data["exclude_gold_failures"],
             exclude_raters=tuple(sorted(set(data.get("exclude_raters", [])))),
@@ -200,6 +215,15 @@ class PairwiseSerializer(serializers.Serializer):
     ci_high = serializers.FloatField(allow_null=True)
     p_value = serializers.FloatField(allow_null=True)
     p_value_holm = serializers.FloatField(allow_null=True, help_text="Holm-adjusted over pairs.")
+    p_value_anytime = serializers.FloatField(
+        allow_null=True,
+        help_text="Always-valid p-value: stays valid when looked at after every vote.",
+    )
+    p_value_anytime_holm = serializers.FloatField(allow_null=True)
+    cs_low = serializers.FloatField(
+        allow_null=True, help_text="Always-valid confidence sequence for win_probability."
+    )
+    cs_high = serializers.FloatField(allow_null=True)
 
 
 class RankingSerializer(serializers.Serializer):
@@ -216,6 +240,15 @@ class RankingSerializer(serializers.Serializer):
     )
     categories = serializers.DictField(required=False, help_text="The ranking per category.")
     davidson = serializers.JSONField(required=False, help_text="With ties=davidson.")
+    style_control = serializers.DictField(
+        required=False,
+        help_text="The ranking with answer length and Markdown density held equal, with the "
+        "style coefficients.",
+    )
+    judges_ppi = serializers.DictField(
+        required=False,
+        help_text="Prediction-powered ratings from LLM judges' verdicts plus the human votes.",
+    )
     agreement = serializers.DictField()
     gold = serializers.DictField()
     bias = serializers.DictField()

@@ -28,12 +28,21 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None, metavar="S")
         parser.add_argument("--category", default=None, metavar="C")
         parser.add_argument("--anchor", default=None, metavar="MODEL=VALUE")
+        parser.add_argument(
+            "--cluster", choices=["auto", "none", "rater", "prompt", "both"], default="auto"
+        )
+        parser.add_argument("--power", type=float, default=0.8, metavar="P")
+        parser.add_argument(
+            "--style-feature", action="append", default=[], metavar="NAME", dest="style_features"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["bootstrap"] < 0:
             raise CommandError("--bootstrap must be >= 0")
+        if not 0 < options["power"] < 1:
+            raise CommandError("--power must be between 0 and 1 (e.g. 0.8)")
         try:
-            votes = votes_read(options["votes_file"])
+            votes = votes_read(options["votes_file"], features=options["style_features"])
         except FileNotFoundError:
             raise CommandError(f"{options['votes_file']}: no such file") from None
         except VoteDataError as exc:
@@ -47,6 +56,9 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 category=options["category"],
                 anchor=options["anchor"],
+                cluster=options["cluster"],
+                power=options["power"],
+                style_features=options["style_features"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
