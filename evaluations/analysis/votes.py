@@ -169,6 +169,9 @@ class VoteArrays:
                 a, b = row["model_a"], row["model_b"]
             except KeyError as exc:
                 raise VoteDataError(f"missing field {exc.args[0]!r}", line) from None
+            # "gpt-4" and "gpt-4 " are one model: spreadsheets and hand edits leave spaces.
+            a = a.strip() if isinstance(a, str) else a
+            b = b.strip() if isinstance(b, str) else b
             if a in (None, "") or b in (None, ""):
                 raise VoteDataError("model_a and model_b must be non-empty", line)
             if str(a) == str(b):
