@@ -17,6 +17,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, crisp, small
 matplotlib.rcParams["font.size"] = 9
+# Labels are researchers' model names: "$\\cmd$" is a name, not mathtext to typeset (or fail).
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def _svg(figure: Figure) -> str:
