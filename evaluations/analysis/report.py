@@ -373,8 +373,15 @@ def _ranking(
                 + " ones instead"
             )
             resamples.append(
-                {"models": names, "requested": bootstrap, "fitted": 0, "fitted_with_prior": 0,
-                 "failed": 0, "used": False, "reason": "every resample equals the data"}
+                {
+                    "models": names,
+                    "requested": bootstrap,
+                    "fitted": 0,
+                    "fitted_with_prior": 0,
+                    "failed": 0,
+                    "used": False,
+                    "reason": "every resample equals the data",
+                }
             )
         elif bootstrap:
             if use_davidson:

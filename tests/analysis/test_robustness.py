@@ -29,8 +29,14 @@ def finite_json(document) -> str:
 
 def test_a_decisive_study_with_equal_lengths_gets_its_bias_block_not_a_crash():
     triples = [("strong", "weak", "model_a"), ("weak", "strong", "model_b")] * 6
-    votes = votes_of(triples, judge=["r1", "r2"], question_id=["1", "2", "3"], left=["a", "b"],
-                     length_a=[100, 101], length_b=[101, 100])
+    votes = votes_of(
+        triples,
+        judge=["r1", "r2"],
+        question_id=["1", "2", "3"],
+        left=["a", "b"],
+        length_a=[100, 101],
+        length_b=[101, 100],
+    )
     document = analyze(votes)
     finite_json(document)
     length = document["bias"]["length"]["length_controlled"]
@@ -41,8 +47,12 @@ def test_a_decisive_study_with_equal_lengths_gets_its_bias_block_not_a_crash():
 
 
 def test_length_bias_on_a_disconnected_study_is_estimated_per_piece_or_explained():
-    triples = [("a", "b", "model_a"), ("b", "a", "model_a"), ("c", "d", "model_b"),
-               ("d", "c", "model_b")] * 3
+    triples = [
+        ("a", "b", "model_a"),
+        ("b", "a", "model_a"),
+        ("c", "d", "model_b"),
+        ("d", "c", "model_b"),
+    ] * 3
     votes = votes_of(triples, length_a=[10, 30, 50], length_b=[20, 25, 60], left=["a", "b"])
     document = analyze(votes)
     finite_json(document)
@@ -57,17 +67,33 @@ def test_davidson_when_every_vote_is_a_tie_falls_back_with_a_reason():
 
 
 def test_davidson_with_one_decisive_vote_among_ties_is_fitted_or_explained():
-    votes = votes_of([("m0", "m1", "model_b"), ("m1", "m0", "tie"), ("m1", "m0", "tie (bothbad)"),
-                      ("m0", "m1", "tie")])
+    votes = votes_of(
+        [
+            ("m0", "m1", "model_b"),
+            ("m1", "m0", "tie"),
+            ("m1", "m0", "tie (bothbad)"),
+            ("m0", "m1", "tie"),
+        ]
+    )
     document = analyze(votes, ties="davidson")
     finite_json(document)
     assert len(document["models"]) == 2
 
 
 def test_bootstrap_on_a_sparse_file_fits_every_resample_or_counts_it():
-    votes = votes_of([("m3", "m2", "tie"), ("m0", "m1", "tie (bothbad)"), ("m1", "m2", "tie"),
-                      ("m1", "m4", "model_a"), ("m0", "m2", "model_b"), ("m0", "m1", "model_a"),
-                      ("m3", "m4", "tie"), ("m3", "m1", "model_a"), ("m0", "m4", "model_b")])
+    votes = votes_of(
+        [
+            ("m3", "m2", "tie"),
+            ("m0", "m1", "tie (bothbad)"),
+            ("m1", "m2", "tie"),
+            ("m1", "m4", "model_a"),
+            ("m0", "m2", "model_b"),
+            ("m0", "m1", "model_a"),
+            ("m3", "m4", "tie"),
+            ("m3", "m1", "model_a"),
+            ("m0", "m4", "model_b"),
+        ]
+    )
     document = analyze(votes, bootstrap=200, seed=3)
     finite_json(document)
     resamples = document["interval"]["bootstrap_resamples"]
@@ -78,16 +104,24 @@ def test_bootstrap_on_a_sparse_file_fits_every_resample_or_counts_it():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_davidson_bootstrap_on_five_votes_stays_on_the_elo_scale(seed):
-    votes = votes_of([("a", "b", "model_a"), ("b", "c", "tie"), ("a", "c", "model_a"),
-                      ("c", "b", "model_b"), ("a", "b", "tie")])
+    votes = votes_of(
+        [
+            ("a", "b", "model_a"),
+            ("b", "c", "tie"),
+            ("a", "c", "model_a"),
+            ("c", "b", "model_b"),
+            ("a", "b", "tie"),
+        ]
+    )
     document = analyze(votes, ties="davidson", bootstrap=300, seed=seed)
     finite_json(document)
     for row in document["models"]:
         for bound in (row["ci_low"], row["ci_high"]):
             assert bound is None or abs(bound - 1000) < 3000
     assert document["interval"]["bootstrap_resamples"]["requested"] == 300
-    assert any(row["ci_low"] is not None or row["ci_high"] is not None
-               for row in document["models"])
+    assert any(
+        row["ci_low"] is not None or row["ci_high"] is not None for row in document["models"]
+    )
 
 
 def test_a_single_tie_does_not_give_a_zero_width_interval():
@@ -128,9 +162,14 @@ def test_bootstrap_p_values_come_from_the_bootstrap():
 
 
 def test_rank_ranges_do_not_depend_on_the_anchor():
-    triples = ([("a", "b", "model_a")] * 6 + [("a", "b", "model_b")] * 4
-               + [("b", "c", "model_a")] * 6 + [("b", "c", "model_b")] * 4
-               + [("a", "c", "model_a")] * 7 + [("a", "c", "model_b")] * 3)
+    triples = (
+        [("a", "b", "model_a")] * 6
+        + [("a", "b", "model_b")] * 4
+        + [("b", "c", "model_a")] * 6
+        + [("b", "c", "model_b")] * 4
+        + [("a", "c", "model_a")] * 7
+        + [("a", "c", "model_b")] * 3
+    )
     votes = votes_of(triples)
 
     def ranges(document):
@@ -142,8 +181,9 @@ def test_rank_ranges_do_not_depend_on_the_anchor():
 
 
 def test_undefined_p_values_come_with_a_warning():
-    document = analyze(votes_of([("a", "b", "tie")] * 3 + [("c", "d", "model_a"),
-                                                           ("c", "d", "model_b")]))
+    document = analyze(
+        votes_of([("a", "b", "tie")] * 3 + [("c", "d", "model_a"), ("c", "d", "model_b")])
+    )
     undefined = [p for p in document["pairwise"] if p["p_value"] is None]
     if undefined:
         assert any("p-value" in w for w in document["warnings"])
@@ -155,8 +195,14 @@ def test_model_names_are_trimmed():
 
 
 def test_row_order_does_not_change_the_document():
-    triples = [("z", "a", "model_a"), ("a", "m", "tie"), ("m", "z", "model_b"),
-               ("a", "z", "model_a"), ("m", "a", "model_b"), ("z", "m", "model_a")] * 3
+    triples = [
+        ("z", "a", "model_a"),
+        ("a", "m", "tie"),
+        ("m", "z", "model_b"),
+        ("a", "z", "model_a"),
+        ("m", "a", "model_b"),
+        ("z", "m", "model_a"),
+    ] * 3
     kwargs = {"bootstrap": 100, "seed": 5}
     forward = analyze(votes_of(triples, category=["x", "y"]), **kwargs)
     backward = analyze(votes_of(triples[::-1], category=["y", "x"]), **kwargs)
@@ -169,8 +215,9 @@ def test_bootstrap_above_the_cap_is_refused_with_the_cap():
 
 
 def test_win_probability_meaning_is_stated_for_each_tie_model():
-    votes = votes_of([("a", "b", "model_a"), ("a", "b", "tie"), ("a", "b", "model_b"),
-                      ("a", "b", "model_a")])
+    votes = votes_of(
+        [("a", "b", "model_a"), ("a", "b", "tie"), ("a", "b", "model_b"), ("a", "b", "model_a")]
+    )
     half = analyze(votes)
     davidson = analyze(votes, ties="davidson")
     assert "half" in half["interval"]["win_probability"]

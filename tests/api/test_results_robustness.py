@@ -24,7 +24,15 @@ from tests.factories import (
 )
 
 RESULT_ENDPOINTS = ("ranking", "pairwise", "agreement", "biases")
-ODD_LABELS = ("$\\cmd$", "$\\frac{a}{b}$", "a $x$ b", "<b>bold</b>", "gpt-4o", "Ünïcødé 模型", "50% {x}")
+ODD_LABELS = (
+    "$\\cmd$",
+    "$\\frac{a}{b}$",
+    "a $x$ b",
+    "<b>bold</b>",
+    "gpt-4o",
+    "Ünïcødé 模型",
+    "50% {x}",
+)
 
 
 def body_of(response) -> bytes:
@@ -56,8 +64,11 @@ def assert_finite(value, where="document"):
 def test_api_ranking_and_analyze_on_its_export_give_the_same_document(api, voted_study, tmp_path):
     path = tmp_path / "votes.csv"
     path.write_bytes(body_of(api.get(f"/api/v1/studies/{voted_study.pk}/votes.csv")))
-    for options in ({}, {"bootstrap": 200, "seed": 7}, {"ties": "davidson", "bootstrap": 50,
-                                                          "seed": 1}):
+    for options in (
+        {},
+        {"bootstrap": 200, "seed": 7},
+        {"ties": "davidson", "bootstrap": 50, "seed": 1},
+    ):
         response = api.get(f"/api/v1/studies/{voted_study.pk}/ranking/", options)
         assert response.status_code == 200
         from_api = json.loads(body_of(response))
@@ -106,9 +117,15 @@ def small_study(owner, draw) -> object:
     n_models = draw(st.integers(1, 4)) if shape != "disconnected" else 4
     labels = draw(
         st.lists(
-            st.one_of(st.sampled_from(ODD_LABELS), st.text(min_size=1, max_size=8).filter(
-                lambda s: s.strip() == s and s.strip() and "\x00" not in s)),
-            min_size=n_models, max_size=n_models, unique=True,
+            st.one_of(
+                st.sampled_from(ODD_LABELS),
+                st.text(min_size=1, max_size=8).filter(
+                    lambda s: s.strip() == s and s.strip() and "\x00" not in s
+                ),
+            ),
+            min_size=n_models,
+            max_size=n_models,
+            unique=True,
         )
     )
     study = StudyFactory(owner=owner)
