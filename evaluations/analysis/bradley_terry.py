@@ -387,7 +387,11 @@ def _strongly_connected(
     played = total > 0
     y = np.divide(score, total, out=np.zeros_like(score), where=played)
     structure = comparison_structure(lo[played], hi[played], y[played], total[played], n_models)
-    return structure.n_components == 1 and structure.strongly_connected[0]
+    return (
+        structure.n_components == 1
+        and structure.strongly_connected[0]
+        and bool((structure.component >= 0).all())
+    )
 
 
 def _refit_one(

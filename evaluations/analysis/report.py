@@ -577,7 +577,12 @@ def _bootstrap_davidson(
         used = counts > 0
         structure = comparison_structure(ca[used], cb[used], cy[used], counts[used], m)
         prior = 0.0
-        if structure.n_components != 1 or not structure.strongly_connected[0]:
+        # A model the resample left without votes has no estimate at all, not a wild one.
+        if (
+            structure.n_components != 1
+            or not structure.strongly_connected[0]
+            or (structure.component < 0).any()
+        ):
             prior = DEGENERATE_PRIOR_PRECISION
         pcs = _pair_table(ca[used], cb[used], cy[used], counts[used], m)
         try:

@@ -1,6 +1,7 @@
 """Degenerate and small data: every quantity is estimated or reported as not estimable, never a
 crash, a zero-width interval from too little data, or a number on an arbitrary scale."""
 
+import itertools
 import json
 import math
 import random
@@ -228,3 +229,26 @@ def test_win_probability_meaning_is_stated_for_each_tie_model():
     assert "half" in half["interval"]["win_probability"]
     assert "not a tie" in davidson["interval"]["win_probability"]
     assert np.isfinite(davidson["pairwise"][0]["win_probability"])
+
+
+def test_davidson_bootstrap_on_a_sparse_study_gives_no_wild_intervals():
+    # 200 votes, 20 models, 30% of pairs, 20% ties: some resamples leave a model without votes.
+    rng = random.Random(2)
+    models = [f"m{k}" for k in range(20)]
+    strength = {m: rng.gauss(0, 1) for m in models}
+    pairs = [p for p in itertools.combinations(models, 2) if rng.random() < 0.3]
+    triples = []
+    for _ in range(200):
+        a, b = rng.choice(pairs)
+        p = 1 / (1 + math.exp(-(strength[a] - strength[b])))
+        tie = rng.random() < 0.2
+        triples.append((a, b, "tie" if tie else "model_a" if rng.random() < p else "model_b"))
+    document = analyze(votes_of(triples), ties="davidson", bootstrap=200, seed=2)
+    finite_json(document)
+    widths = [
+        row["ci_high"] - row["ci_low"]
+        for row in document["models"]
+        if row["ci_low"] is not None and row["ci_high"] is not None
+    ]
+    assert widths and max(widths) < 3000
+    assert document["interval"]["bootstrap_resamples"]["failed"] == 0
