@@ -17,6 +17,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, crisp, small
 matplotlib.rcParams["font.size"] = 9
+# Labels are researchers' model names: "$\\cmd$" is a name, not mathtext to typeset (or fail).
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def _svg(figure: Figure) -> str:
@@ -155,11 +157,21 @@ def _place_labels(figure: Figure, axes: Any, labels: list[Any]) -> None:
 
 
 def _dollars(value: float, _position: int) -> str:
-    return f"${value:.3g}" if value < 1 else f"${value:,.0f}"
+    return f"${value:.3g}" if abs(value) < 1 else f"${value:,.0f}"
 
 
-def tradeoff_chart(points: list[dict[str, Any]], *, x_label: str, log_x: bool = False) -> str:
-    """Rating against a cost (dollars, milliseconds), Pareto-efficient models marked and joined."""
+def tradeoff_chart(
+    points: list[dict[str, Any]],
+    *,
+    x_label: str,
+    log_x: bool = False,
+    missing: list[str] | None = None,
+    missing_reason: str = "no price",
+) -> str:
+    """Rating against a cost (dollars, milliseconds), Pareto-efficient models marked and joined.
+
+    `missing` names rated models without a value on the x axis: they are listed under the plot
+    (marked `missing_reason`) rather than silently left out."""
     # Taller for many models, so that their labels have room to stack.
     figure, axes = plt.subplots(figsize=(6, 4 + 0.2 * max(0, len(points) - 6)))
     xs = np.array([p["x"] for p in points])
@@ -172,13 +184,28 @@ def tradeoff_chart(points: list[dict[str, Any]], *, x_label: str, log_x: bool = 
     axes.scatter(xs[efficient], ys[efficient], color="#ba2121", zorder=3, label="Pareto-efficient")
     order = np.argsort(xs[efficient])
     axes.plot(xs[efficient][order], ys[efficient][order], color="#ba2121", linewidth=1, zorder=2)
-    if log_x and (xs > 0).all() and len(xs) > 1:
+    logarithmic = log_x and (xs > 0).all() and len(xs) > 1
+    if logarithmic:
         axes.set_xscale("log")
         axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         axes.xaxis.set_minor_formatter(NullFormatter())
-        if "USD" in x_label:
-            axes.xaxis.set_major_formatter(FuncFormatter(_dollars))
+    if "USD" in x_label:
+        axes.xaxis.set_major_formatter(FuncFormatter(_dollars))
     axes.margins(x=0.08, y=0.1)
+    if not logarithmic and xs.min() >= 0:
+        # Costs and latencies are never negative: the axis starts at zero (all-zero costs
+        # otherwise get an axis from -0.04 to 0.04).
+        axes.set_xlim(left=0, right=xs.max() * 1.1 if xs.max() > 0 else 1.0)
+    if missing:
+        axes.text(
+            0,
+            -0.16,
+            f"{missing_reason} (not plotted): " + ", ".join(missing),
+            transform=axes.transAxes,
+            fontsize=8,
+            color="#666666",
+            va="top",
+        )
     labels = []
     for p in points:
         labels.append(

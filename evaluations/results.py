@@ -369,6 +369,9 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
                 length_b=None,
             )
         document = analyze(votes, **options.analysis_kwargs())
+        document["summary"].update(
+            study_vote_counts(study=study, excluded_raters=excluded, category=options.category)
+        )
         document["summary"]["excluded_raters"] = len(excluded)
         note = "computed per vote: see the agreement endpoint"
         document["agreement"] = {"message": note}
@@ -377,6 +380,19 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
         return document
 
     return _cached(study, "ranking", options, compute)
+
+
+def study_vote_counts(
+    *, study: Study, excluded_raters: list[int], category: str | None
+) -> dict[str, int]:
+    """Raters and items (prompts) behind the votes, as `analyze` counts them in a vote file
+    (the aggregated cells leave both out)."""
+    votes = Vote.objects.filter(study=study).exclude(rater_id__in=excluded_raters)
+    if category is not None:
+        votes = votes.filter(pair__prompt__category=category)
+    return votes.aggregate(
+        raters=Count("rater_id", distinct=True), items=Count("pair__prompt_id", distinct=True)
+    )
 
 
 def study_ranking_json(*, study: Study, options: ResultOptions) -> bytes:

@@ -36,9 +36,23 @@ def kappa_reading(kappa: float | None) -> str:
     return f"Raters {words}, Fleiss' kappa {kappa:.2f}."
 
 
+def dollars_text(value: float | None) -> str:
+    """Dollars with three significant digits below $100 ($0.00123, $4.56), whole above."""
+    if value is None:
+        return "–"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    return f"${float(f'{value:.3g}'):,.10f}".rstrip("0").rstrip(".")
+
+
 def _ranking_rows(document: dict[str, Any], stats: list[dict[str, Any]]) -> list[dict]:
     by_label = {s["label"]: s for s in stats}
-    return [{**row, "stats": by_label.get(row["model"], {})} for row in document["models"]]
+    rows = [{**row, "stats": by_label.get(row["model"], {})} for row in document["models"]]
+    for row in rows:
+        row["cost_text"] = dollars_text(row["stats"].get("cost_per_1000_prompts_usd"))
+    return rows
 
 
 def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -58,8 +72,15 @@ def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
             for r in rows
             if r["stats"].get(key) is not None
         ]
+        missing = [r["model"] for r in rows if r["stats"].get(key) is None]
         if len(points) >= 2:
-            charts[key] = plots.tradeoff_chart(points, x_label=label, log_x=log_x)
+            charts[key] = plots.tradeoff_chart(
+                points,
+                x_label=label,
+                log_x=log_x,
+                missing=missing,
+                missing_reason="no price" if key.startswith("cost") else "no latency recorded",
+            )
     return charts
 
 
@@ -69,6 +90,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         raise PermissionDenied
     options = ResultOptions(exclude_flagged=request.GET.get("exclude_flagged") == "1")
     document = study_analysis(study=study, options=options)
+    progress = study_progress(study=study)
     stats = candidates_stats(study=study)
     rows = _ranking_rows(document, stats)
     categories = []
@@ -95,7 +117,8 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "opts": Study._meta,
         "study": study,
         "title": f"Results: {study}",
-        "progress": study_progress(study=study),
+        "progress": progress,
+        "no_votes": progress["votes"] == 0,
         "document": document,
         "rows": rows,
         "unrated": [s for s in stats if s["label"] not in {r["model"] for r in rows}],

@@ -7,11 +7,59 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .bradley_terry import ELO_SCALE, fit_bradley_terry_covariates
+from .bradley_terry import (
+    DEGENERATE_PRIOR_PRECISION,
+    ELO_SCALE,
+    BTCovariateFit,
+    comparison_structure,
+    fit_bradley_terry_covariates,
+)
 from .votes import A_WINS, B_WINS, TIE
 
 Z95 = float(stats.norm.ppf(0.975))
 LENGTH_BINS = np.array([-1.0, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 1.0])
+# Beyond this many logits (about 2,600 Elo) a "maximum-likelihood" parameter is Newton walking
+# off to infinity on separated data, not an estimate.
+_SEPARATED_LOGIT = 15.0
+ML_ESTIMATE = "maximum likelihood, sandwich intervals"
+MAP_ESTIMATE = (
+    "no maximum-likelihood estimate (the votes are separated or the comparisons disconnected): "
+    "MAP with a N(0, 400 Elo) prior on each parameter, posterior (Laplace) intervals"
+)
+
+
+def _covariate_fit(
+    a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, z: np.ndarray, m: int
+) -> tuple[BTCovariateFit | None, np.ndarray | None, str]:
+    """Fit with covariates, by ML when the MLE exists, else MAP with the degenerate prior.
+
+    Returns the fit, its covariance (sandwich for ML, posterior for MAP) and how it was
+    estimated; (None, None, reason) when even the MAP fit fails.
+    """
+    structure = comparison_structure(a, b, y, w, m)
+    separated = structure.n_components != 1 or not all(structure.strongly_connected)
+    if not separated:
+        try:
+            fit = fit_bradley_terry_covariates(a, b, y, w, z, m)
+        except np.linalg.LinAlgError:
+            fit = None
+        params = None if fit is None else np.r_[fit.theta, fit.beta]
+        if (
+            fit is not None
+            and fit.converged
+            and np.isfinite(fit.cov).all()
+            and np.abs(params).max() < _SEPARATED_LOGIT
+        ):
+            return fit, fit.cov, ML_ESTIMATE
+    try:
+        fit = fit_bradley_terry_covariates(
+            a, b, y, w, z, m, prior_precision=DEGENERATE_PRIOR_PRECISION
+        )
+    except np.linalg.LinAlgError:
+        return None, None, "could not be estimated (the fit's information matrix is singular)"
+    if not (np.isfinite(fit.fisher_cov).all() and np.isfinite(fit.theta).all()):
+        return None, None, "could not be estimated (the fit did not give finite numbers)"
+    return fit, fit.fisher_cov, MAP_ESTIMATE
 
 
 def _score(outcome: np.ndarray) -> np.ndarray:
@@ -79,12 +127,16 @@ def position_bias(
                 "too few votes shown each way round"
             )
             return result
-        fit = fit_bradley_terry_covariates(ca, cb, cy, cw, cz, len(present))
-        se = float(np.sqrt(fit.cov[-1, -1]))
+        fit, cov, how = _covariate_fit(ca, cb, cy, cw, cz, len(present))
+        if fit is None:
+            result["left_advantage_elo"] = {"message": f"left advantage {how}"}
+            return result
+        se = float(np.sqrt(max(cov[-1, -1], 0.0)))
         result["left_advantage_elo"] = {
             "estimate": float(fit.beta[0] * ELO_SCALE),
             "ci_low": float((fit.beta[0] - Z95 * se) * ELO_SCALE),
             "ci_high": float((fit.beta[0] + Z95 * se) * ELO_SCALE),
+            "method": how,
         }
     return result
 
@@ -153,9 +205,12 @@ def length_bias(
     ca, cb, cy, cw, cz = _aggregate(
         np.searchsorted(present, a), np.searchsorted(present, b), score, z
     )
-    fit = fit_bradley_terry_covariates(ca, cb, cy, cw, cz, len(present))
-    se_beta = float(np.sqrt(fit.cov[-1, -1]))
-    se = np.sqrt(np.clip(np.diag(fit.cov)[: len(present)], 0, None))
+    fit, cov, how = _covariate_fit(ca, cb, cy, cw, cz, len(present))
+    if fit is None:
+        result["length_controlled"] = {"message": f"length-controlled ranking {how}"}
+        return result
+    se_beta = float(np.sqrt(max(cov[-1, -1], 0.0)))
+    se = np.sqrt(np.clip(np.diag(cov)[: len(present)], 0, None))
     rows = []
     for local in np.argsort(-fit.theta):
         name = models[present[local]]
@@ -173,6 +228,7 @@ def length_bias(
         "coefficient_elo_per_sd": float(fit.beta[0] * ELO_SCALE),
         "ci_low": float((fit.beta[0] - Z95 * se_beta) * ELO_SCALE),
         "ci_high": float((fit.beta[0] + Z95 * se_beta) * ELO_SCALE),
+        "method": how,
         "models": rows,
     }
     return result

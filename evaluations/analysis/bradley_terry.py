@@ -169,9 +169,21 @@ def fit_bradley_terry(
     inv = np.linalg.inv(hess + centring)
     residual = pairs.cell_y - p[pairs.cell_pair]
     per_pair = np.bincount(pairs.cell_pair, pairs.cell_count * residual**2, minlength=len(pairs.lo))
+    # Votes on a pair that all have the same outcome show no variability to estimate (a single
+    # tie has residual 0 and would give a zero-width interval): such a pair contributes the
+    # Bernoulli variance n p (1 - p) of the model instead.
+    uniform = _uniform_pairs(pairs)
+    per_pair = np.where(uniform, pairs.total * p * (1 - p), per_pair)
     meat = _laplacian(pairs.lo, pairs.hi, per_pair, m)
     sandwich = inv @ meat @ inv
     fisher = inv - centring
+    if prior_precision > 0:
+        # The prior also pins the average rating, which the centring then discards: report the
+        # covariance of the centred ratings, not of the absolute level (that would add the
+        # prior's variance of the mean, 400^2/M Elo^2, to every model).
+        projection = np.eye(m) - 1.0 / m
+        sandwich = projection @ sandwich @ projection
+        fisher = projection @ fisher @ projection
     null = float(np.dot(pairs.total, np.full(len(pairs.total), np.log(0.5))))
     return BTFit(
         theta=theta,
@@ -184,6 +196,17 @@ def fit_bradley_terry(
         iterations=iterations,
         converged=converged,
     )
+
+
+def _uniform_pairs(pairs: _Pairs) -> np.ndarray:
+    """Whether every vote of each pair has the same score."""
+    n = len(pairs.lo)
+    has = pairs.cell_count > 0
+    lowest = np.full(n, np.inf)
+    highest = np.full(n, -np.inf)
+    np.minimum.at(lowest, pairs.cell_pair[has], pairs.cell_y[has])
+    np.maximum.at(highest, pairs.cell_pair[has], pairs.cell_y[has])
+    return lowest >= highest
 
 
 @dataclass(frozen=True)
@@ -289,7 +312,7 @@ def _batched_newton(
 
 def _bootstrap_block(
     seed: np.random.SeedSequence, rounds: int, pvals: np.ndarray, n_votes: int, *refit_args: object
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, int]:
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n_votes, pvals, size=rounds)
     return _refit_block(draws, *refit_args)  # type: ignore[arg-type]
@@ -306,7 +329,9 @@ def _refit_block(
     hess_inv: np.ndarray,
     prior_precision: float,
     n_models: int,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, int]:
+    """Refitted centred theta per round (NaN for a round that could not be fitted at all), the
+    number of rounds fitted with the prior, and the number that could not be fitted."""
     rounds = len(draws)
     draws = np.asarray(draws, dtype=np.float64)
     score = np.asarray(cell_to_score.T @ draws.T).T
@@ -317,6 +342,10 @@ def _refit_block(
     played = np.asarray(lo_t @ total.T).T + np.asarray(hi_t @ total.T).T
     degenerate = ((won <= 0) | (won >= played)) & (played > 0)
     degenerate = degenerate.any(axis=1) | (played == 0).any(axis=1)
+    # Every model winning and losing something is not enough for the MLE: a resample that drops
+    # a pair can leave the graph disconnected or not strongly connected. Check those rounds.
+    for r in np.flatnonzero(~degenerate & (total == 0).any(axis=1)):
+        degenerate[r] = not _strongly_connected(lo, hi, score[r], total[r], n_models)
     tau = np.where(
         degenerate | (prior_precision > 0),
         DEGENERATE_PRIOR_PRECISION if prior_precision == 0 else prior_precision,
@@ -337,12 +366,54 @@ def _refit_block(
         theta[todo] = t + step
         todo = todo[np.abs(step).max(axis=1) >= _TOL]
     rest = np.union1d(todo, np.flatnonzero(~active))
+    failed = np.zeros(rounds, dtype=bool)
     if len(rest):
-        theta[rest] = _batched_newton(
-            theta[rest], score[rest], total[rest], lo, hi, incidence_t, tau[rest], n_models
-        )
+        try:
+            theta[rest] = _batched_newton(
+                theta[rest], score[rest], total[rest], lo, hi, incidence_t, tau[rest], n_models
+            )
+        except np.linalg.LinAlgError:
+            for r in rest:
+                theta[r], failed[r] = _refit_one(score[r], total[r], lo, hi, tau[r], n_models)
+    failed |= ~np.isfinite(theta).all(axis=1)
     theta -= theta.mean(axis=1, keepdims=True)
-    return theta, int(degenerate.sum())
+    theta[failed] = np.nan
+    return theta, int(degenerate[~failed].sum()), int(failed.sum())
+
+
+def _strongly_connected(
+    lo: np.ndarray, hi: np.ndarray, score: np.ndarray, total: np.ndarray, n_models: int
+) -> bool:
+    played = total > 0
+    y = np.divide(score, total, out=np.zeros_like(score), where=played)
+    structure = comparison_structure(lo[played], hi[played], y[played], total[played], n_models)
+    return (
+        structure.n_components == 1
+        and structure.strongly_connected[0]
+        and bool((structure.component >= 0).all())
+    )
+
+
+def _refit_one(
+    score: np.ndarray,
+    total: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    tau: float,
+    n_models: int,
+) -> tuple[np.ndarray, bool]:
+    """One resample on its own (after a batch failed): ML if it exists, else the prior's MAP."""
+    played = total > 0
+    y = np.divide(score, total, out=np.zeros_like(score), where=played)
+    if tau == 0 and not _strongly_connected(lo, hi, score, total, n_models):
+        tau = DEGENERATE_PRIOR_PRECISION
+    try:
+        fit = fit_bradley_terry(
+            lo[played], hi[played], y[played], total[played], n_models, prior_precision=tau
+        )
+    except np.linalg.LinAlgError:
+        return np.full(n_models, np.nan), True
+    return fit.theta, not np.isfinite(fit.theta).all()
 
 
 def refit_bradley_terry(
@@ -354,7 +425,8 @@ def refit_bradley_terry(
     fit: BTFit,
 ) -> np.ndarray:
     """Refit BT for each row of `counts` (rounds x cells, same cells as `fit`) in one batch,
-    warm-started from `fit`; returns centred theta per round. This is the bootstrap's solver,
+    warm-started from `fit`; returns centred theta per round (NaN where a round cannot be
+    fitted). This is the bootstrap's solver,
     exposed so resamples drawn elsewhere can be refitted."""
     counts = np.asarray(counts, dtype=np.float64)
     pairs = _pairs_from_cells(model_a, model_b, score_a, counts.sum(axis=0) + 1, n_models)
@@ -396,8 +468,9 @@ def _neg(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    theta: np.ndarray  # (rounds, models), each round centred to mean zero
-    degenerate_rounds: int
+    theta: np.ndarray  # (fitted rounds, models), each round centred to mean zero
+    degenerate_rounds: int  # fitted with the prior (no MLE in the resample)
+    failed_rounds: int = 0  # could not be fitted at all: left out of `theta`
 
 
 def bootstrap_bradley_terry(
@@ -450,7 +523,9 @@ def bootstrap_bradley_terry(
     if not results:
         return BootstrapResult(theta=np.empty((0, m)), degenerate_rounds=0)
     return BootstrapResult(
-        theta=np.vstack([r[0] for r in results]), degenerate_rounds=sum(r[1] for r in results)
+        theta=np.vstack([r[0][np.isfinite(r[0]).all(axis=1)] for r in results]),
+        degenerate_rounds=sum(r[1] for r in results),
+        failed_rounds=sum(r[2] for r in results),
     )
 
 
@@ -504,13 +579,19 @@ def fit_bradley_terry_covariates(
     weight: np.ndarray,
     covariates: np.ndarray,
     n_models: int,
+    *,
+    prior_precision: float = 0.0,
 ) -> BTCovariateFit:
     """Bradley-Terry ML with per-row covariates (logistic regression on e_a - e_b and z).
 
     Rows are votes or aggregated cells (weight = count), score_a in [0, 1] (ties 1/2). With
     z = +1 for the home (left) side this is Agresti's (2002, Sec. 10.6) home-advantage model;
     with z = normalised length difference it is Chatbot Arena's style control. Newton's method,
-    theta centred to mean zero; sandwich covariance from the per-row score residuals.
+    theta centred to mean zero; sandwich covariance from the per-row score residuals. With
+    `prior_precision` > 0 (for data without an MLE: separated, disconnected, or a covariate
+    that explains the outcomes perfectly) it is the MAP estimate under independent
+    N(0, 1/prior_precision) priors on every parameter, and `fisher_cov` is the posterior
+    (Laplace) covariance, both with the theta block projected onto centred ratings.
     """
     a = np.asarray(model_a, dtype=np.int64)
     b = np.asarray(model_b, dtype=np.int64)
@@ -519,7 +600,10 @@ def fit_bradley_terry_covariates(
     z = np.asarray(covariates, dtype=np.float64).reshape(len(a), -1)
     m, k = n_models, z.shape[1]
     centring = np.zeros((m + k, m + k))
-    centring[:m, :m] = 1.0 / m
+    if prior_precision > 0:
+        centring += prior_precision * np.eye(m + k)
+    else:
+        centring[:m, :m] = 1.0 / m
     params = np.zeros(m + k)
 
     def linear(par: np.ndarray) -> np.ndarray:
@@ -527,7 +611,8 @@ def fit_bradley_terry_covariates(
 
     def loglik(par: np.ndarray) -> float:
         eta = linear(par)
-        return float(np.dot(w * y, log_expit(eta)) + np.dot(w * (1 - y), log_expit(-eta)))
+        penalty = 0.5 * prior_precision * float(par @ par)
+        return float(np.dot(w * y, log_expit(eta)) + np.dot(w * (1 - y), log_expit(-eta))) - penalty
 
     current = loglik(params)
     converged = False
@@ -536,6 +621,7 @@ def fit_bradley_terry_covariates(
         p = expit(eta)
         r = w * (y - p)
         grad = np.r_[np.bincount(a, r, minlength=m) - np.bincount(b, r, minlength=m), z.T @ r]
+        grad -= prior_precision * params
         hess = _xtvx(a, b, z, w * p * (1 - p), m)
         step = np.linalg.solve(hess + centring, grad)
         scale = 1.0
@@ -553,7 +639,13 @@ def fit_bradley_terry_covariates(
     inv = np.linalg.inv(_xtvx(a, b, z, w * p * (1 - p), m) + centring)
     meat = _xtvx(a, b, z, w * (y - p) ** 2, m)
     sandwich = inv @ meat @ inv
-    fisher = inv - centring
+    if prior_precision > 0:
+        projection = np.eye(m + k)
+        projection[:m, :m] -= 1.0 / m
+        sandwich = projection @ sandwich @ projection.T
+        fisher = projection @ inv @ projection.T
+    else:
+        fisher = inv - centring
     return BTCovariateFit(
         theta=params[:m],
         beta=params[m:],

@@ -65,12 +65,17 @@ def fit_davidson(
     wins_second: np.ndarray,
     ties: np.ndarray,
     n_models: int,
+    *,
+    prior_precision: float = 0.0,
 ) -> DavidsonFit:
     """Davidson ML by Newton's method on (theta, log nu), per unordered pair counts.
 
     Requires at least one tie (otherwise nu-hat = 0: use Bradley-Terry) and a strongly connected
     comparison graph. The covariance is the inverse expected=observed information (the model is
-    a full likelihood for three outcomes, so no sandwich is needed for a correct model).
+    a full likelihood for three outcomes, so no sandwich is needed for a correct model). With
+    `prior_precision` > 0 (a resample without an MLE) theta gets independent
+    N(0, 1/prior_precision) priors: MAP, posterior covariance projected onto centred theta.
+    It also needs a decisive vote (with ties only, nu-hat is infinite).
     """
     lo = np.asarray(first, dtype=np.int64)
     hi = np.asarray(second, dtype=np.int64)
@@ -81,13 +86,16 @@ def fit_davidson(
     m = n_models
     if t.sum() <= 0:
         raise ValueError("the Davidson model needs at least one tie")
+    if t.sum() >= n.sum():
+        raise ValueError("the Davidson model needs a decisive vote (every vote is a tie)")
     share = t.sum() / n.sum()
     theta = np.zeros(m)
     log_nu = float(np.log(2 * share / (1 - share))) if share < 1 else 5.0
 
     def loglik(th: np.ndarray, ln: float) -> float:
         x, denom, _, _ = _parts(th, ln, lo, hi)
-        return float(np.sum((w1 - w2) * x + t * ln - n * np.log(denom)))
+        penalty = 0.5 * prior_precision * float(th @ th)
+        return float(np.sum((w1 - w2) * x + t * ln - n * np.log(denom))) - penalty
 
     def information(th: np.ndarray, ln: float) -> tuple[np.ndarray, np.ndarray]:
         x, denom, sinh2, nu = _parts(th, ln, lo, hi)
@@ -110,10 +118,13 @@ def fit_davidson(
         grad = np.zeros(m + 1)
         grad[:m] = np.bincount(lo, g_x / 2, minlength=m) - np.bincount(hi, g_x / 2, minlength=m)
         grad[m] = g_l
+        info[np.arange(m), np.arange(m)] += prior_precision
+        grad[:m] -= prior_precision * th
         return info, grad
 
     centring = np.zeros((m + 1, m + 1))
-    centring[:m, :m] = 1.0 / m
+    if prior_precision == 0:
+        centring[:m, :m] = 1.0 / m
     current = loglik(theta, log_nu)
     converged = False
     iterations = 0
@@ -133,7 +144,12 @@ def fit_davidson(
             break
     info, _ = information(theta, log_nu)
     cov = np.linalg.inv(info + centring)
-    cov[:m, :m] -= 1.0 / m
+    if prior_precision == 0:
+        cov[:m, :m] -= 1.0 / m
+    else:
+        projection = np.eye(m + 1)
+        projection[:m, :m] -= 1.0 / m
+        cov = projection @ cov @ projection.T
     return DavidsonFit(
         theta=theta,
         log_nu=float(log_nu),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,15 @@ from .votes import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, pair_counts
 Z95 = float(stats.norm.ppf(0.975))
 TIES_OPTIONS = ("half", "davidson")
 BOTH_BAD_OPTIONS = ("tie", "exclude")
+# Each round stores a rating per model; beyond this the percentiles gain nothing and memory
+# runs out long before the rounds do.
+MAX_BOOTSTRAP_ROUNDS = 100_000
+WIN_PROBABILITY_MEANING = {
+    "half": "P(model_a preferred) counting a tie as half: P(a wins) + P(tie) / 2",
+    "davidson": "P(model_a wins | the vote is not a tie) = pi_a / (pi_a + pi_b) under Davidson's "
+    "model; with ties the Davidson ratings spread wider than the half-win ones because ties "
+    "no longer pull every pair towards 1/2",
+}
 
 
 def parse_anchor(anchor: str | tuple[str, float] | None) -> tuple[str, float] | None:
@@ -92,6 +102,9 @@ def analyze(
         raise ValueError(
             f"style feature {', '.join(missing)} not in the votes (columns NAME_a and NAME_b)"
         )
+    if bootstrap > MAX_BOOTSTRAP_ROUNDS:
+        raise ValueError(f"bootstrap must be at most {MAX_BOOTSTRAP_ROUNDS} rounds")
+    votes = canonical_order(votes)
     anchor_pair = parse_anchor(anchor)
     if anchor_pair is not None and anchor_pair[0] not in votes.models:
         raise ValueError(f"anchor model {anchor_pair[0]!r} has no votes")
@@ -203,6 +216,36 @@ def _style(votes: VoteArrays, models: list[dict[str, Any]], cluster: str) -> dic
         return {"message": "the style-controlled fit is singular (a feature is collinear)"}
 
 
+def canonical_order(votes: VoteArrays) -> VoteArrays:
+    """The same votes with model, rater, item and category codes in name order, so that the
+    document (bootstrap draws included) does not depend on the order of the rows."""
+
+    def recode(codes: np.ndarray | None, names: list[str]) -> tuple[np.ndarray | None, list[str]]:
+        if codes is None or names == sorted(names):
+            return codes, names
+        order = sorted(range(len(names)), key=lambda k: names[k])
+        new_code = np.empty(len(names), dtype=np.int64)
+        new_code[order] = np.arange(len(names))
+        return new_code[codes].astype(codes.dtype), [names[k] for k in order]
+
+    models_codes, models = recode(np.arange(len(votes.models)), votes.models)
+    rater, raters = recode(votes.rater, votes.raters)
+    item, items = recode(votes.item, votes.items)
+    category, categories = recode(votes.category, votes.categories)
+    return replace(
+        votes,
+        model_a=models_codes[votes.model_a].astype(votes.model_a.dtype),
+        model_b=models_codes[votes.model_b].astype(votes.model_b.dtype),
+        models=models,
+        rater=rater,
+        raters=raters,
+        item=item,
+        items=items,
+        category=category,
+        categories=categories,
+    )
+
+
 def _model_stats(votes: VoteArrays) -> dict[str, np.ndarray]:
     m = len(votes.models)
     a, b, out = votes.model_a, votes.model_b, votes.outcome
@@ -253,6 +296,7 @@ def _ranking(
         "significant pair (normal-mixture martingale, mixing scale "
         f"{MIXTURE_SCALE * ELO_SCALE:.0f} Elo); p_value is valid only at a sample size fixed in "
         "advance",
+        "win_probability": WIN_PROBABILITY_MEANING[ties],
         "reference": (
             f"anchored: relative to {anchor[0]} fixed at {anchor[1]:g}"
             if anchor
@@ -304,6 +348,7 @@ def _ranking(
     needed: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
     davidson_out: list[dict[str, Any]] = []
+    resamples: list[dict[str, Any]] = []
     components: list[list[str]] = []
     for c in range(structure.n_components):
         members = np.flatnonzero(structure.component == c)
@@ -338,18 +383,34 @@ def _ranking(
             )
         use_davidson = ties == "davidson"
         tie_total = float(cn[cy == 0.5].sum())
-        if use_davidson and (tie_total == 0 or prior > 0):
+        davidson_problem = (
+            "no ties"
+            if tie_total == 0
+            else "every vote is a tie, so the tie parameter is infinite"
+            if tie_total >= cn.sum()
+            else "no maximum-likelihood estimate"
+            if prior > 0
+            else None
+        )
+        if use_davidson and davidson_problem is None:
+            pcs = _pair_table(ca, cb, cy, cn, m)
+            try:
+                dav = fit_davidson(pcs[0], pcs[1], pcs[2], pcs[3], pcs[4], m)
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                davidson_problem = f"the fit failed: {exc}"
+            else:
+                if not (dav.converged and np.isfinite(dav.cov).all() and np.isfinite(dav.nu)):
+                    davidson_problem = "the fit did not converge to finite numbers"
+        if use_davidson and davidson_problem is not None:
             warnings.append(
                 "Davidson fit not possible in {"
                 + ", ".join(names)
                 + "} ("
-                + ("no ties" if tie_total == 0 else "no maximum-likelihood estimate")
+                + davidson_problem
                 + "): Bradley-Terry with ties as half wins used instead"
             )
             use_davidson = False
         if use_davidson:
-            pcs = _pair_table(ca, cb, cy, cn, m)
-            dav = fit_davidson(pcs[0], pcs[1], pcs[2], pcs[3], pcs[4], m)
             theta, cov = dav.theta, dav.theta_cov
             null_ll = _davidson_null_loglik(pcs[2] + pcs[3], pcs[4])
             loglik = dav.loglik
@@ -428,36 +489,100 @@ def _ranking(
         ratings = 1000.0 + ELO_SCALE * theta + shift
         cov_r = transform @ cov @ transform.T * ELO_SCALE**2
         se = np.sqrt(np.clip(np.diag(cov_r), 0, None))
+        centred_se = ELO_SCALE * np.sqrt(np.clip(np.diag(cov), 0, None))
+        centred = ELO_SCALE * theta
+        centred_low, centred_high = centred - crit * centred_se, centred + crit * centred_se
         boot_ratings = None
-        if bootstrap:
+        names_text = "{" + ", ".join(names) + "}"
+        if bootstrap and len(cn) == 1:
+            # One pair with one outcome: every resample is the data itself, so the bootstrap
+            # cannot see any variability and would give zero-width intervals.
+            warnings.append(
+                f"every vote in {names_text} is the same outcome on the same pair, so every "
+                "bootstrap resample equals the data: its intervals are the "
+                + ("posterior" if prior > 0 else "sandwich")
+                + " ones instead"
+            )
+            resamples.append(
+                {
+                    "models": names,
+                    "requested": bootstrap,
+                    "fitted": 0,
+                    "fitted_with_prior": 0,
+                    "failed": 0,
+                    "used": False,
+                    "reason": "every resample equals the data",
+                }
+            )
+        elif bootstrap:
             if use_davidson:
-                boot_theta = _bootstrap_davidson(
+                boot_theta, degenerate, failures = _bootstrap_davidson(
                     ca, cb, cy, cn, m, bootstrap, component_seeds[c], dav.theta
                 )
-                degenerate = 0
             elif cluster != "none":
                 boot_theta, degenerate = _cluster_bootstrap(
                     votes, in_v, va, vb, ca, cb, cy, m, fit, cluster, bootstrap, component_seeds[c]
                 )
+                failures = {}
             else:
                 result = bootstrap_bradley_terry(
                     ca, cb, cy, cn, m, bootstrap, seed=component_seeds[c], fit=fit
                 )
                 boot_theta, degenerate = result.theta, result.degenerate_rounds
+                failures = (
+                    {"the fit's information matrix is singular": result.failed_rounds}
+                    if result.failed_rounds
+                    else {}
+                )
+            failed = sum(failures.values())
+            resamples.append(
+                {
+                    "models": names,
+                    "requested": bootstrap,
+                    "fitted": len(boot_theta),
+                    "fitted_with_prior": degenerate,
+                    "failed": failed,
+                    "failure_reasons": failures,
+                    "used": len(boot_theta) >= 2,
+                }
+            )
             if degenerate:
                 warnings.append(
-                    f"{degenerate} of {bootstrap} bootstrap rounds in {{"
-                    + ", ".join(names)
-                    + "} had a model with no win or no loss; "
+                    f"{degenerate} of {bootstrap} bootstrap rounds in {names_text} had no "
+                    "maximum-likelihood estimate (a model with no win or no loss, or a "
+                    "comparison graph split by the resample); "
                     "they were fitted with the N(0, 400 Elo) prior"
                 )
-            boot_ratings = ratings + (ELO_SCALE * (boot_theta - theta)) @ transform.T
+            if failed:
+                warnings.append(
+                    f"{failed} of {bootstrap} bootstrap rounds in {names_text} could not be "
+                    "fitted and were left out ("
+                    + "; ".join(f"{n}: {why}" for why, n in failures.items())
+                    + ")"
+                )
+            if len(boot_theta) >= 2:
+                boot_ratings = ratings + (ELO_SCALE * (boot_theta - theta)) @ transform.T
+                centred_low, centred_high = np.percentile(
+                    ELO_SCALE * boot_theta, [2.5, 97.5], axis=0
+                )
+                cov_r = np.atleast_2d(np.cov(boot_ratings, rowvar=False))
+            else:
+                warnings.append(
+                    f"too few bootstrap rounds in {names_text} could be fitted: its intervals "
+                    "are the " + ("posterior" if prior > 0 else "sandwich") + " ones instead"
+                )
+        if boot_ratings is not None:
             low, high = np.percentile(boot_ratings, [2.5, 97.5], axis=0)
+            se = np.sqrt(np.clip(np.diag(cov_r), 0, None))
         else:
             low, high = ratings - crit * se, ratings + crit * se
         low = np.where(never_wins, np.nan, low)
         high = np.where(never_loses, np.nan, high)
-        ranks, best, worst = _rank_ranges(ratings, low, high)
+        # Rank ranges come from the centred intervals, so that an anchor (which only moves the
+        # reference point) does not change them.
+        centred_low = np.where(never_wins, np.nan, centred_low)
+        centred_high = np.where(never_loses, np.nan, centred_high)
+        ranks, best, worst = _rank_ranges(centred, centred_low, centred_high)
         for i in range(m):
             g = members[i]
             votes_i = int(counts["votes"][g])
@@ -467,7 +592,7 @@ def _ranking(
                     "rating": ratings[i],
                     "ci_low": low[i],
                     "ci_high": high[i],
-                    "se": se[i] if not bootstrap else float(np.std(boot_ratings[:, i], ddof=1)),
+                    "se": se[i],
                     "rank": ranks[i],
                     "rank_lower": best[i],
                     "rank_upper": worst[i],
@@ -514,6 +639,15 @@ def _ranking(
         range(len(models_out)), key=lambda i: (models_out[i]["component"], -models_out[i]["rating"])
     )
     _holm(pairwise)
+    undefined = [f"{p['model_a']} vs {p['model_b']}" for p in pairwise if p["p_value"] is None]
+    if undefined:
+        warnings.append(
+            "no p-value for "
+            + ", ".join(undefined)
+            + ": the difference has no estimated variability (null p_value and p_value_holm)"
+        )
+    if bootstrap:
+        interval["bootstrap_resamples"] = resamples[0] if len(resamples) == 1 else resamples
     result: dict[str, Any] = {
         "interval": interval,
         "models": [models_out[i] for i in order],
@@ -605,18 +739,46 @@ def _bootstrap_davidson(
     rounds: int,
     seed: np.random.SeedSequence,
     theta0: np.ndarray,
-) -> np.ndarray:
+) -> tuple[np.ndarray, int, dict[str, int]]:
+    """Davidson refitted on `rounds` multinomial resamples: theta of the rounds that fitted,
+    how many of them needed the N(0, 400 Elo) prior (no MLE in the resample), and the rounds
+    that could not be fitted, by reason (they are left out, never replaced by the estimate)."""
     # Davidson studies are small (tens of models), so one refit per round is affordable here.
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(int(round(cn.sum())), cn / cn.sum(), size=rounds)
     out = np.empty((rounds, m))
+    fitted = np.zeros(rounds, dtype=bool)
+    degenerate = 0
+    failures: dict[str, int] = {}
     for r in range(rounds):
-        pcs = _pair_table(ca, cb, cy, draws[r].astype(float), m)
+        counts = draws[r].astype(float)
+        ties, total = float(counts[cy == 0.5].sum()), float(counts.sum())
+        if ties == 0 or ties == total:
+            why = "no tie in the resample" if ties == 0 else "every resampled vote is a tie"
+            failures[why] = failures.get(why, 0) + 1
+            continue
+        used = counts > 0
+        structure = comparison_structure(ca[used], cb[used], cy[used], counts[used], m)
+        prior = 0.0
+        # A model the resample left without votes has no estimate at all, not a wild one.
+        if (
+            structure.n_components != 1
+            or not structure.strongly_connected[0]
+            or (structure.component < 0).any()
+        ):
+            prior = DEGENERATE_PRIOR_PRECISION
+        pcs = _pair_table(ca[used], cb[used], cy[used], counts[used], m)
         try:
-            out[r] = fit_davidson(pcs[0], pcs[1], pcs[2], pcs[3], pcs[4], m).theta
+            fit = fit_davidson(*pcs, m, prior_precision=prior)
         except (ValueError, np.linalg.LinAlgError):
-            out[r] = theta0
-    return out
+            fit = None
+        if fit is None or not (fit.converged and np.isfinite(fit.theta).all()):
+            why = "the fit did not converge"
+            failures[why] = failures.get(why, 0) + 1
+            continue
+        out[r], fitted[r] = fit.theta, True
+        degenerate += prior > 0
+    return out[fitted], degenerate, failures
 
 
 def _rank_ranges(

@@ -31,6 +31,7 @@ WINNER_CODES = {
     "bothbad": BOTH_BAD,
 }
 LEFT_CODES = {"a": 1, "model_a": 1, "b": 0, "model_b": 0}
+MAX_CSV_FIELD = 1_000_000
 
 
 class VoteDataError(ValueError):
@@ -188,6 +189,9 @@ class VoteArrays:
                 a, b = row["model_a"], row["model_b"]
             except KeyError as exc:
                 raise VoteDataError(f"missing field {exc.args[0]!r}", line) from None
+            # "gpt-4" and "gpt-4 " are one model: spreadsheets and hand edits leave spaces.
+            a = a.strip() if isinstance(a, str) else a
+            b = b.strip() if isinstance(b, str) else b
             if a in (None, "") or b in (None, ""):
                 raise VoteDataError("model_a and model_b must be non-empty", line)
             if str(a) == str(b):
@@ -284,10 +288,15 @@ class VoteArrays:
 
 def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
     """Read a CSV or JSONL battle file (JSONL when the first non-blank character is `{`)."""
+    if Path(path).is_dir():
+        raise VoteDataError(f"{path} is a directory, not a vote file")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: Excel starts a UTF-8 CSV with a byte-order mark.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise VoteDataError(f"{path} is not UTF-8 text ({exc.reason})") from None
+    except PermissionError:
+        raise VoteDataError(f"{path} cannot be read (permission denied)") from None
     stripped = text.lstrip()
     if not stripped:
         raise VoteDataError(f"{path} is empty")
@@ -306,16 +315,21 @@ def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
             rows.append(row)
             lines.append(number)
     else:
+        # Rationales can be long; a field beyond this is not a vote file.
+        csv.field_size_limit(MAX_CSV_FIELD)
         reader = csv.DictReader(io.StringIO(text))
-        header = reader.fieldnames or []
-        missing = [c for c in ("model_a", "model_b", "winner") if c not in header]
-        if missing:
-            raise VoteDataError(f"CSV header lacks {', '.join(missing)}", 1)
-        for row in reader:
-            if None in row:
-                raise VoteDataError("more fields than the header", reader.line_num)
-            rows.append(row)
-            lines.append(reader.line_num)
+        try:
+            header = reader.fieldnames or []
+            missing = [c for c in ("model_a", "model_b", "winner") if c not in header]
+            if missing:
+                raise VoteDataError(f"CSV header lacks {', '.join(missing)}", 1)
+            for row in reader:
+                if None in row:
+                    raise VoteDataError("more fields than the header", reader.line_num)
+                rows.append(row)
+                lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise VoteDataError(f"not valid CSV ({exc})", reader.line_num + 1) from None
     return VoteArrays.from_rows(rows, lines=lines, features=features)
 
 

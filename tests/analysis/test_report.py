@@ -54,9 +54,9 @@ def test_disconnected_pieces_are_named_and_ranked_separately() -> None:
         ("u", "v", "tie"),
     ]
     document = analyze(_votes(rows))
-    assert "2 disconnected components (x, y; u, v)" in document["warnings"][0]
+    assert "2 disconnected components (u, v; x, y)" in document["warnings"][0]
     ranks = {m["model"]: (m["component"], m["rank"]) for m in document["models"]}
-    assert ranks == {"x": (0, 1), "y": (0, 2), "v": (1, 1), "u": (1, 2)}
+    assert ranks == {"v": (0, 1), "u": (0, 2), "x": (1, 1), "y": (1, 2)}
     for component in (0, 1):
         ratings = [m["rating"] for m in document["models"] if m["component"] == component]
         assert np.mean(ratings) == pytest.approx(1000)
