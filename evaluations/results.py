@@ -290,7 +290,8 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
     rater_codes, rater_ids = _codes(rater)
     pseudonyms = rater_pseudonyms(study_id=study.pk, rater_ids=rater_ids)
     item_codes, items = _codes(pair)
-    prompt_codes, _ = _codes(prompt)
+    prompt_codes, prompt_ids = _codes(prompt)
+    external_ids = dict(Prompt.objects.filter(study=study).values_list("id", "external_id"))
     public_ids = dict(Pair.objects.filter(study=study).values_list("id", "public_id"))
     return VoteArrays(
         model_a=model_a,
@@ -308,6 +309,7 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         length_b=np.asarray([outputs[o][1] for o in out_b], dtype=np.float64),
         gold_answer=_gold_codes(gold),
         prompt=prompt_codes,
+        prompts=[str(external_ids[p]) for p in prompt_ids],
         features={
             name: (
                 np.asarray([style[o][name] for o in out_a], dtype=np.float64),
@@ -546,6 +548,9 @@ EXPORT_FIELDS = [
     "gold",
     "pair",
     "tstamp",
+    # The answers' style features, so that `analyze` on the export measures length bias and
+    # fits the style-controlled ranking exactly as the API does.
+    *(f"{name}_{side}" for name in STYLE_FEATURES for side in ("a", "b")),
 ]
 
 
@@ -563,6 +568,7 @@ VOTE_VALUES = (
     "pair__gold_answer",
     "pair__public_id",
     "created_at",
+    "pair__output_b_id",
 )
 
 
@@ -589,6 +595,15 @@ def vote_rows(
     """
     labels = dict(Candidate.objects.filter(study=study).values_list("id", "label"))
     judges: dict[int, str] = {}
+    if isinstance(values, list | tuple):
+        outputs = Output.objects.filter(
+            id__in={row[7] for row in values} | {row[13] for row in values}
+        )
+    else:
+        outputs = Output.objects.filter(prompt__study=study)
+    style = {
+        oid: text_style_features(text or "") for oid, text in outputs.values_list("id", "text")
+    }
     for (
         cand_a,
         cand_b,
@@ -603,6 +618,7 @@ def vote_rows(
         gold,
         public_id,
         created,
+        output_b,
     ) in values:
         if rater_id not in judges:
             judges[rater_id] = (
@@ -623,6 +639,8 @@ def vote_rows(
             "gold": WINNER_NAMES[gold] if gold else "",
             "pair": public_id,
             "tstamp": created.timestamp(),
+            **{f"{name}_a": int(value) for name, value in style[output_a].items()},
+            **{f"{name}_b": int(value) for name, value in style[output_b].items()},
         }
 
 

@@ -232,7 +232,7 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
     rater, raters = recode(votes.rater, votes.raters)
     item, items = recode(votes.item, votes.items)
     category, categories = recode(votes.category, votes.categories)
-    return replace(
+    recoded = replace(
         votes,
         model_a=models_codes[votes.model_a].astype(votes.model_a.dtype),
         model_b=models_codes[votes.model_b].astype(votes.model_b.dtype),
@@ -244,6 +244,29 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
         category=category,
         categories=categories,
     )
+    if recoded.prompt is not None and len(recoded.prompts) > int(recoded.prompt.max(initial=-1)):
+        prompt, prompts = recode(recoded.prompt, recoded.prompts)
+        recoded = replace(recoded, prompt=prompt, prompts=prompts)
+    # Rows in a canonical order too: sums over votes (clustered scores, bootstrap weights) then
+    # add up in the same order whether the votes came from the database or from a file. Items
+    # are left out of the key: the database names them by pair, a file by question.
+    keys = [
+        column
+        for column in (
+            recoded.gold_answer,
+            recoded.length_b,
+            recoded.length_a,
+            recoded.left_is_a,
+            recoded.category,
+            recoded.outcome,
+            recoded.rater,
+            recoded.prompt if recoded.prompts else None,
+            recoded.model_b,
+            recoded.model_a,
+        )
+        if column is not None
+    ]
+    return recoded.subset(np.lexsort(keys)) if len(recoded) else recoded
 
 
 def _model_stats(votes: VoteArrays) -> dict[str, np.ndarray]:

@@ -68,6 +68,7 @@ class VoteArrays:
     # The prompt of each vote (clustering by prompt): question_id without the turn in files,
     # the pair's prompt in the database. `item` (the unit of agreement) may be finer.
     prompt: np.ndarray | None = None
+    prompts: list[str] = field(default_factory=list)
     # Style features of the two answers by name (style control), NaN when unknown.
     features: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -129,6 +130,7 @@ class VoteArrays:
             length_b=pick(self.length_b),
             gold_answer=pick(self.gold_answer),
             prompt=pick(self.prompt),
+            prompts=self.prompts,
             features={k: (fa[mask], fb[mask]) for k, (fa, fb) in self.features.items()},
         )
 
@@ -279,6 +281,7 @@ class VoteArrays:
             length_b=length_b if seen["length"] else None,
             gold_answer=gold if seen["gold"] else None,
             prompt=prompt_codes if seen["item"] else None,
+            prompts=list(prompt_names) if seen["item"] else [],
             features={
                 **({"length": (length_a, length_b)} if seen["length"] else {}),
                 **{name: style[name] for name in style_names if style_seen[name]},

@@ -301,6 +301,14 @@ class VoteRowSerializer(serializers.Serializer):
     gold = serializers.CharField(allow_blank=True, help_text="Expected winner of a gold pair.")
     pair = serializers.CharField(help_text="The pair's public id.")
     tstamp = serializers.FloatField(help_text="Unix time of the vote.")
+    length_a = serializers.IntegerField(help_text="Characters in model_a's answer.")
+    length_b = serializers.IntegerField(help_text="Characters in model_b's answer.")
+    headers_a = serializers.IntegerField(help_text="Markdown headers in model_a's answer.")
+    headers_b = serializers.IntegerField(help_text="Markdown headers in model_b's answer.")
+    lists_a = serializers.IntegerField(help_text="Markdown list items in model_a's answer.")
+    lists_b = serializers.IntegerField(help_text="Markdown list items in model_b's answer.")
+    bold_a = serializers.IntegerField(help_text="Bold spans in model_a's answer.")
+    bold_b = serializers.IntegerField(help_text="Bold spans in model_b's answer.")
 
 
 class OutputRowSerializer(serializers.Serializer):
