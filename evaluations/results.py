@@ -498,6 +498,7 @@ EXPORT_FIELDS = [
     "pair",
     "tstamp",
 ]
+EXPORT_NUMERIC_FIELDS = frozenset({"time_spent_ms", "tstamp"})
 
 
 VOTE_VALUES = (
@@ -592,6 +593,9 @@ OUTPUT_EXPORT_FIELDS = [
     "ttft_ms",
     "served_model",
 ]
+OUTPUT_EXPORT_NUMERIC_FIELDS = frozenset(
+    {"input_tokens", "output_tokens", "cost_usd", "latency_ms", "ttft_ms"}
+)
 
 
 def outputs_export_queryset(
