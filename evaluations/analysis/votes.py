@@ -242,6 +242,17 @@ class VoteArrays:
         )
 
 
+# A CSV cell that a spreadsheet would run as a formula is written with a leading quote (OWASP;
+# tastetest's exports do it); the quote is not part of the value.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "'")
+
+
+def _formula_unquoted(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 def votes_read(path: str | Path) -> VoteArrays:
     """Read a CSV or JSONL battle file (JSONL when the first non-blank character is `{`)."""
     try:
@@ -274,7 +285,7 @@ def votes_read(path: str | Path) -> VoteArrays:
         for row in reader:
             if None in row:
                 raise VoteDataError("more fields than the header", reader.line_num)
-            rows.append(row)
+            rows.append({key: _formula_unquoted(value) for key, value in row.items()})
             lines.append(reader.line_num)
     return VoteArrays.from_rows(rows, lines=lines)
 

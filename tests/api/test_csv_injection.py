@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from django.core.management import call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,3 +141,14 @@ def test_no_text_cell_ever_starts_like_a_formula(text):
 @pytest.mark.parametrize("number", [-0.5, -3, 0, 2.25])
 def test_numbers_stay_numbers(number):
     assert exports.csv_cell(number, numeric=True) == number
+
+
+def test_manage_py_analyze_reads_the_neutralized_csv_back_to_the_original_names(
+    api, hostile_study, tmp_path
+):
+    path = tmp_path / "votes.csv"
+    path.write_text(body(api.get(f"/api/v1/studies/{hostile_study.pk}/votes.csv")))
+    out = io.StringIO()
+    call_command("analyze", str(path), stdout=out)
+    ranked = {model["model"] for model in json.loads(out.getvalue())["models"]}
+    assert ranked == {"=cmd|' /C calc'!A0", "-beta"}
