@@ -47,9 +47,8 @@ def hostile_study(researcher):
     study = StudyFactory(owner=researcher)
     model_a = CandidateFactory(study=study, label="=cmd|' /C calc'!A0", model="@evil/model")
     model_b = CandidateFactory(study=study, label="-beta", model="openai/beta")
-    rater = RaterFactory()
-    MembershipFactory(rater=rater, study=study)
     for number, hostile in enumerate(HOSTILE):
+        rater = MembershipFactory(rater=RaterFactory(), study=study).rater
         prompt = PromptFactory(
             study=study, external_id=f"={number}", text=hostile, category="+category"
         )
@@ -69,7 +68,16 @@ def hostile_study(researcher):
                 cost_usd="0.00100000",
             ),
         )
-        VoteFactory(pair=pair, rater=rater, rationale=hostile, time_spent_ms=1200)
+        # Both models win sometimes, and both sides are shown left: a ranking (and a position
+        # bias) can be fitted from these few votes.
+        VoteFactory(
+            pair=pair,
+            rater=rater,
+            choice="a" if number % 2 else "b",
+            left_output=pair.output_a if number % 3 else pair.output_b,
+            rationale=hostile,
+            time_spent_ms=1200,
+        )
     return study
 
 
