@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import matplotlib
@@ -21,13 +22,17 @@ matplotlib.rcParams["font.size"] = 9
 matplotlib.rcParams["text.parse_math"] = False
 
 
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>.*?</style>\s*", re.S)
+
+
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    # Drop the XML prolog and doctype so the SVG can sit inline in the page.
-    return text[text.index("<svg") :]
+    # Drop the XML prolog and doctype so the SVG can sit inline in the page, and its <style>
+    # (the page's Content-Security-Policy refuses inline style sheets; results.css has its rule).
+    return _STYLE_ELEMENT.sub("", text[text.index("<svg") :])
 
 
 def ratings_chart(models: list[dict[str, Any]]) -> str:

@@ -552,6 +552,9 @@ EXPORT_FIELDS = [
     # fits the style-controlled ranking exactly as the API does.
     *(f"{name}_{side}" for name in STYLE_FEATURES for side in ("a", "b")),
 ]
+EXPORT_NUMERIC_FIELDS = frozenset(
+    {"time_spent_ms", "tstamp", *(f"{name}_{side}" for name in STYLE_FEATURES for side in "ab")}
+)
 
 
 VOTE_VALUES = (
@@ -659,6 +662,9 @@ OUTPUT_EXPORT_FIELDS = [
     "ttft_ms",
     "served_model",
 ]
+OUTPUT_EXPORT_NUMERIC_FIELDS = frozenset(
+    {"input_tokens", "output_tokens", "cost_usd", "latency_ms", "ttft_ms"}
+)
 
 
 def outputs_export_queryset(

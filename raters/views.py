@@ -20,8 +20,9 @@ from raters.assignment import assignment_next, assignment_skip, rater_progress
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.models import Assignment, Membership, Rater
-from raters.ratelimit import client_ip, rate_limit_hit
+from raters.ratelimit import client_address
 from raters.rendering import markdown_render
+from raters.signin_limits import ADDRESS_FAILURES, LOCKOUT_SECONDS, signin_failure_record
 from raters.voting import (
     UNDO_WINDOW,
     VoteOutcome,
@@ -32,8 +33,8 @@ from raters.voting import (
     vote_undo_possible,
 )
 
-LOGIN_LIMIT = (20, 600)  # attempts per IP per 10 minutes
-JOIN_LIMIT = (20, 600)
+# Failed attempts per client address before it is locked out (raters/signin_limits.py).
+LOGIN_LIMIT = JOIN_LIMIT = (ADDRESS_FAILURES, LOCKOUT_SECONDS)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -57,10 +58,6 @@ def strict_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         return response
 
     return wrapped
-
-
-def _too_many(request: HttpRequest) -> HttpResponse:
-    return render(request, "429.html", status=429)
 
 
 def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]:
@@ -136,11 +133,7 @@ class RaterLoginView(auth_views.LoginView):
 
     @method_decorator(strict_csp)
     def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        limit, window = LOGIN_LIMIT
-        if request.method == "POST" and rate_limit_hit(
-            scope="login", key=client_ip(request), limit=limit, window_seconds=window
-        ):
-            return _too_many(request)
+        # Failed attempts are counted and locked out in raters/signin_limits.py.
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -164,16 +157,16 @@ def home(request: HttpRequest) -> HttpResponse:
 @strict_csp
 @never_cache
 def join(request: HttpRequest, token: str) -> HttpResponse:
+    # A guessed or stale link and a refused registration count as failed sign-ins (locked
+    # addresses never get here: raters/signin_limits.py); a successful registration does not.
     try:
         invite = invite_from_token(token)
     except InviteInvalid as error:
+        signin_failure_record(address=client_address(request))
         return render(request, "raters/join_invalid.html", {"reason": str(error)}, status=404)
     study = invite.study
     form = JoinForm()
     if request.method == "POST":
-        limit, window = JOIN_LIMIT
-        if rate_limit_hit(scope="join", key=client_ip(request), limit=limit, window_seconds=window):
-            return _too_many(request)
         try:
             if request.user.is_authenticated:
                 invite_accept(invite=invite, user=request.user)
@@ -188,7 +181,9 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
                 )
                 login(request, rater.user, backend="django.contrib.auth.backends.ModelBackend")
                 return redirect("raters:study", study_id=study.pk)
+            signin_failure_record(address=client_address(request))
         except InviteInvalid as error:
+            signin_failure_record(address=client_address(request))
             return render(request, "raters/join_invalid.html", {"reason": str(error)}, status=404)
     elif request.user.is_authenticated:
         rater = getattr(request.user, "rater", None)

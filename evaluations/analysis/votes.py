@@ -289,6 +289,17 @@ class VoteArrays:
         )
 
 
+# A CSV cell that a spreadsheet would run as a formula is written with a leading quote (OWASP;
+# tastetest's exports do it); the quote is not part of the value.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "'")
+
+
+def _formula_unquoted(value: str | None) -> str | None:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
     """Read a CSV or JSONL battle file (JSONL when the first non-blank character is `{`)."""
     if Path(path).is_dir():
@@ -329,7 +340,7 @@ def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
             for row in reader:
                 if None in row:
                     raise VoteDataError("more fields than the header", reader.line_num)
-                rows.append(row)
+                rows.append({key: _formula_unquoted(value) for key, value in row.items()})
                 lines.append(reader.line_num)
         except csv.Error as exc:
             raise VoteDataError(f"not valid CSV ({exc})", reader.line_num + 1) from None

@@ -2,7 +2,9 @@
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -28,11 +30,37 @@ def _chunked(lines: Iterator[str]) -> Iterator[str]:
         yield "".join(buffer)
 
 
-def csv_lines(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterator[str]:
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV Injection";
+# the full-width forms too, in East Asian locales). A leading quote is escaped as well, so that
+# removing the one added quote always gives the original text back.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "'")
+_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def csv_cell(value: Any, *, numeric: bool = False) -> Any:
+    """The value as a spreadsheet may safely read it: text that starts like a formula gets a
+    leading single quote; a number in a numeric column stays a number, negative or not."""
+    if numeric and (
+        (isinstance(value, int | float | Decimal) and not isinstance(value, bool))
+        or (isinstance(value, str) and _NUMBER.fullmatch(value))
+    ):
+        return value
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_lines(
+    rows: Iterable[dict[str, Any]], fields: list[str], numeric_fields: Collection[str] = ()
+) -> Iterator[str]:
     writer = csv.DictWriter(_Echo(), fieldnames=fields)
+    numeric = {field: field in numeric_fields for field in fields}
     yield writer.writeheader()
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow(
+            {key: csv_cell(value, numeric=numeric.get(key, False)) for key, value in row.items()}
+        )
 
 
 def jsonl_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -57,10 +85,16 @@ CONTENT_TYPES = {
 
 
 def export_response(
-    rows: Iterable[dict[str, Any]], *, fields: list[str], fmt: str, filename: str
+    rows: Iterable[dict[str, Any]],
+    *,
+    fields: list[str],
+    fmt: str,
+    filename: str,
+    numeric_fields: Collection[str] = (),
 ) -> StreamingHttpResponse:
+    """CSV cells are neutralized against formula injection (see `csv_cell`); JSON is exact."""
     if fmt == "csv":
-        lines = csv_lines(rows, fields)
+        lines = csv_lines(rows, fields, numeric_fields)
     elif fmt == "jsonl":
         lines = jsonl_lines(rows)
     else:

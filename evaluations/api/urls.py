@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from evaluations.api import judge_views, views
 from evaluations.api.permissions import IsResearcher
@@ -13,7 +13,13 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=researchers), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=researchers),
+        # Split: Swagger UI's settings come as a script file of their own, not an inline script
+        # (config/content_security.py); the page's own style sheet is a static file too.
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema",
+            permission_classes=researchers,
+            template_name="api/swagger_ui.html",
+        ),
         name="docs",
     ),
     path("studies/", views.StudyListApi.as_view(), name="study-list"),

@@ -39,7 +39,9 @@ from evaluations.api.serializers import (
 from evaluations.models import Study
 from evaluations.results import (
     EXPORT_FIELDS,
+    EXPORT_NUMERIC_FIELDS,
     OUTPUT_EXPORT_FIELDS,
+    OUTPUT_EXPORT_NUMERIC_FIELDS,
     ResultOptions,
     candidates_stats,
     output_export_row,
@@ -286,7 +288,11 @@ class VoteExportApi(ExportApi):
             study=study, values=values.iterator(chunk_size=2000), pseudonymize=query["pseudonymize"]
         )
         return export_response(
-            rows, fields=EXPORT_FIELDS, fmt=self.fmt, filename=f"{study.slug}-votes"
+            rows,
+            fields=EXPORT_FIELDS,
+            numeric_fields=EXPORT_NUMERIC_FIELDS,
+            fmt=self.fmt,
+            filename=f"{study.slug}-votes",
         )
 
 
@@ -299,7 +305,11 @@ class OutputExportApi(ExportApi):
         )
         rows = (output_export_row(o) for o in outputs.iterator(chunk_size=1000))
         return export_response(
-            rows, fields=OUTPUT_EXPORT_FIELDS, fmt=self.fmt, filename=f"{study.slug}-outputs"
+            rows,
+            fields=OUTPUT_EXPORT_FIELDS,
+            numeric_fields=OUTPUT_EXPORT_NUMERIC_FIELDS,
+            fmt=self.fmt,
+            filename=f"{study.slug}-outputs",
         )
 
 
