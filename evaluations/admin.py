@@ -182,7 +182,9 @@ class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
                 try:
                     # Refuse an oversized upload before reading it into memory.
                     data = upload.read(settings.MAX_IMPORT_BYTES + 1)
-                    created = prompts_import(study=study, data=data, filename=upload.name)
+                    created = prompts_import(
+                        study=study, data=data, filename=upload.name, size=upload.size
+                    )
                 except ImportFailed as exc:
                     errors = exc.errors
                 else:
