@@ -9,6 +9,8 @@ from django.urls import path, reverse
 
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
+from evaluations.admin_outputs import OutputEvidenceAdminMixin
+from evaluations.admin_prompts import StudyPromptsAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -44,7 +46,7 @@ class PromptInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
+class StudyAdmin(StudyPromptsAdminMixin, JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
     form = StudyAdminForm
     list_display = [
         "name",
@@ -223,6 +225,9 @@ class PromptAdmin(admin.ModelAdmin):
     list_display = ["external_id", "study", "category", "short_text"]
     list_filter = ["study", "category"]
     search_fields = ["external_id", "text", "category"]
+    list_select_related = ["study"]
+    raw_id_fields = ["study"]
+    show_full_result_count = False
 
     @admin.display(description="text")
     def short_text(self, obj: Prompt) -> str:
@@ -230,14 +235,14 @@ class PromptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Output)
-class OutputAdmin(OutputGenerationAdminMixin, admin.ModelAdmin):
+class OutputAdmin(OutputEvidenceAdminMixin, OutputGenerationAdminMixin, admin.ModelAdmin):
     list_display = [
         "prompt",
         "candidate",
         "status",
         "attempts",
-        "latency_ms",
-        "ttft_ms",
+        "latency",
+        "ttft",
         "input_tokens",
         "output_tokens",
         "cost_usd",
@@ -258,6 +263,7 @@ class OutputAdmin(OutputGenerationAdminMixin, admin.ModelAdmin):
     search_fields = ["prompt__external_id", "candidate__label", "text", "last_error"]
     list_select_related = ["prompt", "candidate"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
+    show_full_result_count = False
 
 
 @admin.register(Pair)
