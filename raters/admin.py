@@ -14,8 +14,8 @@ from raters.voting import votes_delete
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["study", "flagged", "joined_at"]
-    readonly_fields = ["joined_at"]
+    fields = ["study", "flagged", "flag_reason", "joined_at"]
+    readonly_fields = ["flag_reason", "joined_at"]
 
 
 @admin.register(Rater)
@@ -27,9 +27,10 @@ class RaterAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["rater", "study", "gold_accuracy", "flagged", "joined_at"]
+    list_display = ["rater", "study", "gold_accuracy", "flagged", "flag_reason", "joined_at"]
     list_filter = ["study", "flagged"]
     list_select_related = ["rater", "study"]
+    readonly_fields = ["flag_reason"]
 
     @admin.display(description="gold accuracy")
     def gold_accuracy(self, obj: Membership) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q
 
 from evaluations.models import Study
-from raters.models import Membership, Rater, Vote
+from raters.models import Rater, Vote
 
 # Fewer gold votes than this say too little to flag anyone: one slip would be 0 % or 50 %.
 GOLD_MIN_VOTES = 3
@@ -61,11 +61,7 @@ def gold_is_below_threshold(*, accuracy: GoldAccuracy, study: Study) -> bool:
 
 
 def membership_gold_flag_update(*, rater: Rater, study: Study) -> bool:
-    """Recompute the rater's flag in the study from their gold votes; returns the flag."""
-    flagged = gold_is_below_threshold(
-        accuracy=rater_gold_accuracy(rater=rater, study=study), study=study
-    )
-    Membership.objects.filter(rater=rater, study=study).exclude(flagged=flagged).update(
-        flagged=flagged
-    )
-    return flagged
+    """Recompute the rater's flag in the study (gold votes, and speed); returns the flag."""
+    from raters.speed import membership_flags_update
+
+    return membership_flags_update(rater=rater, study=study)

@@ -18,6 +18,7 @@ from evaluations.models import Pair, Study
 from raters.assignment import RESERVATION_TTL, pair_load_adjust, pair_load_exact
 from raters.gold import membership_gold_flag_update
 from raters.models import Assignment, Rater, Vote
+from raters.speed import membership_speed_flag_update
 
 UNDO_WINDOW = timedelta(minutes=2)
 MAX_RATIONALE_CHARS = 4000
@@ -175,6 +176,8 @@ def vote_record(
         raise VoteRejected("This pair went to other raters while it sat open; here is another.")
     if pair.is_gold:
         membership_gold_flag_update(rater=rater, study=study)
+    elif vote.choice in (Vote.Choice.A, Vote.Choice.B):
+        membership_speed_flag_update(rater=rater, study=study)
     return VoteOutcome(vote=vote, created=True, holds_another=assignment.holds_another)
 
 
