@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import statistics
 import sys
@@ -167,6 +168,7 @@ def main() -> None:
         print("benchmarks/admin.py needs PostgreSQL: set DATABASE_URL=postgres://...; skipped")
         return
     reverse("admin:index")  # imports every view now, not after the seeding
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the expected 403s
     setup_test_environment()
     test_settings = settings.DATABASES["default"].setdefault("TEST", {})
     test_settings["NAME"] = f"{settings.DATABASES['default']['NAME']}_bench_admin"

@@ -228,6 +228,8 @@ class PromptAdmin(admin.ModelAdmin):
     list_select_related = ["study"]
     raw_id_fields = ["study"]
     show_full_result_count = False
+    # By the column, not the model's ("study", "id"), which joins and sorts every study's prompts.
+    ordering = ["study_id", "id"]
 
     @admin.display(description="text")
     def short_text(self, obj: Prompt) -> str:
@@ -264,6 +266,8 @@ class OutputAdmin(OutputEvidenceAdminMixin, OutputGenerationAdminMixin, admin.Mo
     list_select_related = ["prompt", "candidate"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
     show_full_result_count = False
+    # The unique (prompt, candidate) index, not the model's ordering through Prompt and Study.
+    ordering = ["prompt_id", "candidate_id"]
 
 
 @admin.register(Pair)
@@ -273,3 +277,5 @@ class PairAdmin(admin.ModelAdmin):
     search_fields = ["public_id", "prompt__external_id"]
     list_select_related = ["prompt", "output_a__candidate", "output_b__candidate", "study"]
     raw_id_fields = ["prompt", "output_a", "output_b"]
+    show_full_result_count = False
+    ordering = ["-id"]  # the model's ("study", "id") joins Study and sorts every pair

@@ -23,6 +23,9 @@ class RaterAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "expertise", "created_at"]
     search_fields = ["display_name", "user__username", "expertise"]
     inlines = [MembershipInline]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]
+    show_full_result_count = False
 
 
 @admin.register(Membership)
@@ -74,7 +77,8 @@ class VoteAdmin(admin.ModelAdmin):
     list_filter = ["study", "choice"]
     search_fields = ["pair__public_id", "rater__display_name"]
     list_select_related = ["pair", "rater"]
-    raw_id_fields = ["pair", "left_output"]
+    raw_id_fields = ["pair", "rater", "left_output"]
+    show_full_result_count = False
 
     # Votes are evidence: researchers may discard them (a careless rater), never add or edit.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -97,3 +101,4 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "rater", "left_output"]
     readonly_fields = ["created_at"]
+    show_full_result_count = False
