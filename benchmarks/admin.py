@@ -163,6 +163,11 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=100_000)
     parser.add_argument("--votes-per-pair", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the seeded database for the next run, and reuse one a --keep run left",
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         print("benchmarks/admin.py needs PostgreSQL: set DATABASE_URL=postgres://...; skipped")
@@ -172,14 +177,16 @@ def main() -> None:
     setup_test_environment()
     test_settings = settings.DATABASES["default"].setdefault("TEST", {})
     test_settings["NAME"] = f"{settings.DATABASES['default']['NAME']}_bench_admin"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:
         start = time.perf_counter()
-        study = seed(args.prompts, args.votes_per_pair)
+        kept = Study.objects.filter(slug="big").first() if args.keep else None
+        study = kept or seed(args.prompts, args.votes_per_pair)
         print(
             f"seeded {Prompt.objects.count():,} prompts, {Output.objects.count():,} outputs, "
             f"{Pair.objects.count():,} pairs, {Vote.objects.count():,} votes, "
             f"{Assignment.objects.count():,} assignments in {time.perf_counter() - start:.1f} s"
+            + (" (kept from an earlier --keep run)" if kept else "")
         )
         client = Client()
         client.force_login(study.owner)
@@ -206,7 +213,7 @@ def main() -> None:
             else f"every page under {LIMIT_S:.0f} s"
         )
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=args.keep)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,25 @@ def study_gold_accuracy(*, study: Study) -> dict[int, GoldAccuracy]:
     }
 
 
+def memberships_gold_accuracy(memberships) -> dict[tuple[int, int], GoldAccuracy]:
+    """Gold accuracy per (rater id, study id) of the given memberships, in one query."""
+    raters = {m.rater_id for m in memberships}
+    studies = {m.study_id for m in memberships}
+    if not raters:
+        return {}
+    rows = (
+        Vote.objects.filter(rater_id__in=raters, study_id__in=studies)
+        .exclude(pair__gold_answer="")
+        .values("rater_id", "study_id")
+        .annotate(total=Count("pk"), correct=Count("pk", filter=Q(choice=F("pair__gold_answer"))))
+        .order_by()
+    )
+    return {
+        (row["rater_id"], row["study_id"]): GoldAccuracy(row["correct"], row["total"])
+        for row in rows
+    }
+
+
 def gold_is_below_threshold(*, accuracy: GoldAccuracy, study: Study) -> bool:
     return (
         accuracy.total >= GOLD_MIN_VOTES
