@@ -177,7 +177,9 @@ def main() -> None:
     setup_test_environment()
     test_settings = settings.DATABASES["default"].setdefault("TEST", {})
     test_settings["NAME"] = f"{settings.DATABASES['default']['NAME']}_bench_admin"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
+    old_name = connection.creation.create_test_db(
+        verbosity=0, autoclobber=True, keepdb=args.keep, serialize=False
+    )
     try:
         start = time.perf_counter()
         kept = Study.objects.filter(slug="big").first() if args.keep else None
