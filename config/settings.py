@@ -164,6 +164,8 @@ LOGOUT_REDIRECT_URL = "raters:login"
 
 # Uploads: prompt and output files are read whole and validated before anything is saved.
 MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(20_000_000)))
+# A rater whose median time per decisive vote is below this is flagged (raters/speed.py).
+RATER_MIN_SECONDS_PER_VOTE = float(os.environ.get("RATER_MIN_SECONDS_PER_VOTE", "2"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

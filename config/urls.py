@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
+from config.favicon import favicon
 from config.health import healthz
 
 admin.site.site_header = "tastetest"
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("evaluations.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("raters.urls")),
 ]
 

@@ -13,6 +13,8 @@ from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationA
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.admin_opening import OpeningAdminMixin
 from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
+from evaluations.admin_outputs import OutputEvidenceAdminMixin
+from evaluations.admin_prompts import StudyPromptsAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -54,6 +56,7 @@ class PromptInline(StudyScopedAdminMixin, admin.TabularInline):
 class StudyAdmin(
     StudyScopedAdminMixin,
     StudyOwnershipAdminMixin,
+    StudyPromptsAdminMixin,
     OpeningAdminMixin,
     JudgingAdminMixin,
     GenerationAdminMixin,
@@ -193,7 +196,9 @@ class StudyAdmin(
                 try:
                     # Refuse an oversized upload before reading it into memory.
                     data = upload.read(settings.MAX_IMPORT_BYTES + 1)
-                    created = prompts_import(study=study, data=data, filename=upload.name)
+                    created = prompts_import(
+                        study=study, data=data, filename=upload.name, size=upload.size
+                    )
                 except ImportFailed as exc:
                     errors = exc.errors
                 else:
@@ -234,6 +239,11 @@ class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "study", "category", "short_text"]
     list_filter = ["study", "category"]
     search_fields = ["external_id", "text", "category"]
+    list_select_related = ["study"]
+    raw_id_fields = ["study"]
+    show_full_result_count = False
+    # By the column, not the model's ("study", "id"), which joins and sorts every study's prompts.
+    ordering = ["study_id", "id"]
 
     @admin.display(description="text")
     def short_text(self, obj: Prompt) -> str:
@@ -241,14 +251,16 @@ class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Output)
-class OutputAdmin(StudyScopedAdminMixin, OutputGenerationAdminMixin, admin.ModelAdmin):
+class OutputAdmin(
+    StudyScopedAdminMixin, OutputEvidenceAdminMixin, OutputGenerationAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "prompt",
         "candidate",
         "status",
         "attempts",
-        "latency_ms",
-        "ttft_ms",
+        "latency",
+        "ttft",
         "input_tokens",
         "output_tokens",
         "cost_usd",
@@ -269,6 +281,9 @@ class OutputAdmin(StudyScopedAdminMixin, OutputGenerationAdminMixin, admin.Model
     search_fields = ["prompt__external_id", "candidate__label", "text", "last_error"]
     list_select_related = ["prompt", "candidate"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
+    show_full_result_count = False
+    # The unique (prompt, candidate) index, not the model's ordering through Prompt and Study.
+    ordering = ["prompt_id", "candidate_id"]
 
 
 @admin.register(Pair)
@@ -278,3 +293,5 @@ class PairAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["public_id", "prompt__external_id"]
     list_select_related = ["prompt", "output_a__candidate", "output_b__candidate", "study"]
     raw_id_fields = ["prompt", "output_a", "output_b"]
+    show_full_result_count = False
+    ordering = ["-id"]  # the model's ("study", "id") joins Study and sorts every pair

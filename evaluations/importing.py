@@ -57,7 +57,9 @@ def _guess_format(filename: str, text: str) -> str:
 
 
 def _iter_jsonl(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines are what editors count: "\n" only (str.splitlines also breaks at U+2028 and other
+    # characters that may sit inside a JSON string).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -65,20 +67,135 @@ def _iter_jsonl(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
         except json.JSONDecodeError as exc:
             yield number, None, f"line {number}: not valid JSON ({exc.msg})"
             continue
+        except (ValueError, RecursionError) as exc:
+            # A number with thousands of digits, or arrays nested thousands deep.
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            yield number, None, f"line {number}: not valid JSON ({reason})"
+            continue
         if not isinstance(value, dict):
             yield number, None, f"line {number}: expected a JSON object, got {type(value).__name__}"
             continue
         yield number, value, None
 
 
+def size_text(n: int) -> str:
+    return f"{n:,} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB ({n:,} bytes)"
+
+
+def _csv_field_start(text: str, start: int, dialect: type[csv.Dialect] | csv.Dialect) -> tuple:
+    """Scan one record from offset ``start``: the line offset (0-based, from ``start``) where
+    its first unclosed quoted field or its first field over the csv module's limit begins, and
+    which of the two it is; (None, None) when neither."""
+    quote, delimiter = dialect.quotechar, dialect.delimiter
+    limit = csv.field_size_limit()
+    line = field_line = 0
+    field_length = 0
+    quoted, at_field_start = False, True
+    i = start
+    while i < len(text):
+        char = text[i]
+        if quoted:
+            if char == quote:
+                if dialect.doublequote and text[i + 1 : i + 2] == quote:
+                    i += 1
+                else:
+                    quoted = False
+            elif char == "\n" or (char == "\r" and text[i + 1 : i + 2] != "\n"):
+                line += 1
+        elif char == delimiter:
+            at_field_start, field_length, field_line = True, 0, line
+            i += 1
+            continue
+        elif char in "\r\n":
+            return None, None
+        elif at_field_start and char == quote and quote:
+            quoted = True
+        at_field_start = False
+        field_length += 1
+        if field_length > limit:
+            return field_line, "long"
+        i += 1
+    return (field_line, "unclosed") if quoted else (None, None)
+
+
+def _csv_rows(
+    text: str, known: set[str], required: tuple[str, ...], optional: tuple[str, ...]
+) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    # Strict: a quote left open at the end of the file is an error, not a field that swallows
+    # the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect, strict=True)
+    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    errors: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    header: list[str] | None = None
+    previous_line = 0
+    while True:
+        record_line = previous_line + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            offset = line_starts[min(record_line, len(line_starts)) - 1]
+            field_line, problem = _csv_field_start(text, offset, dialect)
+            line = record_line + (field_line or 0)
+            if problem == "unclosed":
+                errors.append(f"line {line}: a quote opened here is never closed")
+            elif problem == "long":
+                errors.append(
+                    f"line {line}: a field longer than {csv.field_size_limit():,} characters "
+                    "starts here; CSV fields are limited to that (use JSONL for longer text)"
+                )
+            else:
+                errors.append(f"line {record_line}: not valid CSV ({exc})")
+            break
+        number = record_line
+        previous_line = reader.line_num
+        if header is None:
+            header = [h.strip() for h in record]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ImportFailed(
+                    [
+                        f"line {number}: missing column(s) {', '.join(missing)}; the header has "
+                        f"{', '.join(header) or 'nothing'} (expected {', '.join(required)}"
+                        f"{' and optionally ' + ', '.join(optional) if optional else ''})"
+                    ]
+                )
+            continue
+        if not any(value.strip() for value in record):
+            continue
+        if len(record) > len(header):
+            errors.append(f"line {number}: more values than columns in the header")
+            continue
+        values = dict(zip(header, record, strict=False))
+        rows.append((number, {k: values.get(k, "") for k in header if k in known}))
+    if header is None and not errors:
+        raise ImportFailed(["line 1: the file is empty"])
+    return rows, errors
+
+
 def parse_rows(
-    data: bytes, filename: str, *, required: tuple[str, ...], optional: tuple[str, ...]
+    data: bytes,
+    filename: str,
+    *,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    size: int | None = None,
 ) -> list[tuple[int, dict[str, str]]]:
-    """Parse CSV or JSONL bytes into (line number, row) with string values, or raise."""
+    """Parse CSV or JSONL bytes into (line number, row) with string values, or raise.
+
+    ``size`` is the whole file's size when ``data`` was read only up to just past the limit.
+    """
     limit = settings.MAX_IMPORT_BYTES
-    if len(data) > limit:
+    size = max(size or 0, len(data))
+    if size > limit:
         raise ImportFailed(
-            [f"line 1: the file is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB"]
+            [f"line 1: the file is {size_text(size)}; the limit is {size_text(limit)}"]
         )
     text = _decode(data)
     if not text.strip():
@@ -100,33 +217,7 @@ def parse_rows(
                 (number, {k: "" if v is None else str(v) for k, v in value.items() if k in known})
             )
     else:
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ImportFailed(
-                [
-                    f"line 1: missing column(s) {', '.join(missing)}; the header has "
-                    f"{', '.join(header) or 'nothing'} (expected {', '.join(required)}"
-                    f"{' and optionally ' + ', '.join(optional) if optional else ''})"
-                ]
-            )
-        try:
-            for record in reader:
-                number = reader.line_num
-                if None in record:
-                    errors.append(f"line {number}: more values than columns in the header")
-                    continue
-                if all(not (v or "").strip() for v in record.values()):
-                    continue
-                rows.append((number, {k: (v or "") for k, v in record.items() if k in known}))
-        except csv.Error as exc:
-            errors.append(f"line {reader.line_num}: not valid CSV ({exc})")
+        rows, errors = _csv_rows(text, known, required, optional)
     if errors:
         raise ImportFailed(errors)
     if not rows:
@@ -138,9 +229,9 @@ PROMPT_FIELDS = ("id", "text")
 PROMPT_OPTIONAL = ("category", "context", "reference")
 
 
-def prompts_import(*, study: Study, data: bytes, filename: str) -> int:
+def prompts_import(*, study: Study, data: bytes, filename: str, size: int | None = None) -> int:
     """Create the study's prompts from a CSV/JSONL file; all or nothing. Returns rows created."""
-    rows = parse_rows(data, filename, required=PROMPT_FIELDS, optional=PROMPT_OPTIONAL)
+    rows = parse_rows(data, filename, required=PROMPT_FIELDS, optional=PROMPT_OPTIONAL, size=size)
     errors: list[str] = []
     seen: dict[str, int] = {}
     existing = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
@@ -185,6 +276,13 @@ OUTPUT_FIELDS = ("prompt_id", "model", "output")
 OUTPUT_OPTIONAL = ("label", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd")
 
 
+# The columns' ranges: PostgreSQL's integer, and the cost's numeric(14, 8). Latencies have no
+# column limit, but a time over a week is a unit mistake, not a measurement.
+MAX_TOKENS = 2**31 - 1
+MAX_MS = 7 * 24 * 3600 * 1000
+COST_LIMIT = Decimal(1_000_000)
+
+
 def _number(row: dict[str, str], name: str, number: int, errors: list[str], *, integer: bool):
     value = row.get(name, "").strip()
     if not value:
@@ -193,15 +291,26 @@ def _number(row: dict[str, str], name: str, number: int, errors: list[str], *, i
         parsed = int(value) if integer else Decimal(value)
     except (ValueError, ArithmeticError):
         kind = "a whole number" if integer else "a number"
-        errors.append(f"line {number}: {name} must be {kind}, got {value!r}")
+        errors.append(f"line {number}: {name} must be {kind}, got {value[:40]!r}")
         return None
-    if parsed < 0 or (not integer and not parsed.is_finite()):
-        errors.append(f"line {number}: {name} must be a finite number of at least 0")
+    if not integer and not parsed.is_finite():
+        errors.append(f"line {number}: {name} must be a finite number, got {value[:40]!r}")
+        return None
+    if parsed < 0:
+        errors.append(f"line {number}: {name} must be at least 0, got {value[:40]!r}")
+        return None
+    if integer and parsed > MAX_TOKENS:
+        errors.append(f"line {number}: {name} must be at most {MAX_TOKENS:,}, got {value[:40]!r}")
+        return None
+    if not integer and name.endswith("_ms") and parsed > MAX_MS:
+        errors.append(
+            f"line {number}: {name} must be at most {MAX_MS:,} (a week), got {value[:40]!r}"
+        )
         return None
     return parsed
 
 
-def outputs_import(*, study: Study, data: bytes, filename: str) -> int:
+def outputs_import(*, study: Study, data: bytes, filename: str, size: int | None = None) -> int:
     """Import finished outputs (prompt_id, model, output, ...) into ``study``; all or nothing.
 
     Candidates are matched by model string within the study, or created with the model string
@@ -211,7 +320,7 @@ def outputs_import(*, study: Study, data: bytes, filename: str) -> int:
     from evaluations.anonymizing import study_terms, text_scrub
     from evaluations.models import Candidate, Output
 
-    rows = parse_rows(data, filename, required=OUTPUT_FIELDS, optional=OUTPUT_OPTIONAL)
+    rows = parse_rows(data, filename, required=OUTPUT_FIELDS, optional=OUTPUT_OPTIONAL, size=size)
     errors: list[str] = []
     prompts = dict(Prompt.objects.filter(study=study).values_list("external_id", "id"))
     candidates = {c.model: c for c in Candidate.objects.filter(study=study)}
@@ -263,10 +372,14 @@ def outputs_import(*, study: Study, data: bytes, filename: str) -> int:
             "cost_usd": _number(row, "cost_usd", number, errors, integer=False),
         }
         if metrics["cost_usd"] is not None:
-            if metrics["cost_usd"] >= 1_000_000:
+            # Rounded first: 999999.999999999 rounds up to the limit the column cannot hold.
+            cost = metrics["cost_usd"]
+            if cost < COST_LIMIT:
+                cost = cost.quantize(Decimal("1e-8"))
+            if cost >= COST_LIMIT:
                 errors.append(f"line {number}: cost_usd must be below 1,000,000")
             else:
-                metrics["cost_usd"] = metrics["cost_usd"].quantize(Decimal("1e-8"))
+                metrics["cost_usd"] = cost
         for name in ("latency_ms", "ttft_ms"):
             if metrics[name] is not None:
                 metrics[name] = float(metrics[name])

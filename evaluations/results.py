@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -472,7 +474,10 @@ def candidates_stats(*, study: Study) -> list[dict[str, Any]]:
         done = [o for o in outputs if o[0] == Output.Status.DONE]
 
         def column(k: int, values: list[tuple] = done) -> np.ndarray:
-            return np.array([np.nan if o[k] is None else float(o[k]) for o in values], dtype=float)
+            # A non-finite value stored before imports refused them counts as not measured.
+            array = np.array([np.nan if o[k] is None else float(o[k]) for o in values], dtype=float)
+            array[~np.isfinite(array)] = np.nan
+            return array
 
         cost = column(1)
         costed = cost[~np.isnan(cost)]
@@ -678,6 +683,15 @@ def outputs_export_queryset(
     return outputs.order_by("prompt_id", "candidate_id")
 
 
+def _finite(value: float | None) -> float | None:
+    """Rows stored before imports refused Infinity and NaN: exported as not measured."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _finite_text(value: Decimal | None) -> str | None:
+    return str(value) if value is not None and value.is_finite() else None
+
+
 def output_export_row(output: Output) -> dict[str, Any]:
     return {
         "prompt": output.prompt.external_id,
@@ -689,8 +703,8 @@ def output_export_row(output: Output) -> dict[str, Any]:
         "text": output.text,
         "input_tokens": output.input_tokens,
         "output_tokens": output.output_tokens,
-        "cost_usd": None if output.cost_usd is None else str(output.cost_usd),
-        "latency_ms": output.latency_ms,
-        "ttft_ms": output.ttft_ms,
+        "cost_usd": _finite_text(output.cost_usd),
+        "latency_ms": _finite(output.latency_ms),
+        "ttft_ms": _finite(output.ttft_ms),
         "served_model": output.served_model,
     }

@@ -455,7 +455,9 @@ def assignment_skip(*, rater: Rater, study: Study, public_id: str) -> bool:
         )
         if assignment is None:
             return False
-        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.SKIPPED)
+        Assignment.objects.filter(pk=assignment.pk).update(
+            state=Assignment.State.SKIPPED, skipped_at=timezone.now()
+        )
         if assignment.state == Assignment.State.RESERVED and not assignment.is_gold:
             pair_load_adjust(assignment.pair_id, -1)
     return True

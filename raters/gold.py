@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q
 
 from evaluations.models import Study
-from raters.models import Membership, Rater, Vote
+from raters.models import Rater, Vote
 
 # Fewer gold votes than this say too little to flag anyone: one slip would be 0 % or 50 %.
 GOLD_MIN_VOTES = 3
@@ -52,6 +52,25 @@ def study_gold_accuracy(*, study: Study) -> dict[int, GoldAccuracy]:
     }
 
 
+def memberships_gold_accuracy(memberships) -> dict[tuple[int, int], GoldAccuracy]:
+    """Gold accuracy per (rater id, study id) of the given memberships, in one query."""
+    raters = {m.rater_id for m in memberships}
+    studies = {m.study_id for m in memberships}
+    if not raters:
+        return {}
+    rows = (
+        Vote.objects.filter(rater_id__in=raters, study_id__in=studies)
+        .exclude(pair__gold_answer="")
+        .values("rater_id", "study_id")
+        .annotate(total=Count("pk"), correct=Count("pk", filter=Q(choice=F("pair__gold_answer"))))
+        .order_by()
+    )
+    return {
+        (row["rater_id"], row["study_id"]): GoldAccuracy(row["correct"], row["total"])
+        for row in rows
+    }
+
+
 def gold_is_below_threshold(*, accuracy: GoldAccuracy, study: Study) -> bool:
     return (
         accuracy.total >= GOLD_MIN_VOTES
@@ -61,11 +80,7 @@ def gold_is_below_threshold(*, accuracy: GoldAccuracy, study: Study) -> bool:
 
 
 def membership_gold_flag_update(*, rater: Rater, study: Study) -> bool:
-    """Recompute the rater's flag in the study from their gold votes; returns the flag."""
-    flagged = gold_is_below_threshold(
-        accuracy=rater_gold_accuracy(rater=rater, study=study), study=study
-    )
-    Membership.objects.filter(rater=rater, study=study).exclude(flagged=flagged).update(
-        flagged=flagged
-    )
-    return flagged
+    """Recompute the rater's flag in the study (gold votes, and speed); returns the flag."""
+    from raters.speed import membership_flags_update
+
+    return membership_flags_update(rater=rater, study=study)

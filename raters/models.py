@@ -29,7 +29,11 @@ class Membership(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     invite = models.ForeignKey("Invite", on_delete=models.SET_NULL, null=True, blank=True)
     flagged = models.BooleanField(
-        default=False, help_text="Below the study's gold accuracy threshold."
+        default=False,
+        help_text="Below the study's gold accuracy threshold, or voting implausibly fast.",
+    )
+    flag_reason = models.CharField(
+        max_length=300, blank=True, editable=False, help_text="The evidence for the flag."
     )
     joined_at = models.DateTimeField(auto_now_add=True)
 
@@ -165,6 +169,9 @@ class Assignment(models.Model):
     is_gold = models.BooleanField(default=False)
     expires_at = models.DateTimeField()
     shown_at = models.DateTimeField(default=timezone.now)
+    # Set when the rater skipped it (not when a researcher discarded the vote): Undo may take
+    # the skip back.
+    skipped_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -27,9 +27,9 @@ from raters.voting import (
     UNDO_WINDOW,
     VoteOutcome,
     VoteRejected,
+    action_undo,
     choice_allowed,
     vote_record,
-    vote_undo,
     vote_undo_possible,
 )
 
@@ -257,9 +257,12 @@ def skip(request: HttpRequest, study_id: int) -> HttpResponse:
 def undo(request: HttpRequest, study_id: int) -> HttpResponse:
     rater, study = _rater_and_study(request, study_id)
     try:
-        vote_undo(rater=rater, study=study)
+        outcome = action_undo(rater=rater, study=study)
     except VoteRejected as error:
         messages.warning(request, str(error))
     else:
-        messages.info(request, "Your last vote was taken back: choose again.")
+        if outcome.undid == "skip":
+            messages.info(request, "Your skip was taken back: here is that pair again.")
+        else:
+            messages.info(request, "Your last vote was taken back: choose again.")
     return _panel_response(request, rater, study)

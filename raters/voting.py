@@ -18,6 +18,7 @@ from evaluations.models import Pair, Study
 from raters.assignment import RESERVATION_TTL, pair_load_adjust, pair_load_exact
 from raters.gold import membership_gold_flag_update
 from raters.models import Assignment, Rater, Vote
+from raters.speed import membership_speed_flag_update
 
 UNDO_WINDOW = timedelta(minutes=2)
 MAX_RATIONALE_CHARS = 4000
@@ -175,6 +176,8 @@ def vote_record(
         raise VoteRejected("This pair went to other raters while it sat open; here is another.")
     if pair.is_gold:
         membership_gold_flag_update(rater=rater, study=study)
+    elif vote.choice in (Vote.Choice.A, Vote.Choice.B):
+        membership_speed_flag_update(rater=rater, study=study)
     return VoteOutcome(vote=vote, created=True, holds_another=assignment.holds_another)
 
 
@@ -189,10 +192,75 @@ def vote_undoable(*, rater: Rater, study: Study, now: datetime | None = None) ->
     )
 
 
-def vote_undo_possible(*, rater: Rater, study: Study, now: datetime | None = None) -> bool:
-    """Whether vote_undo would find a vote to take back (the panel's Undo button)."""
+def skip_undoable(*, rater: Rater, study: Study, now: datetime | None = None) -> Assignment | None:
+    """The rater's newest skip in the study, if it is still young enough to undo."""
     now = now or timezone.now()
-    return Vote.objects.filter(rater=rater, study=study, created_at__gt=now - UNDO_WINDOW).exists()
+    return (
+        Assignment.objects.filter(
+            rater=rater,
+            study=study,
+            state=Assignment.State.SKIPPED,
+            skipped_at__gt=now - UNDO_WINDOW,
+        )
+        .select_related("pair")
+        .order_by("-skipped_at", "-pk")
+        .first()
+    )
+
+
+def vote_undo_possible(*, rater: Rater, study: Study, now: datetime | None = None) -> bool:
+    """Whether action_undo would find a vote or a skip to take back (the panel's Undo button)."""
+    now = now or timezone.now()
+    recent = now - UNDO_WINDOW
+    return (
+        Vote.objects.filter(rater=rater, study=study, created_at__gt=recent).exists()
+        or Assignment.objects.filter(
+            rater=rater, study=study, state=Assignment.State.SKIPPED, skipped_at__gt=recent
+        ).exists()
+    )
+
+
+@dataclass(frozen=True)
+class UndoOutcome:
+    assignment: Assignment
+    undid: str  # "vote" or "skip"
+
+
+def action_undo(*, rater: Rater, study: Study, now: datetime | None = None) -> UndoOutcome:
+    """Take back the rater's last action, a vote or a skip, and show them that pair again."""
+    now = now or timezone.now()
+    if not study.is_open:
+        raise VoteRejected("This study is closed; votes can no longer be changed.")
+    vote = vote_undoable(rater=rater, study=study, now=now)
+    skipped = skip_undoable(rater=rater, study=study, now=now)
+    if skipped is not None and (vote is None or skipped.skipped_at > vote.created_at):
+        return UndoOutcome(assignment=_skip_undo(skipped, study=study, now=now), undid="skip")
+    return UndoOutcome(assignment=vote_undo(rater=rater, study=study, now=now), undid="vote")
+
+
+def _skip_undo(assignment: Assignment, *, study: Study, now: datetime) -> Assignment:
+    pair = assignment.pair
+    with transaction.atomic():
+        Pair.objects.select_for_update().filter(pk=pair.pk).first()
+        # The skip gave its place back; others may have filled the pair since.
+        full = not pair.is_gold and pair_load_exact(pair) >= study.votes_per_pair
+        restored = not full and Assignment.objects.filter(
+            pk=assignment.pk, state=Assignment.State.SKIPPED
+        ).update(
+            state=Assignment.State.RESERVED,
+            expires_at=now + RESERVATION_TTL,
+            shown_at=now,
+            skipped_at=None,
+        )
+        if restored and not pair.is_gold:
+            pair_load_adjust(pair.pk, +1)
+    if full:
+        # Not undoable again: the next Undo reaches the action before it.
+        Assignment.objects.filter(pk=assignment.pk).update(skipped_at=None)
+        raise VoteRejected("The pair you skipped went to other raters meanwhile.")
+    if not restored:
+        raise VoteRejected("There is no recent skip to undo.")
+    return Assignment.objects.get(pk=assignment.pk)
 
 
 def vote_undo(*, rater: Rater, study: Study, now: datetime | None = None) -> Assignment:

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from evaluations.api import judge_views, views
+from evaluations.api import judge_views, root, views
 from evaluations.api.permissions import IsResearcher
 from evaluations.api.serializers import OutputQuerySerializer, VoteQuerySerializer
 
@@ -10,6 +10,7 @@ app_name = "api"
 researchers = [IsResearcher]
 study = "studies/<int:study_id>/"
 urlpatterns = [
+    path("", root.ApiRoot.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=researchers), name="schema"),
     path(
         "docs/",

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -12,7 +13,7 @@ class StudyFileImportCommand(BaseCommand):
 
     what = "rows"
 
-    def import_file(self, *, study: Study, data: bytes, filename: str) -> int:
+    def import_file(self, *, study: Study, data: bytes, filename: str, size: int) -> int:
         raise NotImplementedError
 
     def add_arguments(self, parser) -> None:
@@ -26,12 +27,14 @@ class StudyFileImportCommand(BaseCommand):
             raise CommandError(f"No study with slug {study!r}") from None
         try:
             with file.open("rb") as handle:
-                # One byte over the limit is enough for the import to refuse the file.
+                # One byte over the limit is enough for the import to refuse the file; the
+                # message gives the real size.
+                size = os.fstat(handle.fileno()).st_size
                 data = handle.read(settings.MAX_IMPORT_BYTES + 1)
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
         try:
-            imported = self.import_file(study=target, data=data, filename=file.name)
+            imported = self.import_file(study=target, data=data, filename=file.name, size=size)
         except ImportFailed as exc:
             raise CommandError(
                 "Nothing was imported:\n" + "\n".join(f"  {error}" for error in exc.errors)

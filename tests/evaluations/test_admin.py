@@ -104,8 +104,9 @@ def test_admin_pages_render(client, staff_user, name):
     VoteFactory()
     client.force_login(staff_user)
     assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200
-    # Votes are evidence: nobody adds one by hand (tests/raters/test_vote_removal.py).
-    expected_add = 403 if name == "raters_vote" else 200
+    # Votes and outputs are evidence: nobody adds one by hand (tests/raters/test_vote_removal.py,
+    # tests/evaluations/test_output_admin_evidence.py).
+    expected_add = 403 if name in ("raters_vote", "evaluations_output") else 200
     assert client.get(reverse(f"admin:{name}_add")).status_code == expected_add
 
 

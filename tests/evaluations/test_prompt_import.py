@@ -97,7 +97,9 @@ def test_file_over_the_size_limit_is_refused(study, settings):
 def test_a_50_megabyte_file_is_refused(study):
     row = b"q,%s\n" % (b"x" * 1000)
     data = b"id,text\n" + row * 50_000
-    with pytest.raises(ImportFailed, match="the file is 50.2 MB; the limit is 20 MB"):
+    with pytest.raises(
+        ImportFailed, match=r"is 50.2 MB \(50,150,008 bytes\); the limit is 20.0 MB"
+    ):
         prompts_import(study=study, data=data, filename="big.csv")
     assert Prompt.objects.count() == 0
 

@@ -46,6 +46,8 @@ RATER_MATRIX: dict[str, dict[str, int | str]] = {
     "raters:undo": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
     # For load balancers: no session needed, nothing about anyone.
     "healthz": {"anonymous": 200, "rater": 200, "other_rater": 200, "researcher": 200},
+    # Browsers ask for it on every site: a static icon, for everyone.
+    "favicon": {"anonymous": 200, "rater": 200, "other_rater": 200, "researcher": 200},
 }
 # Results API: researchers only; anonymous is asked to authenticate, raters are refused.
 API_EXPECTED = {"anonymous": 401, "rater": 403, "other_rater": 403, "researcher": 200}

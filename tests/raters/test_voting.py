@@ -89,7 +89,8 @@ def test_undo_is_refused_once_the_window_has_passed(open_study, rater):
 
 
 @pytest.mark.django_db
-def test_a_rater_below_the_gold_threshold_is_flagged_and_recovers():
+def test_a_rater_below_the_gold_threshold_is_flagged_and_recovers(settings):
+    settings.RATER_MIN_SECONDS_PER_VOTE = 0  # these votes are instant: only gold is tested here
     study = study_with_pairs(n_prompts=10, n_candidates=2, gold_rate=1.0, gold_min_accuracy=0.7)
     rater = join(study)
     for pair in Pair.objects.filter(study=study):
