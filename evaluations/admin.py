@@ -12,9 +12,9 @@ from evaluations.admin_connections import ProviderAccessAdminMixin, ProviderAcce
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.admin_opening import OpeningAdminMixin
-from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
 from evaluations.admin_outputs import OutputEvidenceAdminMixin
 from evaluations.admin_prompts import StudyPromptsAdminMixin
+from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
