@@ -9,6 +9,7 @@ from django.urls import path, reverse
 
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
+from evaluations.admin_lifecycle import LifecycleAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -44,7 +45,7 @@ class PromptInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
+class StudyAdmin(LifecycleAdminMixin, JudgingAdminMixin, GenerationAdminMixin, admin.ModelAdmin):
     form = StudyAdminForm
     list_display = [
         "name",
