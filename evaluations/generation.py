@@ -55,6 +55,7 @@ from evaluations.anonymizing import study_scrub_terms, text_scrub
 from evaluations.demo_provider import demo_provider_register
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
 from evaluations.pairing import pairs_build
+from evaluations.provider_errors import transport_error
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
 
 logger = logging.getLogger(__name__)
@@ -702,6 +703,10 @@ def retry_backoff(attempt: int, retry_after: float | None) -> float:
 
 
 def error_message(exc: BaseException, deployment: Deployment, attempt: int) -> str:
+    transport = transport_error(exc)
+    if transport is not None:
+        # No server answered: LiteLLM's "HTTP 500" would blame one.
+        return f"attempt {attempt} on {deployment.label}: {transport}"[:ERROR_LIMIT]
     status = getattr(exc, "status_code", None)
     text = str(exc).replace("litellm.", "").strip() or type(exc).__name__
     prefix = f"attempt {attempt} on {deployment.label}: {type(exc).__name__}"
