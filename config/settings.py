@@ -1,7 +1,7 @@
 """Settings for tastetest, read from the environment.
 
-With no environment at all the project runs from a fresh clone: SQLite and a Celery broker on
-the local filesystem, both under the git-ignored ``data/`` folder. Production sets DATABASE_URL,
+With no environment at all the project runs from a fresh clone: SQLite and a Celery broker in
+an SQLite file, both under the git-ignored ``data/`` folder. Production sets DATABASE_URL,
 CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0; see the README for every variable.
 """
 
@@ -10,6 +10,9 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from config.sqlite_broker import ALIAS as SQLITE_BROKER
+from config.sqlite_broker import broker_url as sqlite_broker_url
 
 # LiteLLM downloads its price table at import unless told not to; this machine (and most
 # production networks) must never depend on that.
@@ -164,23 +167,14 @@ MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(20_000_000)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Celery. Default broker: kombu's filesystem transport, which needs no server.
-_BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_BROKER_DIR / "queue"),
-        "data_folder_out": str(_BROKER_DIR / "queue"),
-        "processed_folder": str(_BROKER_DIR / "processed"),
-        "control_folder": str(_BROKER_DIR / "control"),
-        "store_processed": False,
-        # Default is 1 s; a task should start within ~0.1 s of being sent.
-        "polling_interval": 0.05,
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery. Default broker: an SQLite file under data/ (config/sqlite_broker.py), which needs no
+# server and, unlike kombu's filesystem transport, never lets a worker read a half-written message.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or sqlite_broker_url(
+    DATA_DIR / "broker.sqlite3"
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {} if CELERY_BROKER_URL.startswith(SQLITE_BROKER) else {"visibility_timeout": 3600}
+)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
