@@ -7,6 +7,7 @@ import sys
 import threading
 
 import pytest
+from celery.signals import after_task_publish
 
 from config.celery import app
 from evaluations.generation import generation_start, outputs_retry
@@ -58,19 +59,31 @@ def keep_the_interpreter_busy(stop: threading.Event) -> None:
         sum(range(10_000))
 
 
-def publish_in_a_row(study, outputs, worker, capture_on_commit) -> None:
-    with capture_on_commit(execute=True):
-        generation_start(study=study)
-    for i in range(PUBLISHES - 1):
-        # A click on Retry after some outputs failed, then on Generate after new prompts.
-        status = Output.Status.FAILED if i % 2 == 0 else Output.Status.PENDING
-        outputs.update(status=status, started_at=None, finished_at=None)
-        with capture_on_commit(execute=True):
-            if status == Output.Status.FAILED:
-                outputs_retry(output_ids=list(outputs.values_list("pk", flat=True)))
-            else:
-                generation_start(study=study)
-        assert worker.process.poll() is None, f"the worker died at publish {i}:\n{worker.log()}"
+def publish_in_a_row(study, outputs, worker, capture_on_commit) -> int:
+    """Click Generate and Retry until PUBLISHES tasks were sent; returns how many."""
+    published = []
+
+    def count(sender=None, **kwargs):
+        published.append(sender)
+
+    after_task_publish.connect(count, weak=False)
+    try:
+        i = 0
+        while len(published) < PUBLISHES:
+            # Retry after some outputs failed, then Generate after new prompts; a click may
+            # find the worker already at the outputs and send nothing.
+            status = Output.Status.FAILED if i % 2 == 0 else Output.Status.PENDING
+            outputs.update(status=status, started_at=None, finished_at=None)
+            with capture_on_commit(execute=True):
+                if status == Output.Status.FAILED:
+                    outputs_retry(output_ids=list(outputs.values_list("pk", flat=True)))
+                else:
+                    generation_start(study=study)
+            assert worker.process.poll() is None, f"the worker died at click {i}:\n{worker.log()}"
+            i += 1
+    finally:
+        after_task_publish.disconnect(count)
+    return len(published)
 
 
 def test_200_generate_and_retry_publishes_in_a_row_lose_no_worker(
@@ -91,16 +104,23 @@ def test_200_generate_and_retry_publishes_in_a_row_lose_no_worker(
         STUB_API_KEY="sk-stub",
         GENERATION_TIMEOUT_SECONDS=10,
     )
+    wait_for(lambda: " ready." in worker.log(), timeout=60, what="the worker", worker=worker)
     # The web server answers other requests on other threads meanwhile: the publishing thread
     # waits for the GIL between the system calls of a publish, as under `make run`.
     stop = threading.Event()
     other_requests = threading.Thread(target=keep_the_interpreter_busy, args=(stop,))
     other_requests.start()
     try:
-        publish_in_a_row(study, outputs, worker, django_capture_on_commit_callbacks)
+        published = publish_in_a_row(study, outputs, worker, django_capture_on_commit_callbacks)
     finally:
         stop.set()
         other_requests.join()
+    wait_for(
+        lambda: worker.log_path.read_text(errors="replace").count("succeeded") >= published,
+        timeout=180,
+        what=f"the worker to run all {PUBLISHES} tasks",
+        worker=worker,
+    )
     wait_for(
         lambda: Study.objects.get(pk=study.pk).status == Study.Status.READY,
         timeout=120,
