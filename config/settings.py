@@ -185,8 +185,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # Generation (evaluations/generation.py). A batch task keeps all its outputs in flight at once,
-# within each candidate's concurrency cap. An output claimed by a worker that died is taken over
-# once its lease expires, so the lease must outlast a whole run of attempts.
+# within each candidate's concurrency cap. A worker renews the claims it holds every
+# GENERATION_HEARTBEAT_SECONDS; an output whose claim was not renewed for GENERATION_LEASE_SECONDS
+# (its worker was killed) is taken over.
 GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "200"))
 # Requests in flight per candidate per worker process, whatever the candidate's cap allows:
 # several worker processes then share the cap without polling for it.
@@ -195,9 +196,14 @@ GENERATION_MAX_ATTEMPTS = int(os.environ.get("GENERATION_MAX_ATTEMPTS", "5"))
 GENERATION_TIMEOUT_SECONDS = float(os.environ.get("GENERATION_TIMEOUT_SECONDS", "120"))
 GENERATION_RETRY_BASE_SECONDS = float(os.environ.get("GENERATION_RETRY_BASE_SECONDS", "1"))
 GENERATION_RETRY_MAX_SECONDS = float(os.environ.get("GENERATION_RETRY_MAX_SECONDS", "60"))
-GENERATION_LEASE_SECONDS = float(
+GENERATION_LEASE_SECONDS = float(os.environ.get("GENERATION_LEASE_SECONDS", "60"))
+GENERATION_HEARTBEAT_SECONDS = float(
+    os.environ.get("GENERATION_HEARTBEAT_SECONDS", str(min(15.0, GENERATION_LEASE_SECONDS / 4)))
+)
+# LLM judges' votes are not renewed: their lease outlasts a whole run of attempts.
+JUDGING_LEASE_SECONDS = float(
     os.environ.get(
-        "GENERATION_LEASE_SECONDS",
+        "JUDGING_LEASE_SECONDS",
         str(
             GENERATION_MAX_ATTEMPTS * (GENERATION_TIMEOUT_SECONDS + GENERATION_RETRY_MAX_SECONDS)
             + 60

@@ -282,6 +282,9 @@ class Output(models.Model):
     imported = models.BooleanField(default=False)
     cache_hit = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last renewal of a running output's claim by its worker."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
