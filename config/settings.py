@@ -17,6 +17,8 @@ from config.sqlite_broker import broker_url as sqlite_broker_url
 # LiteLLM downloads its price table at import unless told not to; this machine (and most
 # production networks) must never depend on that.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Nor fetch tokenizers or catalogs of its own: only a candidate's endpoint is ever called.
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TASTETEST_DATA_DIR", BASE_DIR / "data"))

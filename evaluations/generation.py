@@ -65,6 +65,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 litellm.suppress_debug_info = True
+# The app calls nothing but a candidate's own endpoint: LiteLLM would otherwise download a
+# Hugging Face tokenizer for some model names ("llama-3"), retrying for seconds per call
+# without internet (settings also set LITELLM_OFFLINE_MODE and LITELLM_LOCAL_MODEL_COST_MAP).
+litellm.disable_hf_tokenizer_download = True
 demo_provider_register()
 
 RESERVED_PARAMS = {
