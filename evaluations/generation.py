@@ -60,6 +60,7 @@ from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Stu
 from evaluations.pairing import pairs_build
 from evaluations.provider_errors import transport_error
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from evaluations.request_timing import RequestMarks, request_marks, timed_session
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -658,6 +659,9 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
     served = ""
     usage = None
     ttft: float | None = None
+    marks = RequestMarks()
+    request_marks.set(marks)
+    kwargs["shared_session"] = timed_session()
     start = time.perf_counter()
     async with asyncio.timeout(settings.GENERATION_TIMEOUT_SECONDS):
         stream = await litellm.acompletion(**kwargs)
@@ -670,12 +674,14 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
                 content = choice.delta.content if choice.delta else None
                 if content:
                     if ttft is None:
-                        ttft = (time.perf_counter() - start) * 1000
+                        ttft = (time.perf_counter() - (marks.sent or start)) * 1000
                     parts.append(content)
             chunk_usage = getattr(chunk, "usage", None)
             if chunk_usage:
                 usage = chunk_usage
-    latency = (time.perf_counter() - start) * 1000
+    # From the request written when the call went through our session (a custom provider,
+    # like the demo's, sends nothing: from the call).
+    latency = (time.perf_counter() - (marks.sent or start)) * 1000
     text = "".join(parts)
     if not text.strip():
         raise EmptyAnswer("the provider returned no text")
