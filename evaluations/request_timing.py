@@ -10,6 +10,8 @@ when the request went out on the calling task's context (``request_marks``), and
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import contextvars
 import time
 from dataclasses import dataclass
@@ -52,3 +54,13 @@ def timed_session() -> aiohttp.ClientSession:
         )
         _sessions[loop] = session
     return session
+
+
+@atexit.register
+def _sessions_close() -> None:
+    # Closed while their loops still run, instead of complaining while Python shuts down.
+    for loop, session in list(_sessions.items()):
+        if session.closed or loop.is_closed() or not loop.is_running():
+            continue
+        with contextlib.suppress(Exception):  # exiting anyway
+            asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
