@@ -1,15 +1,22 @@
-# One-word entry points. `make run` and `make test` work on a fresh machine with Python 3.11.
-PYTHON ?= python3.11
+# One-word entry points. `make run` and `make test` work on a fresh machine with Python 3.11,
+# 3.12 or 3.13: the newest found is used (or PYTHON=/path/to/python).
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11
+# One that runs and can make a virtualenv: a pyenv shim for a version not selected does not.
+PYTHON ?= $(shell for p in $(SUPPORTED_PYTHONS); do \
+	$$p -c "import ensurepip, venv" >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PORT ?= 8000
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+export LITELLM_OFFLINE_MODE := true
 
-.PHONY: run worker web test lint fmt bench venv migrate clean
+.PHONY: run worker web test lint fmt bench venv migrate clean which-python
 
 $(BIN)/activate:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "none of $(SUPPORTED_PYTHONS) found; install one or set PYTHON=/path/to/python3"; exit 1; }
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3"; exit 1; }
+	@echo "Using $(PYTHON) ($$($(PYTHON) --version)) for $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
@@ -49,3 +56,6 @@ bench: venv
 
 clean:
 	rm -rf data/broker data/*.sqlite3*
+
+which-python:
+	@echo "$(PYTHON)"

@@ -1,7 +1,7 @@
 """Settings for tastetest, read from the environment.
 
-With no environment at all the project runs from a fresh clone: SQLite and a Celery broker on
-the local filesystem, both under the git-ignored ``data/`` folder. Production sets DATABASE_URL,
+With no environment at all the project runs from a fresh clone: SQLite and a Celery broker in
+an SQLite file, both under the git-ignored ``data/`` folder. Production sets DATABASE_URL,
 CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0; see the README for every variable.
 """
 
@@ -12,9 +12,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.sqlite_broker import ALIAS as SQLITE_BROKER
+from config.sqlite_broker import broker_url as sqlite_broker_url
+
 # LiteLLM downloads its price table at import unless told not to; this machine (and most
 # production networks) must never depend on that.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Nor fetch tokenizers or catalogs of its own: only a candidate's endpoint is ever called.
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TASTETEST_DATA_DIR", BASE_DIR / "data"))
@@ -169,23 +174,14 @@ RATER_MIN_SECONDS_PER_VOTE = float(os.environ.get("RATER_MIN_SECONDS_PER_VOTE", 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Celery. Default broker: kombu's filesystem transport, which needs no server.
-_BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_BROKER_DIR / "queue"),
-        "data_folder_out": str(_BROKER_DIR / "queue"),
-        "processed_folder": str(_BROKER_DIR / "processed"),
-        "control_folder": str(_BROKER_DIR / "control"),
-        "store_processed": False,
-        # Default is 1 s; a task should start within ~0.1 s of being sent.
-        "polling_interval": 0.05,
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery. Default broker: an SQLite file under data/ (config/sqlite_broker.py), which needs no
+# server and, unlike kombu's filesystem transport, never lets a worker read a half-written message.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or sqlite_broker_url(
+    DATA_DIR / "broker.sqlite3"
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {} if CELERY_BROKER_URL.startswith(SQLITE_BROKER) else {"visibility_timeout": 3600}
+)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -196,8 +192,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # Generation (evaluations/generation.py). A batch task keeps all its outputs in flight at once,
-# within each candidate's concurrency cap. An output claimed by a worker that died is taken over
-# once its lease expires, so the lease must outlast a whole run of attempts.
+# within each candidate's concurrency cap. A worker renews the claims it holds every
+# GENERATION_HEARTBEAT_SECONDS; an output whose claim was not renewed for GENERATION_LEASE_SECONDS
+# (its worker was killed) is taken over.
 GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "200"))
 # Requests in flight per candidate per worker process, whatever the candidate's cap allows:
 # several worker processes then share the cap without polling for it.
@@ -206,9 +203,14 @@ GENERATION_MAX_ATTEMPTS = int(os.environ.get("GENERATION_MAX_ATTEMPTS", "5"))
 GENERATION_TIMEOUT_SECONDS = float(os.environ.get("GENERATION_TIMEOUT_SECONDS", "120"))
 GENERATION_RETRY_BASE_SECONDS = float(os.environ.get("GENERATION_RETRY_BASE_SECONDS", "1"))
 GENERATION_RETRY_MAX_SECONDS = float(os.environ.get("GENERATION_RETRY_MAX_SECONDS", "60"))
-GENERATION_LEASE_SECONDS = float(
+GENERATION_LEASE_SECONDS = float(os.environ.get("GENERATION_LEASE_SECONDS", "60"))
+GENERATION_HEARTBEAT_SECONDS = float(
+    os.environ.get("GENERATION_HEARTBEAT_SECONDS", str(min(15.0, GENERATION_LEASE_SECONDS / 4)))
+)
+# LLM judges' votes are not renewed: their lease outlasts a whole run of attempts.
+JUDGING_LEASE_SECONDS = float(
     os.environ.get(
-        "GENERATION_LEASE_SECONDS",
+        "JUDGING_LEASE_SECONDS",
         str(
             GENERATION_MAX_ATTEMPTS * (GENERATION_TIMEOUT_SECONDS + GENERATION_RETRY_MAX_SECONDS)
             + 60

@@ -11,6 +11,7 @@ from evaluations.access import study_for_user_or_404
 from evaluations.admin_connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
+from evaluations.admin_lifecycle import LifecycleAdminMixin
 from evaluations.admin_opening import OpeningAdminMixin
 from evaluations.admin_outputs import OutputEvidenceAdminMixin
 from evaluations.admin_prompts import StudyPromptsAdminMixin
@@ -57,6 +58,7 @@ class StudyAdmin(
     StudyScopedAdminMixin,
     StudyOwnershipAdminMixin,
     StudyPromptsAdminMixin,
+    LifecycleAdminMixin,
     OpeningAdminMixin,
     JudgingAdminMixin,
     GenerationAdminMixin,

@@ -21,6 +21,7 @@ from evaluations.generation import (
     generation_progress,
     generation_start,
     outputs_retry,
+    outputs_take_over,
 )
 from evaluations.models import Output, Study
 from evaluations.pairing import pairs_build
@@ -29,12 +30,16 @@ from evaluations.pairing import pairs_build
 def _progress_html(study: Study) -> str:
     return render_to_string(
         "admin/evaluations/study/progress.html",
-        {"study": study, "progress": generation_progress(study=study)},
+        {
+            "study": study,
+            "progress": generation_progress(study=study),
+            "take_over_url": reverse("admin:evaluations_study_take_over", args=[study.pk]),
+        },
     )
 
 
 class GenerationAdminMixin:
-    actions = ["generate_outputs", "retry_failed_outputs", "build_pairs"]
+    actions = ["generate_outputs", "retry_failed_outputs", "build_pairs", "take_over_stalled"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -75,6 +80,7 @@ class GenerationAdminMixin:
             view("generate", require_POST(self.generate_view)),
             view("retry_failed", require_POST(self.retry_failed_view)),
             view("build_pairs", require_POST(self.build_pairs_view)),
+            view("take_over", require_POST(self.take_over_view)),
         ]
         return extra + super().get_urls()
 
@@ -107,6 +113,26 @@ class GenerationAdminMixin:
         study = self._study_for_change(request, study_id)
         self.build_pairs(request, Study.objects.filter(pk=study.pk))
         return self._back(study)
+
+    def take_over_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
+        study = self._study_for_change(request, study_id)
+        self.take_over_stalled(request, Study.objects.filter(pk=study.pk))
+        return self._back(study)
+
+    @admin.action(description="Take over outputs of a stopped worker now", permissions=["change"])
+    def take_over_stalled(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for study in queryset:
+            try:
+                taken = outputs_take_over(study=study)
+            except GenerationError as exc:
+                self.message_user(request, f"{study}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{study}: took over {taken} output{'s' if taken != 1 else ''} held by a "
+                "stopped worker; they are queued again.",
+                messages.SUCCESS if taken else messages.INFO,
+            )
 
     def _generate(self, request: HttpRequest, queryset: QuerySet, *, retry_failed: bool) -> None:
         for study in queryset:

@@ -13,8 +13,10 @@ task's own thread: the task waits by running it (asgiref's ``CurrentThreadExecut
 Why it is crash-safe and never pays twice for a finished output:
 
 - an output is claimed with a conditional UPDATE (pending -> running, ``started_at`` = now);
-  a running output whose lease (``GENERATION_LEASE_SECONDS``) has expired may be claimed again,
-  so outputs held by a worker that was killed are taken over, never lost;
+  the batch holding it renews the claim (``heartbeat_at``) every ``GENERATION_HEARTBEAT_SECONDS``
+  while it runs, and a running output whose claim was not renewed for
+  ``GENERATION_LEASE_SECONDS`` may be claimed again, so outputs held by a worker that was
+  killed are taken over within about a minute, never lost;
 - the result is written with a conditional UPDATE on (running, the claim's ``started_at``), so
   of two holders only the current one writes, and a done or failed output is never touched;
 - tasks are acks_late and rejected on worker loss (settings), and a starting worker re-enqueues
@@ -47,7 +49,8 @@ import litellm
 from asgiref.current_thread_executor import CurrentThreadExecutor
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
@@ -63,12 +66,18 @@ from evaluations.provider_access import (
     deployment_authorize,
     deployment_call_kwargs,
 )
+from evaluations.provider_errors import transport_error
 from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from evaluations.request_timing import RequestMarks, request_marks, timed_session
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 litellm.suppress_debug_info = True
+# The app calls nothing but a candidate's own endpoint: LiteLLM would otherwise download a
+# Hugging Face tokenizer for some model names ("llama-3"), retrying for seconds per call
+# without internet (settings also set LITELLM_OFFLINE_MODE and LITELLM_LOCAL_MODEL_COST_MAP).
+litellm.disable_hf_tokenizer_download = True
 demo_provider_register()
 
 RESERVED_PARAMS = {
@@ -245,15 +254,45 @@ def outputs_create(*, study: Study) -> int:
     return len(missing)
 
 
-def lease_expired_before() -> datetime:
-    return timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+def lease_expired_before(seconds: float | None = None) -> datetime:
+    lease = settings.GENERATION_LEASE_SECONDS if seconds is None else seconds
+    return timezone.now() - timedelta(seconds=lease)
+
+
+def _last_sign_of_life_before(moment: datetime) -> Q:
+    """Running outputs whose holder last renewed its claim (or claimed it) before ``moment``."""
+    return Q(status=Output.Status.RUNNING) & (
+        Q(heartbeat_at__lt=moment) | Q(heartbeat_at__isnull=True, started_at__lt=moment)
+    )
+
+
+def _claimable() -> Q:
+    return Q(status=Output.Status.PENDING) | _last_sign_of_life_before(lease_expired_before())
 
 
 def _unsettled(study: Study) -> Q:
-    return Q(prompt__study=study) & (
-        Q(status=Output.Status.PENDING)
-        | Q(status=Output.Status.RUNNING, started_at__lt=lease_expired_before())
-    )
+    return Q(prompt__study=study) & _claimable()
+
+
+def stalled_before() -> datetime:
+    """A holder that has missed two heartbeats is taken to have stopped."""
+    return timezone.now() - timedelta(seconds=2 * settings.GENERATION_HEARTBEAT_SECONDS)
+
+
+def outputs_take_over(*, study: Study) -> int:
+    """Queue again, now, the outputs held by a worker that stopped renewing its claims
+    (instead of waiting for their lease to expire). Returns how many."""
+    with transaction.atomic():
+        ids = list(
+            Output.objects.filter(
+                Q(prompt__study=study) & _last_sign_of_life_before(stalled_before())
+            ).values_list("pk", flat=True)
+        )
+        Output.objects.filter(pk__in=ids).filter(
+            _last_sign_of_life_before(stalled_before())
+        ).update(status=Output.Status.PENDING, started_at=None, heartbeat_at=None)
+        transaction.on_commit(lambda: outputs_enqueue(output_ids=ids))
+    return len(ids)
 
 
 def generation_start(*, study: Study, retry_failed: bool = False) -> int:
@@ -473,9 +512,15 @@ async def _outputs_generate(output_ids: list[int], db: BatchDatabase) -> BatchRe
         await db.run(_output_fail_unclaimed, output_id, message)
         report.failed += 1
     limiter = process_limiter()
-    outcomes = await asyncio.gather(
-        *(_job_run(job, limiter, db) for job in jobs), return_exceptions=True
-    )
+    stop_heartbeat = asyncio.Event()
+    heartbeat = asyncio.create_task(db.heartbeat(stop_heartbeat))
+    try:
+        outcomes = await asyncio.gather(
+            *(_job_run(job, limiter, db) for job in jobs), return_exceptions=True
+        )
+    finally:
+        stop_heartbeat.set()
+        await heartbeat
     for job, outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             # Infrastructure trouble (Redis, database), not the model's: the output stays
@@ -514,13 +559,14 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
         if output.status in (Output.Status.DONE, Output.Status.FAILED):
             report.skipped += 1
             continue
+        last_sign_of_life = output.heartbeat_at or output.started_at
         if (
             output.status == Output.Status.RUNNING
-            and output.started_at
-            and (output.started_at >= lease_start)
+            and last_sign_of_life
+            and (last_sign_of_life >= lease_start)
         ):
             report.leased.append(output.pk)
-            ends_in = (output.started_at - lease_start).total_seconds()
+            ends_in = (last_sign_of_life - lease_start).total_seconds()
             report.lease_ends_in = max(report.lease_ends_in, ends_in)
             continue
         candidate, prompt = output.candidate, output.prompt
@@ -584,6 +630,7 @@ async def _job_run(job: ProviderJob, limiter: Limiter, db: BatchDatabase) -> str
         if claimed_at is None:
             return "skipped"
         if await db.write(partial(_output_finish_from_cache, job, claimed_at)):
+            db.held.pop(job.output_id, None)
             return "cached"
         # The source vanished between lookup and copy: a real call, holding the claim.
     async with limiter.slot(
@@ -595,7 +642,9 @@ async def _job_run(job: ProviderJob, limiter: Limiter, db: BatchDatabase) -> str
                 return "skipped"
         outcome, write = await _job_call(job, limiter, claimed_at, db)
     # Written after the slot is given back: the slot bounds requests to the provider only.
-    return outcome if await db.write(write) else "skipped"
+    written = await db.write(write)
+    db.held.pop(job.output_id, None)
+    return outcome if written else "skipped"
 
 
 async def _job_call(
@@ -649,6 +698,9 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
     served = ""
     usage = None
     ttft: float | None = None
+    marks = RequestMarks()
+    request_marks.set(marks)
+    kwargs["shared_session"] = timed_session()
     start = time.perf_counter()
     async with asyncio.timeout(settings.GENERATION_TIMEOUT_SECONDS):
         stream = await litellm.acompletion(**kwargs)
@@ -661,12 +713,14 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
                 content = choice.delta.content if choice.delta else None
                 if content:
                     if ttft is None:
-                        ttft = (time.perf_counter() - start) * 1000
+                        ttft = (time.perf_counter() - (marks.sent or start)) * 1000
                     parts.append(content)
             chunk_usage = getattr(chunk, "usage", None)
             if chunk_usage:
                 usage = chunk_usage
-    latency = (time.perf_counter() - start) * 1000
+    # From the request written when the call went through our session (a custom provider,
+    # like the demo's, sends nothing: from the call).
+    latency = (time.perf_counter() - (marks.sent or start)) * 1000
     text = "".join(parts)
     if not text.strip():
         raise EmptyAnswer("the provider returned no text")
@@ -741,6 +795,10 @@ def retry_backoff(attempt: int, retry_after: float | None) -> float:
 
 
 def error_message(exc: BaseException, deployment: Deployment, attempt: int) -> str:
+    transport = transport_error(exc)
+    if transport is not None:
+        # No server answered: LiteLLM's "HTTP 500" would blame one.
+        return f"attempt {attempt} on {deployment.label}: {transport}"[:ERROR_LIMIT]
     status = getattr(exc, "status_code", None)
     text = str(exc).replace("litellm.", "").strip() or type(exc).__name__
     prefix = f"attempt {attempt} on {deployment.label}: {type(exc).__name__}"
@@ -816,10 +874,9 @@ def _outputs_claim(output_ids: list[int]) -> list[datetime | None]:
     None for those another worker holds or that are settled."""
     now = timezone.now()
     with transaction.atomic():
-        Output.objects.filter(pk__in=output_ids).filter(
-            Q(status=Output.Status.PENDING)
-            | Q(status=Output.Status.RUNNING, started_at__lt=lease_expired_before())
-        ).update(status=Output.Status.RUNNING, started_at=now, finished_at=None)
+        Output.objects.filter(pk__in=output_ids).filter(_claimable()).update(
+            status=Output.Status.RUNNING, started_at=now, heartbeat_at=now, finished_at=None
+        )
         held = set(
             Output.objects.filter(
                 pk__in=output_ids, status=Output.Status.RUNNING, started_at=now
@@ -862,16 +919,45 @@ class BatchDatabase:
         self._executor = executor
         self._claims = Coalescer(partial(self.run, _outputs_claim))
         self._writes = Coalescer(partial(self.run, _writes_run))
+        self.held: dict[int, datetime] = {}  # output id -> claim time, renewed by heartbeat
 
     async def run(self, function: Callable, *args: object) -> object:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def claim(self, output_id: int) -> datetime | None:
-        return await self._claims.submit(output_id)
+        claimed_at = await self._claims.submit(output_id)
+        if claimed_at is not None:
+            self.held[output_id] = claimed_at
+        return claimed_at
+
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """Renew this batch's claims until ``stop``, so that no other worker takes them over."""
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), settings.GENERATION_HEARTBEAT_SECONDS)
+                return
+            except TimeoutError:
+                pass
+            if self.held:
+                try:
+                    await self.run(_outputs_heartbeat, dict(self.held))
+                except Exception:  # noqa: BLE001 - the next beat tries again
+                    logger.warning("renewing %d claims failed", len(self.held), exc_info=True)
 
     async def write(self, write: Callable[[], bool]) -> bool:
         """Run a write; True if it changed the output (its claim still held)."""
         return await self._writes.submit(write)
+
+
+def _outputs_heartbeat(held: dict[int, datetime]) -> None:
+    by_claim: dict[datetime, list[int]] = {}
+    for output_id, claimed_at in held.items():
+        by_claim.setdefault(claimed_at, []).append(output_id)
+    now = timezone.now()
+    for claimed_at, ids in by_claim.items():
+        Output.objects.filter(
+            pk__in=ids, status=Output.Status.RUNNING, started_at=claimed_at
+        ).update(heartbeat_at=now)
 
 
 def _held(job: ProviderJob, claimed_at: datetime):
@@ -1021,6 +1107,8 @@ class GenerationProgress:
     flagged: int
     cost_usd: Decimal
     eta_seconds: float | None
+    stalled: int = 0  # running, but their worker stopped renewing the claim
+    takeover_in_seconds: float | None = None  # when a running worker may take them over
 
     @property
     def settled(self) -> int:
@@ -1070,7 +1158,16 @@ def generation_progress(*, study: Study) -> GenerationProgress:
         if recent["n"] and recent["first"]:
             elapsed = max(1.0, (timezone.now() - recent["first"]).total_seconds())
             eta = remaining / (recent["n"] / elapsed)
+    stalled = outputs.filter(_last_sign_of_life_before(stalled_before())).aggregate(
+        n=Count("pk"), last=Max(Coalesce("heartbeat_at", "started_at"))
+    )
+    takeover_in = None
+    if stalled["n"]:
+        expires = stalled["last"] + timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+        takeover_in = max(0.0, (expires - timezone.now()).total_seconds())
     return GenerationProgress(
+        stalled=stalled["n"],
+        takeover_in_seconds=takeover_in,
         status=study.status,
         total=sum(counts.values()),
         done=done,

@@ -215,7 +215,8 @@ def judge_votes_create(*, study: Study, judges: list[Judge]) -> int:
 
 def _unsettled() -> Q:
     return Q(status=JudgeVote.Status.PENDING) | Q(
-        status=JudgeVote.Status.RUNNING, started_at__lt=lease_expired_before()
+        status=JudgeVote.Status.RUNNING,
+        started_at__lt=lease_expired_before(settings.JUDGING_LEASE_SECONDS),
     )
 
 
@@ -325,7 +326,7 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
         .select_related("study__owner", "judge", "pair__prompt", "pair__output_a", "pair__output_b")
         .order_by("id")
     )
-    lease_start = lease_expired_before()
+    lease_start = lease_expired_before(settings.JUDGING_LEASE_SECONDS)
     jobs: list[_JudgeJob] = []
     failed_setup: list[tuple[int, str]] = []
     deployment_of: dict[int, Deployment] = {}

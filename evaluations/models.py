@@ -192,7 +192,11 @@ class Candidate(models.Model):
         "ollama/llama3, openai/<name> with an api_base, demo/<name> for the offline demo.",
     )
     version = models.CharField(
-        max_length=200, blank=True, help_text="Pinned version the provider should serve."
+        max_length=200,
+        blank=True,
+        help_text="The model version you expect the provider to serve. Not sent: it is recorded "
+        "and compared with the model each answer reports, and a difference is flagged. To call "
+        "a dated model, name it in the model string (openai/gpt-4.1-mini-2025-04-14).",
     )
     api_base = models.URLField(max_length=500, blank=True)
     api_key_env = models.CharField(
@@ -320,6 +324,9 @@ class Output(models.Model):
     imported = models.BooleanField(default=False)
     cache_hit = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last renewal of a running output's claim by its worker."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

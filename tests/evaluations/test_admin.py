@@ -118,30 +118,3 @@ def study_change_data(study, **changes) -> dict:
     for prefix in ("candidates", "prompts", "judges"):
         data.update(inline_management(prefix, 0))
     return data
-
-
-@pytest.mark.parametrize(("start", "target"), [("draft", "open"), ("open", "draft")])
-def test_admin_refuses_a_status_change_the_lifecycle_forbids(client, staff_user, start, target):
-    from tests.factories import StudyFactory
-
-    study = StudyFactory(status=start, owner=staff_user)
-    client.force_login(staff_user)
-    url = reverse("admin:evaluations_study_change", args=[study.pk])
-    response = client.post(url, study_change_data(study, status=target))
-    assert response.status_code == 200
-    assert f"cannot go from {start} to {target}" in response.content.decode()
-    study.refresh_from_db()
-    assert study.status == start
-
-
-def test_admin_opens_a_ready_study_for_voting(client, staff_user):
-    from tests.factories import StudyFactory
-
-    study = StudyFactory(status="ready", owner=staff_user)
-    PairFactory(study=study)  # nothing to pause for: two candidates, each with a paired output
-    client.force_login(staff_user)
-    url = reverse("admin:evaluations_study_change", args=[study.pk])
-    response = client.post(url, study_change_data(study, status="open"))
-    assert response.status_code == 302
-    study.refresh_from_db()
-    assert study.status == "open"

@@ -69,7 +69,7 @@ def start_worker(tmp_path):
     workers = []
 
     def start(**extra_env: str):
-        worker = Worker(tmp_path, {k: str(v) for k, v in extra_env.items()})
+        worker = Worker(tmp_path, {k: None if v is None else str(v) for k, v in extra_env.items()})
         workers.append(worker)
         return worker
 

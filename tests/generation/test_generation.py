@@ -373,3 +373,18 @@ def test_the_generation_loop_keeps_litellms_worker_threads(study, stub_candidate
     time.sleep(0.5)  # a stopped worker thread exits at once
     assert Output.objects.filter(candidate=candidate, status=Output.Status.DONE).count() == 8
     assert any(t.name == "AnyIO worker thread" for t in threading.enumerate())
+
+
+def test_the_pinned_version_is_compared_not_sent_and_its_help_says_so(
+    study, stub_candidate, openai_stub
+):
+    from evaluations.models import Candidate
+
+    help_text = Candidate._meta.get_field("version").help_text
+    assert "Not sent" in help_text and "model string" in help_text
+    output = one_output(study, stub_candidate(study, "dated", version="dated-2025-01-01"))
+    output = generate_one(output)
+    (request,) = openai_stub.requests_for("dated")
+    assert request.body["model"] == "dated"
+    assert "dated-2025-01-01" not in str(request.body)
+    assert output.status == Output.Status.DONE

@@ -26,7 +26,7 @@ def database_url() -> str:
 
 
 class Worker:
-    def __init__(self, log_dir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(self, log_dir: Path, extra_env: dict[str, str | None]) -> None:
         self.name = f"gen-test-{uuid.uuid4().hex[:8]}"
         self.log_path = log_dir / f"{self.name}.log"
         env = {
@@ -37,6 +37,8 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
             **extra_env,
         }
+        # A variable given as None is unset: the worker then uses the app's own default.
+        env = {name: value for name, value in env.items() if value is not None}
         command = [
             sys.executable,
             "-m",

@@ -1,0 +1,85 @@
+"""Recorded latency and time to first token against the provider's true latency.
+
+A local OpenAI-compatible stub (its own process) answers every request after a known delay;
+one batch of outputs is generated in this process at the candidate's default concurrency, and
+the medians of what was recorded are printed next to the true delay. Fails (exit 1) when the
+recorded median latency is more than 10% off.
+
+    .venv/bin/python benchmarks/latency.py [--outputs 200] [--latency 0.3]
+
+Uses the configured database (DATABASE_URL); the benchmark study is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["BENCH_API_KEY"] = "sk-bench"
+
+from benchmarks.generation import Stub  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--outputs", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.3)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from evaluations.generation import outputs_create, outputs_generate
+    from evaluations.models import Candidate, Output, Prompt, Study
+
+    stub = Stub(args.latency)
+    owner, _ = get_user_model().objects.get_or_create(username="benchmark")
+    run = uuid.uuid4().hex[:8]
+    study = Study.objects.create(name=f"Latency {run}", slug=f"latency-{run}", owner=owner)
+    try:
+        candidate = Candidate.objects.create(
+            study=study,
+            label="timed",
+            model="openai/timed",
+            api_base=stub.base_url,
+            api_key_env="BENCH_API_KEY",
+        )
+        Prompt.objects.bulk_create(
+            Prompt(study=study, external_id=f"l{i}", text=f"Latency {run} question {i}?")
+            for i in range(args.outputs + 1)
+        )
+        outputs_create(study=study)
+        ids = list(Output.objects.filter(prompt__study=study).values_list("pk", flat=True))
+        outputs_generate(output_ids=ids[:1])  # LiteLLM's first call in a process sets it up
+        outputs_generate(output_ids=ids[1:])
+        done = Output.objects.filter(pk__in=ids[1:], status=Output.Status.DONE)
+        latency = statistics.median(done.values_list("latency_ms", flat=True))
+        ttft = statistics.median(done.values_list("ttft_ms", flat=True))
+        count = done.count()
+    finally:
+        stub.stop()
+        study.delete()
+    true_ms = args.latency * 1000
+    off = abs(latency - true_ms) / true_ms
+    print(
+        f"{count} outputs at the default concurrency ({candidate.max_concurrency} per candidate): "
+        f"provider latency {true_ms:.0f} ms; recorded median latency {latency:.1f} ms "
+        f"({(latency - true_ms) / true_ms:+.1%}), median time to first token {ttft:.1f} ms"
+    )
+    if off > 0.10:
+        print("FAIL: the recorded median is more than 10% off the provider's latency")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
