@@ -82,14 +82,12 @@ def test_open_button_opens_a_study_without_concerns_in_one_step(signed_in, staff
     assert study.status == Study.Status.OPEN
 
 
-def test_status_field_cannot_open_a_study_with_concerns(signed_in, staff_user):
-    from tests.evaluations.test_admin import study_change_data
-
+def test_the_open_button_sends_a_study_with_concerns_to_the_open_page(signed_in, staff_user):
     study = ready_study(staff_user, silent=True)
-    url = reverse("admin:evaluations_study_change", args=[study.pk])
-    response = signed_in.post(url, study_change_data(study, status="open"))
-    assert response.status_code == 200
-    assert "Open for voting" in response.content.decode()
+    url = reverse("admin:evaluations_study_transition", args=[study.pk, "open"])
+    response = signed_in.post(url)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:evaluations_study_open", args=[study.pk])
     study.refresh_from_db()
     assert study.status == Study.Status.READY
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from evaluations.models import Study
 from tests.evaluations.test_admin import study_change_data
-from tests.factories import StudyFactory
+from tests.factories import PairFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,7 @@ def test_the_form_shows_the_status_read_only_with_a_button_per_allowed_move(logg
 
 def test_the_open_button_opens_a_ready_study(logged_in, staff_user):
     study = StudyFactory(status=Study.Status.READY, owner=staff_user)
+    PairFactory(study=study)  # nothing to pause for: two candidates, each with a paired output
     response = logged_in.post(
         reverse("admin:evaluations_study_transition", args=[study.pk, "open"])
     )
