@@ -13,8 +13,10 @@ from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationA
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.admin_opening import OpeningAdminMixin
 from evaluations.admin_outputs import OutputEvidenceAdminMixin
+from evaluations.admin_paginator import CappedCountPaginator
 from evaluations.admin_prompts import StudyPromptsAdminMixin
 from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
+from evaluations.admin_tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -241,6 +243,7 @@ class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["external_id", "text", "category"]
     list_select_related = ["study"]
     raw_id_fields = ["study"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
     # By the column, not the model's ("study", "id"), which joins and sorts every study's prompts.
     ordering = ["study_id", "id"]
@@ -281,6 +284,7 @@ class OutputAdmin(
     search_fields = ["prompt__external_id", "candidate__label", "text", "last_error"]
     list_select_related = ["prompt", "candidate"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
     # The unique (prompt, candidate) index, not the model's ordering through Prompt and Study.
     ordering = ["prompt_id", "candidate_id"]
@@ -293,5 +297,6 @@ class PairAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["public_id", "prompt__external_id"]
     list_select_related = ["prompt", "output_a__candidate", "output_b__candidate", "study"]
     raw_id_fields = ["prompt", "output_a", "output_b"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
     ordering = ["-id"]  # the model's ("study", "id") joins Study and sorts every pair

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from evaluations.admin_paginator import CappedCountPaginator
 from evaluations.admin_scoping import StudyScopedAdminMixin
 from raters.gold import GoldAccuracy, memberships_gold_accuracy, rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
@@ -26,6 +27,7 @@ class RaterAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     inlines = [MembershipInline]
     raw_id_fields = ["user"]
     list_select_related = ["user"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
 
@@ -36,6 +38,7 @@ class MembershipAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["rater", "study"]
     readonly_fields = ["flag_reason"]
     raw_id_fields = ["rater"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
     def get_changelist_instance(self, request: HttpRequest):
@@ -93,6 +96,7 @@ class VoteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["pair__public_id", "rater__display_name"]
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "rater", "left_output"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
     # Votes are evidence: researchers may discard them (a careless rater), never add or edit.
@@ -116,4 +120,5 @@ class AssignmentAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "rater", "left_output"]
     readonly_fields = ["created_at"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
