@@ -330,6 +330,8 @@ class Output(models.Model):
                 fields=["prompt", "candidate"], name="output_unique_prompt_candidate"
             ),
         ]
+        # A study's outputs by status, counted through its few candidates (the study list).
+        indexes = [models.Index(fields=["candidate", "status"], name="output_candidate_status")]
 
     def __str__(self) -> str:
         return f"{self.prompt} / {self.candidate.label}"
