@@ -15,6 +15,7 @@ from evaluations.admin_outputs import OutputEvidenceAdminMixin
 from evaluations.admin_paginator import CappedCountPaginator
 from evaluations.admin_prompts import StudyPromptsAdminMixin
 from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
+from evaluations.admin_search import RelatedIdSearchAdminMixin
 from evaluations.admin_tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
@@ -244,7 +245,7 @@ class CandidateAdmin(
 
 
 @admin.register(Prompt)
-class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class PromptAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "study", "category", "short_text"]
     list_filter = ["study", "category"]
     search_fields = ["external_id", "text", "category"]
@@ -262,7 +263,11 @@ class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Output)
 class OutputAdmin(
-    StudyScopedAdminMixin, OutputEvidenceAdminMixin, OutputGenerationAdminMixin, admin.ModelAdmin
+    StudyScopedAdminMixin,
+    RelatedIdSearchAdminMixin,
+    OutputEvidenceAdminMixin,
+    OutputGenerationAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = [
         "prompt",
@@ -298,7 +303,7 @@ class OutputAdmin(
 
 
 @admin.register(Pair)
-class PairAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class PairAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["public_id", "study", "prompt", "output_a", "output_b", "gold_answer"]
     list_filter = ["study", ("gold_answer", admin.EmptyFieldListFilter)]
     search_fields = ["public_id", "prompt__external_id"]

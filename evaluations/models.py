@@ -265,6 +265,8 @@ class Prompt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["study", "external_id"], name="prompt_unique_id"),
         ]
+        # The admin's prompt list, a study's page of it in order without sorting them all.
+        indexes = [models.Index(fields=["study", "id"], name="prompt_study_order")]
 
     def __str__(self) -> str:
         return self.external_id

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from evaluations.admin_paginator import CappedCountPaginator
 from evaluations.admin_scoping import StudyScopedAdminMixin
+from evaluations.admin_search import RelatedIdSearchAdminMixin
 from raters.gold import GoldAccuracy, memberships_gold_accuracy, rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
 from raters.models import Assignment, Invite, Membership, Rater, Vote
@@ -21,7 +22,7 @@ class MembershipInline(StudyScopedAdminMixin, admin.TabularInline):
 
 
 @admin.register(Rater)
-class RaterAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class RaterAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["display_name", "user", "expertise", "created_at"]
     search_fields = ["display_name", "user__username", "expertise"]
     inlines = [MembershipInline]
@@ -90,7 +91,7 @@ class InviteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Vote)
-class VoteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class VoteAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["pair", "rater", "choice", "time_spent_ms", "created_at"]
     list_filter = ["study", "choice"]
     search_fields = ["pair__public_id", "rater__display_name"]
