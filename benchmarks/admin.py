@@ -75,10 +75,10 @@ def seed(n_prompts: int, votes_per_pair: int) -> Study:
             f"INSERT INTO {q(Output._meta.db_table)} (prompt_id, candidate_id, status, text,"
             " raw_text, attempts, last_error, latency_ms, ttft_ms, input_tokens, output_tokens,"
             " cost_usd, served_model, deployment, request_hash, identity_leak, version_mismatch,"
-            " imported, cache_hit, created_at, finished_at)"
+            " imported, cache_hit, identity_review, identity_findings, created_at, finished_at)"
             " SELECT p.id, %s, 'done', repeat('An answer. ', 30), repeat('An answer. ', 30), 1,"
             " '', 300 + random() * 30000, 100 + random() * 900, 50, 300, 0.0003, '', '', '',"
-            " false, false, false, false, now(), now()"
+            " false, false, false, false, false, '[]', now(), now()"
             f" FROM {q(Prompt._meta.db_table)} p WHERE p.study_id = %s",
             (c.pk, study.pk),
         )

@@ -1,21 +1,23 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
 from evaluations.access import study_for_user_or_404
 from evaluations.admin_connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
+from evaluations.admin_counts import sorted_columns, studies_counts, study_count_expressions
 from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
 from evaluations.admin_lifecycle import LifecycleAdminMixin
 from evaluations.admin_opening import OpeningAdminMixin
 from evaluations.admin_outputs import OutputEvidenceAdminMixin
+from evaluations.admin_paginator import CappedCountPaginator
 from evaluations.admin_prompts import StudyPromptsAdminMixin
 from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
+from evaluations.admin_search import RelatedIdSearchAdminMixin
+from evaluations.admin_tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -53,6 +55,24 @@ class PromptInline(StudyScopedAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+STUDY_COUNT_ANNOTATIONS = {
+    "prompt_count": "n_prompts",
+    "candidate_count": "n_candidates",
+    "outputs_done": "n_done",
+    "outputs_failed": "n_failed",
+    "pair_count": "n_pairs",
+    "vote_count": "n_votes",
+}
+STUDY_COUNT_KEYS = {
+    "n_prompts": "prompts",
+    "n_candidates": "candidates",
+    "n_done": Output.Status.DONE,
+    "n_failed": Output.Status.FAILED,
+    "n_pairs": "pairs",
+    "n_votes": "votes",
+}
+
+
 @admin.register(Study)
 class StudyAdmin(
     StudyScopedAdminMixin,
@@ -80,6 +100,8 @@ class StudyAdmin(
     list_filter = ["status", "owner", "created_at"]
     search_fields = ["name", "slug", "question"]
     prepopulated_fields = {"slug": ["name"]}
+    # By id: a select of every account (raters' included) took most of the add page's second.
+    raw_id_fields = ["owner"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [CandidateInline, PromptInline]
     fieldsets = [
@@ -108,38 +130,26 @@ class StudyAdmin(
     ]
 
     def get_queryset(self, request: HttpRequest):
-        # Counts come from subqueries per column: joining all the reverse relations at once
-        # would multiply rows and inflate each count.
-        def count_of(model, **filters):
-            return Coalesce(
-                Subquery(
-                    model.objects.filter(**filters)
-                    .order_by()
-                    .values("study" if "study" in filters else "prompt__study")
-                    .annotate(n=Count("pk"))
-                    .values("n")[:1],
-                    output_field=IntegerField(),
-                ),
-                0,
-            )
-
-        from raters.models import Vote
-
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("owner")
-            .annotate(
-                n_prompts=count_of(Prompt, study=OuterRef("pk")),
-                n_candidates=count_of(Candidate, study=OuterRef("pk")),
-                n_done=count_of(Output, prompt__study=OuterRef("pk"), status=Output.Status.DONE),
-                n_failed=count_of(
-                    Output, prompt__study=OuterRef("pk"), status=Output.Status.FAILED
-                ),
-                n_pairs=count_of(Pair, study=OuterRef("pk")),
-                n_votes=count_of(Vote, study=OuterRef("pk")),
-            )
+        queryset = super().get_queryset(request).select_related("owner")
+        sorted_by = sorted_columns(self, request)
+        return queryset.annotate(
+            **{
+                STUDY_COUNT_ANNOTATIONS[column]: expression
+                for column, expression in study_count_expressions().items()
+                if column in sorted_by
+            }
         )
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        counts = studies_counts([row.pk for row in rows])
+        for row in rows:
+            for name, key in STUDY_COUNT_KEYS.items():
+                if not hasattr(row, name):
+                    setattr(row, name, counts[row.pk][key])
+        changelist.result_list = rows
+        return changelist
 
     @admin.display(description="prompts", ordering="n_prompts")
     def prompt_count(self, obj: Study) -> int:
@@ -237,12 +247,13 @@ class CandidateAdmin(
 
 
 @admin.register(Prompt)
-class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class PromptAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "study", "category", "short_text"]
     list_filter = ["study", "category"]
     search_fields = ["external_id", "text", "category"]
     list_select_related = ["study"]
     raw_id_fields = ["study"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
     # By the column, not the model's ("study", "id"), which joins and sorts every study's prompts.
     ordering = ["study_id", "id"]
@@ -254,7 +265,11 @@ class PromptAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Output)
 class OutputAdmin(
-    StudyScopedAdminMixin, OutputEvidenceAdminMixin, OutputGenerationAdminMixin, admin.ModelAdmin
+    StudyScopedAdminMixin,
+    RelatedIdSearchAdminMixin,
+    OutputEvidenceAdminMixin,
+    OutputGenerationAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = [
         "prompt",
@@ -283,17 +298,19 @@ class OutputAdmin(
     search_fields = ["prompt__external_id", "candidate__label", "text", "last_error"]
     list_select_related = ["prompt", "candidate"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
     # The unique (prompt, candidate) index, not the model's ordering through Prompt and Study.
     ordering = ["prompt_id", "candidate_id"]
 
 
 @admin.register(Pair)
-class PairAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class PairAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["public_id", "study", "prompt", "output_a", "output_b", "gold_answer"]
     list_filter = ["study", ("gold_answer", admin.EmptyFieldListFilter)]
     search_fields = ["public_id", "prompt__external_id"]
     list_select_related = ["prompt", "output_a__candidate", "output_b__candidate", "study"]
     raw_id_fields = ["prompt", "output_a", "output_b"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
     ordering = ["-id"]  # the model's ("study", "id") joins Study and sorts every pair

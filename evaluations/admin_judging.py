@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from evaluations.admin_connections import ProviderAccessInlineMixin
+from evaluations.admin_counts import candidates_drift_counts, sorted_columns
 from evaluations.admin_scoping import StudyScopedAdminMixin
 from evaluations.judging import JudgingError, judging_start, study_judge_results
 from evaluations.models import Candidate, Judge, JudgeVote, Study
@@ -76,14 +77,25 @@ class CandidateDriftAdminMixin:
     """For CandidateAdmin: how many outputs the provider served with another model."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Candidate]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                outputs_mismatched=Count("outputs", filter=Q(outputs__version_mismatch=True)),
-                outputs_answered=Count("outputs", filter=Q(outputs__status="done")),
-            )
+        # Counted over every output only while the list is sorted by drift; otherwise for
+        # the page's candidates (get_changelist_instance).
+        queryset = super().get_queryset(request)
+        if "drift" not in sorted_columns(self, request):
+            return queryset
+        return queryset.annotate(
+            outputs_mismatched=Count("outputs", filter=Q(outputs__version_mismatch=True)),
+            outputs_answered=Count("outputs", filter=Q(outputs__status="done")),
         )
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        drift = candidates_drift_counts([row.pk for row in rows])
+        for row in rows:
+            if not hasattr(row, "outputs_mismatched"):
+                row.outputs_mismatched, row.outputs_answered = drift.get(row.pk, (0, 0))
+        changelist.result_list = rows
+        return changelist
 
     def get_list_display(self, request: HttpRequest):
         return [*super().get_list_display(request), "drift"]

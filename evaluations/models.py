@@ -269,6 +269,8 @@ class Prompt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["study", "external_id"], name="prompt_unique_id"),
         ]
+        # The admin's prompt list, a study's page of it in order without sorting them all.
+        indexes = [models.Index(fields=["study", "id"], name="prompt_study_order")]
 
     def __str__(self) -> str:
         return self.external_id
@@ -337,6 +339,8 @@ class Output(models.Model):
                 fields=["prompt", "candidate"], name="output_unique_prompt_candidate"
             ),
         ]
+        # A study's outputs by status, counted through its few candidates (the study list).
+        indexes = [models.Index(fields=["candidate", "status"], name="output_candidate_status")]
 
     def __str__(self) -> str:
         return f"{self.prompt} / {self.candidate.label}"

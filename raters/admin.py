@@ -5,7 +5,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from evaluations.admin_paginator import CappedCountPaginator
 from evaluations.admin_scoping import StudyScopedAdminMixin
+from evaluations.admin_search import RelatedIdSearchAdminMixin
 from raters.gold import GoldAccuracy, memberships_gold_accuracy, rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
 from raters.models import Assignment, Invite, Membership, Rater, Vote
@@ -20,12 +22,13 @@ class MembershipInline(StudyScopedAdminMixin, admin.TabularInline):
 
 
 @admin.register(Rater)
-class RaterAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class RaterAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["display_name", "user", "expertise", "created_at"]
     search_fields = ["display_name", "user__username", "expertise"]
     inlines = [MembershipInline]
     raw_id_fields = ["user"]
     list_select_related = ["user"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
 
@@ -36,6 +39,7 @@ class MembershipAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["rater", "study"]
     readonly_fields = ["flag_reason"]
     raw_id_fields = ["rater"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
     def get_changelist_instance(self, request: HttpRequest):
@@ -87,12 +91,13 @@ class InviteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Vote)
-class VoteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+class VoteAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
     list_display = ["pair", "rater", "choice", "time_spent_ms", "created_at"]
     list_filter = ["study", "choice"]
     search_fields = ["pair__public_id", "rater__display_name"]
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "rater", "left_output"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
     # Votes are evidence: researchers may discard them (a careless rater), never add or edit.
@@ -116,4 +121,5 @@ class AssignmentAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "rater", "left_output"]
     readonly_fields = ["created_at"]
+    paginator = CappedCountPaginator
     show_full_result_count = False

@@ -82,7 +82,8 @@ def test_study_changelist_shows_counts(client, staff_user):
     client.force_login(staff_user)
     response = client.get(reverse("admin:evaluations_study_changelist"))
     assert response.status_code == 200
-    row = response.context["cl"].result_list.get(pk=pair.study.pk)
+    # The counts are set on the page's rows (a list), not annotated on a fresh query.
+    row = next(s for s in response.context["cl"].result_list if s.pk == pair.study.pk)
     assert (row.n_prompts, row.n_done, row.n_failed, row.n_pairs, row.n_votes) == (1, 2, 1, 1, 2)
 
 

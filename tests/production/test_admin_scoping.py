@@ -177,7 +177,7 @@ def _expected_for_owner(name: str, prefix: str) -> int:
         return 405
     if _operator_only(model):
         return 403  # researchers manage no accounts and no provider connections
-    if view == "add" and model._meta.model_name in {"vote", "judgevote"}:
+    if view == "add" and model._meta.model_name in {"vote", "judgevote", "output"}:
         return 403  # evidence: never added by hand
     return 200
 
