@@ -29,7 +29,7 @@ def trigram_indexes_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("evaluations", "0007_seckeys_provider_connections"),
+        ("evaluations", "0008_genfirst_output_heartbeat"),
     ]
 
     operations = [
