@@ -118,9 +118,15 @@ def _csv_field_start(text: str, start: int, dialect: type[csv.Dialect] | csv.Dia
     return (field_line, "unclosed") if quoted else (None, None)
 
 
+# The csv module's own default. Its limit is process-wide state that `analyze` raises for long
+# rationales, so an import sets the one it promises before every read.
+MAX_CSV_FIELD = 131_072
+
+
 def _csv_rows(
     text: str, known: set[str], required: tuple[str, ...], optional: tuple[str, ...]
 ) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    csv.field_size_limit(MAX_CSV_FIELD)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:

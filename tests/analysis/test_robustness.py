@@ -45,8 +45,10 @@ def test_a_decisive_study_with_equal_lengths_gets_its_bias_block_not_a_crash():
     length = document["bias"]["length"]["length_controlled"]
     assert "prior" in length["method"]
     assert [row["model"] for row in length["models"]] == ["strong", "weak"]
-    position = document["bias"]["position"]["left_advantage_elo"]
-    assert "prior" in position["method"]
+    # The stronger model is on the left in every vote: the side cannot be told apart from it.
+    position = document["bias"]["position"]
+    assert "left_advantage_elo" not in position
+    assert "cannot be told apart" in position["message"]
 
 
 def test_length_bias_on_a_disconnected_study_is_estimated_per_piece_or_explained():

@@ -46,7 +46,7 @@ MARKER = "Zanzibar"
 ROLES = ("anonymous", "rater", "other", "owner", "superuser")
 ADMIN_LOGIN = "admin-login"
 # Views that only accept POST; a GET is refused before anything is looked up.
-POST_ONLY = {"generate", "retry_failed", "build_pairs"}
+POST_ONLY = {"generate", "retry_failed", "build_pairs", "transition", "take_over"}
 NOT_CHECKED = {"admin:login", "admin:logout", "admin:password_change", "admin:password_change_done"}
 
 
@@ -155,6 +155,7 @@ def _url(name: str, prefix: str, pattern: URLPattern, world: dict, *, object_pk=
         "object_id": object_pk or (world["objects"][model].pk if model else study.pk),
         "content_type_id": 1,
         "app_label": "evaluations",
+        "status": "open",
         "id": world["owner"].pk,
     }
     kwargs = {key: values[key] for key in pattern.pattern.regex.groupindex}

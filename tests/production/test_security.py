@@ -112,6 +112,7 @@ def _kwargs(pattern: URLPattern, world: dict) -> dict[str, object]:
         "id": 1,
         "uidb64": "MQ",
         "url": "x",
+        "status": "open",
     }
     return {name: values[name] for name in pattern.pattern.regex.groupindex}
 
