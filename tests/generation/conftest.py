@@ -29,7 +29,9 @@ def openai_stub(openai_stub_server, monkeypatch):
 def fast_generation(settings):
     settings.GENERATION_RETRY_BASE_SECONDS = 0.02
     settings.GENERATION_RETRY_MAX_SECONDS = 0.1
-    settings.GENERATION_TIMEOUT_SECONDS = 20  # a loaded CI machine: only tests about timeouts set less
+    settings.GENERATION_TIMEOUT_SECONDS = (
+        20  # a loaded CI machine: only tests about timeouts set less
+    )
     settings.GENERATION_MAX_ATTEMPTS = 4
     settings.GENERATION_LEASE_SECONDS = 60
 

@@ -49,7 +49,9 @@ def judge_stub(judge_stub_server, monkeypatch):
 def fast_retries(settings):
     settings.GENERATION_RETRY_BASE_SECONDS = 0.02
     settings.GENERATION_RETRY_MAX_SECONDS = 0.1
-    settings.GENERATION_TIMEOUT_SECONDS = 20  # a loaded CI machine: only tests about timeouts set less
+    settings.GENERATION_TIMEOUT_SECONDS = (
+        20  # a loaded CI machine: only tests about timeouts set less
+    )
     settings.GENERATION_MAX_ATTEMPTS = 3
     settings.GENERATION_LEASE_SECONDS = 60
 

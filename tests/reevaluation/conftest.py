@@ -34,7 +34,9 @@ def reeval_stub(reeval_stub_server, monkeypatch, settings):
     monkeypatch.setenv("STUB_API_KEY", "sk-stub")
     settings.GENERATION_RETRY_BASE_SECONDS = 0.02
     settings.GENERATION_RETRY_MAX_SECONDS = 0.1
-    settings.GENERATION_TIMEOUT_SECONDS = 20  # a loaded CI machine: only tests about timeouts set less
+    settings.GENERATION_TIMEOUT_SECONDS = (
+        20  # a loaded CI machine: only tests about timeouts set less
+    )
     settings.GENERATION_MAX_ATTEMPTS = 3
     yield stub
     stub.reset()
