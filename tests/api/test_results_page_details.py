@@ -23,7 +23,7 @@ def test_a_study_without_votes_says_what_will_appear_instead_of_errors(client, s
     CandidateFactory(study=study, label="second")
     body = page(client, staff_user, study)
     assert 'class="warning"' not in body
-    for alarming in ("nothing to rank", "carry no rater", "is not recorded"):
+    for alarming in ("nothing to rank", "carry no rater", "is not recorded", "no style features"):
         assert alarming not in body
     assert "No votes yet" in body
     assert "once raters vote" in body.lower()
