@@ -224,3 +224,15 @@ def test_search_of_another_researchers_study_finds_nothing(client):
     assert response.status_code in (200, 403)
     if response.status_code == 200:
         assert list(response.context["cl"].result_list) == []
+
+
+def test_an_estimated_total_says_about(client, staff_user, monkeypatch):
+    monkeypatch.setattr(admin_paginator, "EXACT_COUNT_CAP", 2)
+    for _ in range(4):
+        VoteFactory()
+    client.force_login(staff_user)
+    response = client.get(reverse("admin:raters_vote_changelist"))
+    paginator_text = re.search(r'<p class="paginator">(.*?)</p>', response.content.decode(), re.S)
+    estimated = connection.vendor == "postgresql"
+    assert response.context["cl"].paginator.estimated is estimated
+    assert ("about " in paginator_text[1]) is estimated
