@@ -8,8 +8,13 @@ A deployment reaches a model in one of three ways:
   in the admin (``ProviderConnection``) or in settings (``PROVIDER_CONNECTIONS``), for the users
   it names or for everyone;
 - a free api_base: only on a superuser's study, or on any study with ``ALLOW_CUSTOM_API_BASE``.
-  A server key goes to it only when a superuser set it up; otherwise a placeholder key is sent,
-  so that LiteLLM never falls back to the provider's default key for it.
+  A server key goes to it only when a superuser set it up and named the key variable; otherwise
+  a placeholder key is sent, so that LiteLLM never falls back to the provider's default key for
+  it, and a keyless endpoint (a local vLLM, Ollama or llama.cpp server) just works.
+
+A provider's own endpoint with no key variable named uses LiteLLM's usual variable; when that is
+not set in the worker's environment the call is refused before it is made, naming the variable,
+instead of failing five times as a "500" from LiteLLM's client.
 
 The same function (``deployment_authorize``) decides when a candidate or judge is saved (model
 ``clean()``, the admin, clones) and again in the worker before every call, for rows saved before
@@ -38,6 +43,10 @@ CONNECTIONS_WHERE = "the admin's Provider connections or the PROVIDER_CONNECTION
 
 class ProviderAccessRefused(Exception):
     """A deployment would send a key or a request where the operator did not allow it."""
+
+
+class ProviderKeyMissing(ProviderAccessRefused):
+    """The provider's usual key variable is not set where the call would be made."""
 
 
 @dataclass(frozen=True)
@@ -302,11 +311,18 @@ async def deployment_call_kwargs(deployment: Deployment, *, model: str) -> dict[
         default = provider_default_base(model)
         if default:
             await outbound_url_check(default)
+        if not deployment.api_key_env:
+            missing = provider_keys_missing(model)
+            if missing:
+                raise ProviderKeyMissing(
+                    f"{' and '.join(missing)} is not set in the worker's environment "
+                    f"(the key {model} needs); set it, or name another variable in api_key_env"
+                )
         return kwargs
     if not deployment.host_approved:
         await outbound_url_check(deployment.api_base)
     kwargs["api_base"] = deployment.api_base
-    if not deployment.key_approved:
+    if not deployment.key_approved or not deployment.api_key_env:
         if deployment.api_key_env:
             raise ProviderAccessRefused(
                 f"the key in {deployment.api_key_env} may not be sent to {deployment.api_base}: "
@@ -314,3 +330,16 @@ async def deployment_call_kwargs(deployment: Deployment, *, model: str) -> dict[
             )
         kwargs["api_key"] = NO_KEY
     return kwargs
+
+
+def provider_keys_missing(model: str) -> list[str]:
+    """LiteLLM's usual key variables for ``model``'s provider that are not set (empty for a
+    provider LiteLLM does not know, such as the offline demo provider, or one needing no key)."""
+    provider = model.split("/", 1)[0] if "/" in model else ""
+    if provider and provider not in litellm.provider_list:
+        return []
+    try:
+        found = litellm.validate_environment(model=model)
+    except Exception:  # LiteLLM's guess is advice; the call itself reports what it lacks
+        return []
+    return [name for name in found.get("missing_keys", []) if name.endswith("_KEY")]
