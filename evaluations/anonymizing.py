@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from evaluations import model_names
+from evaluations.llm_loading import litellm_loaded
 
 NEUTRAL_TOKEN = "[model]"  # noqa: S105 - a placeholder shown to raters, not a secret
 
@@ -151,9 +152,7 @@ def text_normalize(text: str) -> tuple[str, list[int], list[int]]:
 
 
 def _litellm_providers() -> frozenset[str]:
-    import litellm
-
-    return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list) | {"demo"}
+    return frozenset(str(getattr(p, "value", p)) for p in litellm_loaded().provider_list) | {"demo"}
 
 
 def _is_known_name(term: str) -> bool:

@@ -45,7 +45,6 @@ from decimal import Decimal
 from functools import partial
 from typing import TypeVar
 
-import litellm
 from asgiref.current_thread_executor import CurrentThreadExecutor
 from django.conf import settings
 from django.db import connection, transaction
@@ -55,7 +54,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from evaluations.anonymizing import study_scrub_terms, text_scrub
-from evaluations.demo_provider import demo_provider_register
+from evaluations.llm_loading import litellm_loaded
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
 from evaluations.opening import study_open_when_ready
 from evaluations.outbound import OutboundRefused, OutboundUnresolved
@@ -72,13 +71,6 @@ from evaluations.request_timing import RequestMarks, request_marks, timed_sessio
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-litellm.suppress_debug_info = True
-# The app calls nothing but a candidate's own endpoint: LiteLLM would otherwise download a
-# Hugging Face tokenizer for some model names ("llama-3"), retrying for seconds per call
-# without internet (settings also set LITELLM_OFFLINE_MODE and LITELLM_LOCAL_MODEL_COST_MAP).
-litellm.disable_hf_tokenizer_download = True
-demo_provider_register()
 
 RESERVED_PARAMS = {
     "model",
@@ -703,7 +695,7 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
     kwargs["shared_session"] = timed_session()
     start = time.perf_counter()
     async with asyncio.timeout(settings.GENERATION_TIMEOUT_SECONDS):
-        stream = await litellm.acompletion(**kwargs)
+        stream = await litellm_loaded().acompletion(**kwargs)
         async for chunk in stream:
             # LiteLLM reports the requested name in chunk.model; what the provider said it
             # served is kept in the hidden params.
@@ -739,6 +731,7 @@ def error_is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, MissingKey | ProviderAccessRefused | OutboundRefused):
         return False
+    litellm = litellm_loaded()
     transient_types = (
         litellm.RateLimitError,
         litellm.Timeout,
@@ -819,7 +812,7 @@ def call_cost(
             + Decimal(tokens_out) * (job.price_out or Decimal(0))
         ) / Decimal(1_000_000)
     try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
+        prompt_cost, completion_cost = litellm_loaded().cost_per_token(
             model=job.model, prompt_tokens=tokens_in, completion_tokens=tokens_out
         )
     except Exception:  # noqa: BLE001 - LiteLLM raises several types for an unknown model

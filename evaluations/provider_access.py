@@ -25,9 +25,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import litellm
 from django.conf import settings
 
+from evaluations.llm_loading import litellm_loaded
 from evaluations.outbound import outbound_url_check
 
 # Sent as the key to an api_base no key was approved for: LiteLLM would otherwise send the
@@ -274,7 +274,7 @@ def provider_default_base(model: str) -> str:
     """LiteLLM's endpoint for ``model`` when it is on a literal address or localhost (those are
     checked like an api_base); empty for a provider's public endpoint or an unknown model."""
     try:
-        _, provider, _, base = litellm.get_llm_provider(model)
+        _, provider, _, base = litellm_loaded().get_llm_provider(model)
     except Exception:  # noqa: BLE001 - the call itself reports an unknown provider
         return ""
     base = base or _LOCAL_DEFAULT_BASES.get(provider, "")
