@@ -1,11 +1,11 @@
-"""Celery tasks: thin; the work and its invariants are in evaluations.generation."""
+"""Celery tasks: thin; the work and its invariants are in evaluations.generation.runner."""
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from evaluations.generation import generation_resume, outputs_enqueue, outputs_generate
-from evaluations.judging import judge_votes_enqueue, judge_votes_run, judging_resume
+from evaluations.generation.runner import generation_resume, outputs_enqueue, outputs_generate
+from evaluations.judging.runner import judge_votes_enqueue, judge_votes_run, judging_resume
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

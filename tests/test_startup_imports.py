@@ -52,7 +52,7 @@ def test_commands_that_call_no_provider_do_not_import_litellm(argv):
 def test_generation_call_site_still_loads_litellm_configured():
     code = (
         "import django; django.setup()\n"
-        "from evaluations.llm_loading import litellm_loaded\n"
+        "from evaluations.providers.llm_loading import litellm_loaded\n"
         "litellm = litellm_loaded()\n"
         "assert litellm.suppress_debug_info is True\n"
         "assert litellm.disable_hf_tokenizer_download is True\n"

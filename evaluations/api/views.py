@@ -37,7 +37,7 @@ from evaluations.api.serializers import (
     VoteRowSerializer,
 )
 from evaluations.models import Study
-from evaluations.results import (
+from evaluations.results.aggregation import (
     EXPORT_FIELDS,
     EXPORT_NUMERIC_FIELDS,
     OUTPUT_EXPORT_FIELDS,

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from evaluations.results import (
+from evaluations.results.aggregation import (
     ResultOptions,
     results_invalidate,
     study_ranking_json,

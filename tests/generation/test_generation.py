@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.generation import (
+from evaluations.generation.runner import (
     GenerationError,
     generation_progress,
     generation_start,
@@ -304,7 +304,7 @@ def test_batches_of_one_process_share_its_concurrency(settings, study, stub_cand
 def test_finish_writes_together_are_conditional_like_one_by_one(study, stub_candidate):
     # On PostgreSQL several finish writes go as one UPDATE ... FROM (VALUES ...); an output
     # whose claim passed to someone else must still be left alone, and the rest written fully.
-    from evaluations.generation import (
+    from evaluations.generation.runner import (
         BatchReport,
         FinishWrite,
         ProviderAnswer,

@@ -6,7 +6,7 @@ import litellm
 import pytest
 from litellm.integrations.custom_logger import CustomLogger
 
-from evaluations.generation import outputs_create, outputs_generate
+from evaluations.generation.runner import outputs_create, outputs_generate
 from evaluations.models import Output
 from tests.factories import PromptFactory
 

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from evaluations.judging import (
+from evaluations.judging.runner import (
     combined_verdict,
     human_majority,
     judge_messages,

@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.generation import GenerationError, generation_start
+from evaluations.generation.runner import GenerationError, generation_start
 from evaluations.models import Study
-from evaluations.reevaluation import CloneError, study_clone
+from evaluations.reevaluation.clones_and_drift import CloneError, study_clone
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.generation import GenerationError, generation_progress, generation_start
+from evaluations.generation.runner import GenerationError, generation_progress, generation_start
 from evaluations.models import Study
 
 

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.judging import JudgingError, judging_start, study_judge_results
+from evaluations.judging.runner import JudgingError, judging_start, study_judge_results
 from evaluations.models import Judge, Study
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evaluations.models import IllegalTransition, Study
-from evaluations.opening import study_open
+from evaluations.studies.opening import study_open
 
 # Generating is entered by "Generate outputs" (which also queues the work), not by a bare move.
 BUTTON_LABELS = {

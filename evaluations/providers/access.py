@@ -14,7 +14,7 @@ A deployment reaches a model in one of three ways:
 The same function (``deployment_authorize``) decides when a candidate or judge is saved (model
 ``clean()``, the admin, clones) and again in the worker before every call, for rows saved before
 these rules or written to the database directly. Where the request may go at all (public
-addresses only, unless allowed) is ``evaluations.outbound``.
+addresses only, unless allowed) is ``evaluations.providers.outbound``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from evaluations.llm_loading import litellm_loaded
-from evaluations.outbound import outbound_url_check
+from evaluations.providers.llm_loading import litellm_loaded
+from evaluations.providers.outbound import outbound_url_check
 
 # Sent as the key to an api_base no key was approved for: LiteLLM would otherwise send the
 # provider's default key (OPENAI_API_KEY, ...) from the environment.

@@ -2,7 +2,7 @@
 
 How a batch runs (``outputs_generate``): one Celery task takes a list of output ids and keeps
 all of them in flight at once, within each candidate's concurrency cap and requests-per-minute
-limit (``evaluations.ratelimit``, shared across workers through Redis) and the process's own
+limit (``evaluations.generation.limits``, shared across workers through Redis) and the process's own
 share of the cap (``GENERATION_PROCESS_CONCURRENCY``). Every batch of a worker process runs on
 one event loop in a thread of its own (``generation_loop``), so that with a threads pool the
 next batch's requests queue behind the current one's and fill the slots it frees while it
@@ -53,21 +53,21 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from evaluations.anonymizing import study_scrub_terms, text_scrub
-from evaluations.llm_loading import litellm_loaded
+from evaluations.generation.anonymizing import study_scrub_terms, text_scrub
+from evaluations.generation.limits import Limiter, LocalLimiter, RedisLimiter
+from evaluations.generation.pairing import pairs_build
+from evaluations.generation.provider_errors import transport_error
+from evaluations.generation.request_timing import RequestMarks, request_marks, timed_session
 from evaluations.models import Candidate, IllegalTransition, Output, Prompt, Study
-from evaluations.opening import study_open_when_ready
-from evaluations.outbound import OutboundRefused, OutboundUnresolved
-from evaluations.pairing import pairs_build
-from evaluations.provider_access import (
+from evaluations.providers.access import (
     Deployment,
     ProviderAccessRefused,
     deployment_authorize,
     deployment_call_kwargs,
 )
-from evaluations.provider_errors import transport_error
-from evaluations.ratelimit import Limiter, LocalLimiter, RedisLimiter
-from evaluations.request_timing import RequestMarks, request_marks, timed_session
+from evaluations.providers.llm_loading import litellm_loaded
+from evaluations.providers.outbound import OutboundRefused, OutboundUnresolved
+from evaluations.studies.opening import study_open_when_ready
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -41,7 +41,8 @@ def study_lookup(model: type[Model]) -> str:
         return STUDY_LOOKUPS[model._meta.label]
     except KeyError:
         raise NotScoped(
-            f"{model._meta.label} has no path to a study in evaluations.access.STUDY_LOOKUPS"
+            f"{model._meta.label} has no path to a study in "
+            "evaluations.studies.access.STUDY_LOOKUPS"
         ) from None
 
 

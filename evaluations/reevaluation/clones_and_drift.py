@@ -34,7 +34,8 @@ from scipy import stats
 
 from evaluations.analysis import ELO_SCALE, comparison_structure, fit_bradley_terry, pair_counts
 from evaluations.analysis.bradley_terry import DEGENERATE_PRIOR_PRECISION
-from evaluations.generation import (
+from evaluations.generation.limits import limiter_for_current_settings
+from evaluations.generation.runner import (
     ProviderJob,
     call_cost,
     candidate_deployments_authorized,
@@ -48,8 +49,7 @@ from evaluations.generation import (
     served_model_mismatch,
 )
 from evaluations.models import Candidate, Judge, JudgeVote, Output, Pair, Prompt, Study
-from evaluations.provider_access import candidate_access_errors, judge_access_errors
-from evaluations.ratelimit import limiter_for_current_settings
+from evaluations.providers.access import candidate_access_errors, judge_access_errors
 from raters.models import Assignment, Membership, Vote
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -356,7 +356,7 @@ class _Fit:
 
 def _study_fit(study: Study) -> _Fit:
     """Bradley-Terry (ties as half wins, both-bad as a tie) over the study's non-gold votes."""
-    from evaluations.results import study_vote_arrays_aggregated
+    from evaluations.results.aggregation import study_vote_arrays_aggregated
 
     votes = study_vote_arrays_aggregated(study=study, excluded_raters=[])
     votes = votes.subset(~votes.is_gold)

@@ -6,7 +6,8 @@ Cyrillic and Greek look-alikes inside Latin words mapped to Latin; spaced-out le
 every match is mapped back to its span in the original, which is replaced there: the rest of the
 answer reaches raters exactly as the model wrote it.
 
-What is matched (the names and phrases are in evaluations/model_names.py, which says how they are
+What is matched (the names and phrases are in evaluations/providers/model_names.py, which says how
+they are
 kept):
 
 - names that almost only ever mean a model or its maker (ChatGPT, Anthropic, Qwen, 通义千问, ...),
@@ -30,8 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from evaluations import model_names
-from evaluations.llm_loading import litellm_loaded
+from evaluations.providers import model_names
+from evaluations.providers.llm_loading import litellm_loaded
 
 NEUTRAL_TOKEN = "[model]"  # noqa: S105 - a placeholder shown to raters, not a secret
 

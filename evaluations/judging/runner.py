@@ -7,10 +7,12 @@ two orders follows MT-Bench (Zheng et al. 2023): the same verdict twice is that 
 verdict that flips with the order is a tie. An answer without a verdict token is stored as
 "unparseable" with its text, never guessed, and its pair has no combined verdict.
 
-Judge votes never enter the human ranking (`evaluations.results` reads only raters' Votes);
+Judge votes never enter the human ranking (`evaluations.results.aggregation` reads only raters'
+Votes);
 they are reported beside it by `study_judge_results`.
 
-Runs use the generation machinery (`evaluations.generation`): the same LiteLLM streaming call,
+Runs use the generation machinery (`evaluations.generation.runner`): the same LiteLLM streaming
+call,
 retry and backoff policy, Retry-After, rate limiter, cost computation, request cache, and the
 same crash-safety: a judge vote is claimed with a conditional UPDATE and a lease, and written
 only by the holder of the current claim, so a redelivered task never pays or writes twice.
@@ -37,7 +39,8 @@ from django.utils import timezone
 from scipy import stats
 
 from evaluations.analysis import VoteArrays, analyze, cohen_kappa
-from evaluations.generation import (
+from evaluations.generation.limits import Limiter
+from evaluations.generation.runner import (
     ERROR_LIMIT,
     RESERVED_PARAMS,
     BatchDatabase,
@@ -53,7 +56,7 @@ from evaluations.generation import (
     retry_after_seconds,
     retry_backoff,
 )
-from evaluations.judging_ppi import judge_ppi_ratings
+from evaluations.judging.ppi import judge_ppi_ratings
 from evaluations.models import (
     JUDGE_PROMPT_TEMPLATE,
     JUDGE_SYSTEM_PROMPT,
@@ -63,8 +66,7 @@ from evaluations.models import (
     Pair,
     Study,
 )
-from evaluations.provider_access import ProviderAccessRefused, deployment_authorize
-from evaluations.ratelimit import Limiter
+from evaluations.providers.access import ProviderAccessRefused, deployment_authorize
 from raters.models import Vote
 
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
@@ -742,7 +744,7 @@ def _spearman(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def study_judge_results(*, study: Study) -> dict[str, Any]:
     """Each judge's ranking beside the human one, agreement with the humans, position
     consistency, progress and cost. The human ranking itself is untouched by judge votes."""
-    from evaluations.results import ResultOptions, study_ranking
+    from evaluations.results.aggregation import ResultOptions, study_ranking
 
     pairs = {
         pk: (a, b, category)

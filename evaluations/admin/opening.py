@@ -1,6 +1,7 @@
 """Opening a study for voting from the admin, and the review of outputs flagged by the scrubber.
 
-A mixin for StudyAdmin. The Open page and action list evaluations.opening's concerns and open only
+A mixin for StudyAdmin. The Open page and action list
+evaluations.studies.opening's concerns and open only
 when the researcher confirms those very concerns; the review page lists outputs awaiting review
 with each name marked in its passage, to keep as written or scrub.
 """
@@ -17,14 +18,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from evaluations.identity_review import (
+from evaluations.models import IllegalTransition, Output, Study
+from evaluations.studies.identity_review import (
     output_review_excerpts,
     outputs_mark_reviewed,
     outputs_scrub_after_review,
     study_outputs_rescrub,
 )
-from evaluations.models import IllegalTransition, Output, Study
-from evaluations.opening import (
+from evaluations.studies.opening import (
     OpeningNeedsConfirmation,
     concerns_fingerprint,
     study_open,

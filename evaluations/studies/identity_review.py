@@ -1,7 +1,7 @@
 """The researcher's review of outputs in which the scrubber left a name for review.
 
 An output is awaiting review while ``identity_review`` is set and ``identity_reviewed_at`` is
-not; evaluations.opening asks before opening a study that has any.
+not; evaluations.studies.opening asks before opening a study that has any.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from evaluations.anonymizing import study_scrub_terms, text_scrub
+from evaluations.generation.anonymizing import study_scrub_terms, text_scrub
 from evaluations.models import Output, Study
 
 

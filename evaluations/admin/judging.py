@@ -10,10 +10,10 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from evaluations.admin_connections import ProviderAccessInlineMixin
-from evaluations.admin_counts import candidates_drift_counts, sorted_columns
-from evaluations.admin_scoping import StudyScopedAdminMixin
-from evaluations.judging import JudgingError, judging_start, study_judge_results
+from evaluations.admin.connections import ProviderAccessInlineMixin
+from evaluations.admin.counts import candidates_drift_counts, sorted_columns
+from evaluations.admin.scoping import StudyScopedAdminMixin
+from evaluations.judging.runner import JudgingError, judging_start, study_judge_results
 from evaluations.models import Candidate, Judge, JudgeVote, Study
 
 

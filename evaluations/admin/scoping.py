@@ -1,4 +1,5 @@
-"""The admin side of evaluations.access: every admin class and inline shows, offers and changes
+"""The admin side of evaluations.studies.access: every admin class and inline shows, offers and
+changes
 only what belongs to studies the user may see.
 
 `StudyScopedAdminMixin` goes first in the bases of every ModelAdmin and inline of a
@@ -17,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Field, QuerySet
 from django.http import Http404, HttpRequest
 
-from evaluations.access import is_study_scoped, queryset_visible_to
+from evaluations.studies.access import is_study_scoped, queryset_visible_to
 
 
 class StudyScopedAdminMixin:

@@ -7,16 +7,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from evaluations import plots
-from evaluations.access import study_for_user_or_404
 from evaluations.models import Study
-from evaluations.results import (
+from evaluations.results import plots
+from evaluations.results.aggregation import (
     ResultOptions,
     candidates_stats,
     pairwise_matrix,
     study_analysis,
     study_progress,
 )
+from evaluations.studies.access import study_for_user_or_404
 
 # Landis & Koch (1977) bands for kappa.
 KAPPA_WORDS = [

@@ -15,8 +15,8 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from evaluations.access import study_for_user_or_404
-from evaluations.generation import (
+from evaluations.generation.pairing import pairs_build
+from evaluations.generation.runner import (
     GenerationError,
     generation_progress,
     generation_start,
@@ -24,7 +24,7 @@ from evaluations.generation import (
     outputs_take_over,
 )
 from evaluations.models import Output, Study
-from evaluations.pairing import pairs_build
+from evaluations.studies.access import study_for_user_or_404
 
 
 def _progress_html(study: Study) -> str:

@@ -15,9 +15,9 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from evaluations.lifecycle import study_status_change, study_status_moves
 from evaluations.models import IllegalTransition, Study
-from evaluations.opening import OpeningNeedsConfirmation
+from evaluations.studies.lifecycle import study_status_change, study_status_moves
+from evaluations.studies.opening import OpeningNeedsConfirmation
 
 
 class LifecycleAdminMixin:

@@ -13,7 +13,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 
 from evaluations.models import Candidate, ProviderConnection
-from evaluations.provider_access import (
+from evaluations.providers.access import (
     candidate_access_errors,
     judge_access_errors,
     provider_connections_for,

@@ -5,22 +5,22 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from evaluations.access import study_for_user_or_404
-from evaluations.admin_connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
-from evaluations.admin_counts import sorted_columns, studies_counts, study_count_expressions
-from evaluations.admin_generation import GenerationAdminMixin, OutputGenerationAdminMixin
-from evaluations.admin_judging import CandidateDriftAdminMixin, JudgingAdminMixin
-from evaluations.admin_lifecycle import LifecycleAdminMixin
-from evaluations.admin_opening import OpeningAdminMixin
-from evaluations.admin_outputs import OutputEvidenceAdminMixin
-from evaluations.admin_paginator import CappedCountPaginator
-from evaluations.admin_prompts import StudyPromptsAdminMixin
-from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
-from evaluations.admin_search import RelatedIdSearchAdminMixin
-from evaluations.admin_tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
-from evaluations.forms import PromptImportForm, StudyAdminForm
-from evaluations.importing import ImportFailed, prompts_import
+from evaluations.admin.connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
+from evaluations.admin.counts import sorted_columns, studies_counts, study_count_expressions
+from evaluations.admin.forms import PromptImportForm, StudyAdminForm
+from evaluations.admin.generation import GenerationAdminMixin, OutputGenerationAdminMixin
+from evaluations.admin.judging import CandidateDriftAdminMixin, JudgingAdminMixin
+from evaluations.admin.lifecycle import LifecycleAdminMixin
+from evaluations.admin.opening import OpeningAdminMixin
+from evaluations.admin.outputs import OutputEvidenceAdminMixin
+from evaluations.admin.paginator import CappedCountPaginator
+from evaluations.admin.prompts import StudyPromptsAdminMixin
+from evaluations.admin.scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
+from evaluations.admin.search import RelatedIdSearchAdminMixin
+from evaluations.admin.tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
+from evaluations.studies.access import study_for_user_or_404
+from evaluations.studies.importing import ImportFailed, prompts_import
 
 
 class CandidateInline(StudyScopedAdminMixin, ProviderAccessInlineMixin, admin.StackedInline):
@@ -192,7 +192,7 @@ class StudyAdmin(
         return extra + urls
 
     def results_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
-        from evaluations.results_views import study_results_view
+        from evaluations.results.views import study_results_view
 
         return study_results_view(request, study_id, self)
 
