@@ -46,6 +46,7 @@ from functools import partial
 from typing import TypeVar
 
 from asgiref.current_thread_executor import CurrentThreadExecutor
+from celery import signature
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
@@ -341,13 +342,16 @@ def outputs_retry(*, output_ids: list[int]) -> int:
     return len(ids)
 
 
-def outputs_enqueue(*, output_ids: list[int], countdown: float | None = None) -> None:
-    from evaluations.tasks import outputs_generate_task
+# Services enqueue by task name and never import evaluations.tasks (which imports them); the
+# task registers under this name.
+OUTPUTS_GENERATE_TASK = "evaluations.tasks.outputs_generate_task"
 
+
+def outputs_enqueue(*, output_ids: list[int], countdown: float | None = None) -> None:
     size = settings.GENERATION_BATCH_SIZE
     for start in range(0, len(output_ids), size):
         try:
-            outputs_generate_task.apply_async(
+            signature(OUTPUTS_GENERATE_TASK).apply_async(
                 args=[output_ids[start : start + size]],
                 countdown=countdown,
                 retry_policy=BROKER_RETRY_POLICY,

@@ -32,6 +32,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from celery import signature
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
@@ -255,12 +256,14 @@ def judging_start(
     return len(ids)
 
 
-def judge_votes_enqueue(*, judge_vote_ids: list[int], countdown: float | None = None) -> None:
-    from evaluations.tasks import judge_votes_run_task
+# Enqueued by name: evaluations.tasks imports this module, never the other way round.
+JUDGE_VOTES_RUN_TASK = "evaluations.tasks.judge_votes_run_task"
 
+
+def judge_votes_enqueue(*, judge_vote_ids: list[int], countdown: float | None = None) -> None:
     size = settings.GENERATION_BATCH_SIZE
     for start in range(0, len(judge_vote_ids), size):
-        judge_votes_run_task.apply_async(
+        signature(JUDGE_VOTES_RUN_TASK).apply_async(
             args=[judge_vote_ids[start : start + size]], countdown=countdown
         )
 
