@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from evaluations.admin.connections import ProviderAccessInlineMixin
 from evaluations.admin.counts import candidates_drift_counts, sorted_columns
-from evaluations.admin.scoping import StudyScopedAdminMixin
+from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.judging.runner import JudgingError, judging_start, study_judge_results
 from evaluations.models import Candidate, Judge, JudgeVote, Study
 

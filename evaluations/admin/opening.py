@@ -18,13 +18,13 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from evaluations.models import IllegalTransition, Output, Study
-from evaluations.studies.identity_review import (
+from evaluations.anonymity.identity_review import (
     output_review_excerpts,
     outputs_mark_reviewed,
     outputs_scrub_after_review,
     study_outputs_rescrub,
 )
+from evaluations.models import IllegalTransition, Output, Study
 from evaluations.studies.opening import (
     OpeningNeedsConfirmation,
     concerns_fingerprint,

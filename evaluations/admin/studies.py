@@ -13,11 +13,11 @@ from evaluations.admin.judging import CandidateDriftAdminMixin, JudgingAdminMixi
 from evaluations.admin.lifecycle import LifecycleAdminMixin
 from evaluations.admin.opening import OpeningAdminMixin
 from evaluations.admin.outputs import OutputEvidenceAdminMixin
-from evaluations.admin.paginator import CappedCountPaginator
 from evaluations.admin.prompts import StudyPromptsAdminMixin
-from evaluations.admin.scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
-from evaluations.admin.search import RelatedIdSearchAdminMixin
 from evaluations.admin.tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
+from evaluations.admin_base.paginator import CappedCountPaginator
+from evaluations.admin_base.scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
+from evaluations.admin_base.search import RelatedIdSearchAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 from evaluations.studies.access import study_for_user_or_404
 from evaluations.studies.importing import ImportFailed, prompts_import

@@ -54,7 +54,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from evaluations.generation.anonymizing import study_scrub_terms, text_scrub
+from evaluations.anonymity.scrubbing import study_scrub_terms, text_scrub
 from evaluations.generation.limits import Limiter, LocalLimiter, RedisLimiter
 from evaluations.generation.pairing import pairs_build
 from evaluations.generation.provider_errors import transport_error

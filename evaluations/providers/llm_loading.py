@@ -13,7 +13,7 @@ from functools import cache
 def litellm_loaded():
     import litellm
 
-    from evaluations.generation.demo_provider import demo_provider_register
+    from evaluations.providers.demo_provider import demo_provider_register
 
     litellm.suppress_debug_info = True
     # The app calls nothing but a candidate's own endpoint: LiteLLM would otherwise download a

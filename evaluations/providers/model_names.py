@@ -1,4 +1,4 @@
-"""The names by which a model gives itself away, for evaluations/generation/anonymizing.py.
+"""The names by which a model gives itself away, for evaluations/anonymity/scrubbing.py.
 
 How this list is kept
 ---------------------

@@ -323,7 +323,7 @@ def outputs_import(*, study: Study, data: bytes, filename: str, size: int | None
     (or the optional ``label`` column) as their label. Text is scrubbed like generated text.
     Returns how many outputs were imported.
     """
-    from evaluations.generation.anonymizing import study_terms, text_scrub
+    from evaluations.anonymity.scrubbing import study_terms, text_scrub
     from evaluations.models import Candidate, Output
 
     rows = parse_rows(data, filename, required=OUTPUT_FIELDS, optional=OUTPUT_OPTIONAL, size=size)

@@ -22,7 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from evaluations.admin.scoping import StudyScopedAdminMixin
+from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, ProviderConnection, Study
 from evaluations.studies.access import is_study_scoped
 from raters.models import Assignment, Invite, Membership, Rater, Vote

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from evaluations.generation.anonymizing import study_scrub_terms, text_scrub
+from evaluations.anonymity.scrubbing import study_scrub_terms, text_scrub
 from evaluations.models import Output, Study
 
 
