@@ -20,7 +20,7 @@ from evaluations.generation.runner import (
 )
 from evaluations.models import Candidate, Output, ProviderConnection
 from evaluations.providers.outbound import OutboundRefused, outbound_url_check
-from evaluations.reevaluation.clones_and_drift import CloneError, study_clone
+from evaluations.reevaluation.clones import CloneError, study_clone
 from tests.factories import CandidateFactory, PromptFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

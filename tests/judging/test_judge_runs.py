@@ -113,7 +113,7 @@ def test_an_identical_judge_request_in_another_study_is_answered_from_the_cache(
     stub_judge(judged_study, "fair")
     judging_start(study=judged_study)
     run_all(judged_study)
-    from evaluations.reevaluation.clones_and_drift import study_clone
+    from evaluations.reevaluation.clones import study_clone
 
     clone = study_clone(study=judged_study, name="Again", slug="again").study
     JudgeVote.objects.filter(study=clone).delete()  # judge the clone from scratch

@@ -2,7 +2,7 @@ import pytest
 
 from evaluations.generation.runner import generation_start
 from evaluations.models import Candidate, JudgeVote, Output, Pair, Prompt, Study
-from evaluations.reevaluation.clones_and_drift import CloneError, study_clone
+from evaluations.reevaluation.clones import CloneError, study_clone
 from raters.models import Assignment, Membership, Vote
 
 pytestmark = pytest.mark.django_db

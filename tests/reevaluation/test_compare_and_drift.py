@@ -5,12 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from evaluations.analysis import analyze
-from evaluations.reevaluation.clones_and_drift import (
-    CompareError,
-    candidates_drift,
-    holm,
-    studies_compare,
-)
+from evaluations.reevaluation.comparing import CompareError, holm, studies_compare
+from evaluations.reevaluation.drift import candidates_drift
 from evaluations.results.aggregation import study_vote_arrays_aggregated
 from tests.factories import (
     CandidateFactory,

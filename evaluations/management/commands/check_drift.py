@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluations.generation.runner import GenerationError
 from evaluations.models import Study
-from evaluations.reevaluation.clones_and_drift import candidates_drift, drift_check
+from evaluations.reevaluation.drift import candidates_drift, drift_check
 
 
 class Command(BaseCommand):

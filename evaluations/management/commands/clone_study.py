@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluations.generation.runner import GenerationError, generation_start
 from evaluations.models import Study
-from evaluations.reevaluation.clones_and_drift import CloneError, study_clone
+from evaluations.reevaluation.clones import CloneError, study_clone
 
 
 class Command(BaseCommand):
