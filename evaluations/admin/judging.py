@@ -13,7 +13,9 @@ from django.utils.safestring import mark_safe
 from evaluations.admin.connections import ProviderAccessInlineMixin
 from evaluations.admin.counts import candidates_drift_counts, sorted_columns
 from evaluations.admin_base.scoping import StudyScopedAdminMixin
-from evaluations.judging.runner import JudgingError, judging_start, study_judge_results
+from evaluations.judging.results import study_judge_results
+from evaluations.judging.runner import judging_start
+from evaluations.judging.verdicts import JudgingError
 from evaluations.models import Candidate, Judge, JudgeVote, Study
 
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from evaluations.api.permissions import study_get_for
 from evaluations.api.views import BAD_REQUEST, ERRORS, InvalidOption, StudyApi
-from evaluations.judging.runner import study_judge_results
+from evaluations.judging.results import study_judge_results
 from evaluations.reevaluation.comparing import CompareError, studies_compare
 from evaluations.reevaluation.drift import candidates_drift
 

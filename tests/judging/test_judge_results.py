@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.judging.runner import study_judge_results
+from evaluations.judging.results import study_judge_results
 from evaluations.models import JudgeVote
 from evaluations.results.aggregation import ResultOptions, study_ranking
 from tests.factories import (

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.judging.runner import JudgingError, judge_votes_run, judging_start
+from evaluations.judging.runner import judge_votes_run, judging_start
+from evaluations.judging.verdicts import JudgingError
 from evaluations.models import JudgeVote, Pair
 from tests.factories import JudgeFactory, StudyFactory
 
