@@ -6,11 +6,11 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from evaluations.generation.runner import (
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import (
     OUTPUTS_GENERATE_TASK,
     generation_resume,
     outputs_enqueue,
-    outputs_generate,
 )
 from evaluations.judging.runner import (
     JUDGE_VOTES_RUN_TASK,

@@ -15,14 +15,10 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from evaluations.generation.errors import GenerationError
 from evaluations.generation.pairing import pairs_build
-from evaluations.generation.runner import (
-    GenerationError,
-    generation_progress,
-    generation_start,
-    outputs_retry,
-    outputs_take_over,
-)
+from evaluations.generation.progress import generation_progress
+from evaluations.generation.starting import generation_start, outputs_retry, outputs_take_over
 from evaluations.models import Output, Study
 from evaluations.studies.access import study_for_user_or_404
 

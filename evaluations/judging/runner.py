@@ -33,22 +33,20 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from evaluations.generation.batch_database import BatchDatabase
 from evaluations.generation.limits import Limiter
-from evaluations.generation.runner import (
+from evaluations.generation.provider_calls import (
     ERROR_LIMIT,
-    BatchDatabase,
-    Deployment,
     ProviderJob,
-    batch_run,
     call_cost,
     error_is_transient,
     error_message,
-    lease_expired_before,
-    process_limiter,
     provider_call,
     retry_after_seconds,
     retry_backoff,
 )
+from evaluations.generation.runner import batch_run, process_limiter
+from evaluations.generation.starting import lease_expired_before
 from evaluations.judging.verdicts import (
     JudgingError,
     judge_deployment_authorized,
@@ -66,6 +64,7 @@ from evaluations.models import (
     Pair,
     Study,
 )
+from evaluations.providers.access import Deployment
 
 # -- starting -------------------------------------------------------------------------------
 

@@ -6,10 +6,7 @@ import hashlib
 import json
 import re
 
-from evaluations.generation.runner import (
-    RESERVED_PARAMS,
-    Deployment,
-)
+from evaluations.generation.requests import RESERVED_PARAMS
 from evaluations.models import (
     JUDGE_PROMPT_TEMPLATE,
     JUDGE_SYSTEM_PROMPT,
@@ -17,7 +14,7 @@ from evaluations.models import (
     JudgeVote,
     Study,
 )
-from evaluations.providers.access import ProviderAccessRefused, deployment_authorize
+from evaluations.providers.access import Deployment, ProviderAccessRefused, deployment_authorize
 
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
 LABELS = ("a", "tie", "b")  # ordinal codes 0, 1, 2 for the agreement tables

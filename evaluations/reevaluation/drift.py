@@ -15,17 +15,19 @@ from django.conf import settings
 from django.db.models import Count, Q
 
 from evaluations.generation.limits import limiter_for_current_settings
-from evaluations.generation.runner import (
+from evaluations.generation.provider_calls import (
     ProviderJob,
     call_cost,
-    candidate_deployments_authorized,
-    candidate_request_params,
     error_is_transient,
-    output_messages,
     provider_call,
-    request_hash,
     retry_after_seconds,
     retry_backoff,
+)
+from evaluations.generation.requests import (
+    candidate_deployments_authorized,
+    candidate_request_params,
+    output_messages,
+    request_hash,
     served_model_mismatch,
 )
 from evaluations.models import Candidate, Output, Study

@@ -1,6 +1,6 @@
 import pytest
 
-from evaluations.generation.runner import study_generation_settle
+from evaluations.generation.starting import study_generation_settle
 from evaluations.models import Output, Study
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory, StudyFactory
 

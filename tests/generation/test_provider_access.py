@@ -12,12 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from evaluations.generation.runner import (
-    GenerationError,
-    generation_start,
-    outputs_create,
-    outputs_generate,
-)
+from evaluations.generation.errors import GenerationError
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import generation_start, outputs_create
 from evaluations.models import Candidate, Output, ProviderConnection
 from evaluations.providers.outbound import OutboundRefused, outbound_url_check
 from evaluations.reevaluation.clones import CloneError, study_clone

@@ -1,6 +1,6 @@
 import pytest
 
-from evaluations.generation.runner import generation_start
+from evaluations.generation.starting import generation_start
 from evaluations.models import Candidate, JudgeVote, Output, Pair, Prompt, Study
 from evaluations.reevaluation.clones import CloneError, study_clone
 from raters.models import Assignment, Membership, Vote

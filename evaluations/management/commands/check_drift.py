@@ -3,7 +3,7 @@ from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.generation.runner import GenerationError
+from evaluations.generation.errors import GenerationError
 from evaluations.models import Study
 from evaluations.reevaluation.drift import candidates_drift, drift_check
 
