@@ -7,4 +7,4 @@ class EvaluationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the signals that make cached results stale when votes change.
-        from evaluations.results import aggregation  # noqa: F401
+        from evaluations.results import cache_versioning  # noqa: F401

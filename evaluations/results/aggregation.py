@@ -17,30 +17,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Q
 from django.db.models.functions import Length
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
 from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, analyze
 from evaluations.analysis.style import STYLE_FEATURES, text_style_features
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
+from evaluations.results.cache_versioning import study_votes_version
 from raters.models import Membership, Vote
 
 CACHE_TIMEOUT = 24 * 3600
 CHOICE_CODES = {"a": A_WINS, "b": B_WINS, "tie": TIE, "both_bad": BOTH_BAD}
-# Battle-format winner for each stored choice (relative to the pair's canonical order).
-WINNER_NAMES = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 
 @dataclass(frozen=True)
@@ -74,47 +68,6 @@ class ResultOptions:
     def cache_token(self) -> str:
         raw = json.dumps(asdict(self), sort_keys=True, default=list)
         return hashlib.sha256(raw.encode()).hexdigest()[:20]
-
-
-# --- cache versioning --------------------------------------------------------------------------
-
-
-def _generation_key(study_id: int) -> str:
-    return f"results:generation:{study_id}"
-
-
-def results_invalidate(*, study_id: int) -> None:
-    """Make every cached result of the study stale (the next request recomputes)."""
-    key = _generation_key(study_id)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=None)
-
-
-def study_votes_version(*, study_id: int) -> str:
-    newest = Vote.objects.filter(study_id=study_id).aggregate(newest=Max("id"))["newest"] or 0
-    return f"{newest}.{cache.get(_generation_key(study_id), 0)}"
-
-
-@receiver([post_save, post_delete], sender=Vote)
-def _vote_changed(sender: type, instance: Vote, **kwargs: Any) -> None:
-    results_invalidate(study_id=instance.study_id)
-
-
-@receiver([post_save, post_delete], sender=Pair)
-def _pair_changed(sender: type, instance: Pair, **kwargs: Any) -> None:
-    results_invalidate(study_id=instance.study_id)
-
-
-@receiver(post_save, sender=Membership)
-def _membership_changed(sender: type, instance: Membership, **kwargs: Any) -> None:
-    results_invalidate(study_id=instance.study_id)
-
-
-@receiver([post_save, post_delete], sender=Candidate)
-def _candidate_changed(sender: type, instance: Candidate, **kwargs: Any) -> None:
-    results_invalidate(study_id=instance.study_id)
 
 
 # --- which raters count ------------------------------------------------------------------------
@@ -444,267 +397,3 @@ def pairwise_matrix(document: dict[str, Any]) -> dict[str, Any]:
 
 def _complement(value: float | None) -> float | None:
     return None if value is None else 1.0 - value
-
-
-# --- per-candidate cost and latency -----------------------------------------------------------
-
-
-def _percentile(values: np.ndarray, q: float) -> float | None:
-    values = values[~np.isnan(values)]
-    return float(np.percentile(values, q)) if len(values) else None
-
-
-def candidates_stats(*, study: Study) -> list[dict[str, Any]]:
-    """Cost, latency and tokens per candidate over its generated outputs."""
-    rows = Output.objects.filter(prompt__study=study).values_list(
-        "candidate_id",
-        "status",
-        "cost_usd",
-        "latency_ms",
-        "ttft_ms",
-        "input_tokens",
-        "output_tokens",
-    )
-    by_candidate: dict[int, list[tuple]] = {}
-    for row in rows.iterator(chunk_size=5000):
-        by_candidate.setdefault(row[0], []).append(row[1:])
-    stats = []
-    for candidate in Candidate.objects.filter(study=study).order_by("id"):
-        outputs = by_candidate.get(candidate.pk, [])
-        done = [o for o in outputs if o[0] == Output.Status.DONE]
-
-        def column(k: int, values: list[tuple] = done) -> np.ndarray:
-            # A non-finite value stored before imports refused them counts as not measured.
-            array = np.array([np.nan if o[k] is None else float(o[k]) for o in values], dtype=float)
-            array[~np.isfinite(array)] = np.nan
-            return array
-
-        cost = column(1)
-        costed = cost[~np.isnan(cost)]
-        total_cost = float(costed.sum()) if len(costed) else None
-        input_tokens, output_tokens = column(4), column(5)
-        stats.append(
-            {
-                "id": candidate.pk,
-                "label": candidate.label,
-                "model": candidate.model,
-                "version": candidate.version,
-                "outputs": len(outputs),
-                "outputs_done": len(done),
-                "outputs_failed": sum(o[0] == Output.Status.FAILED for o in outputs),
-                "total_cost_usd": total_cost,
-                "cost_per_1000_prompts_usd": (float(costed.mean()) * 1000 if len(costed) else None),
-                "latency_ms_median": _percentile(column(2), 50),
-                "latency_ms_p95": _percentile(column(2), 95),
-                "ttft_ms_median": _percentile(column(3), 50),
-                "ttft_ms_p95": _percentile(column(3), 95),
-                "input_tokens_total": int(np.nansum(input_tokens)) if len(done) else 0,
-                "output_tokens_total": int(np.nansum(output_tokens)) if len(done) else 0,
-                "output_tokens_mean": (
-                    float(np.nanmean(output_tokens)) if (~np.isnan(output_tokens)).any() else None
-                ),
-            }
-        )
-    return stats
-
-
-# --- study progress ----------------------------------------------------------------------------
-
-
-def study_progress(*, study: Study) -> dict[str, int]:
-    outputs = Output.objects.filter(prompt__study=study).aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(status=Output.Status.DONE)),
-        failed=Count("id", filter=Q(status=Output.Status.FAILED)),
-    )
-    pairs = Pair.objects.filter(study=study).aggregate(
-        total=Count("id"), gold=Count("id", filter=~Q(gold_answer=""))
-    )
-    votes = Vote.objects.filter(study=study).aggregate(
-        total=Count("id"), raters=Count("rater_id", distinct=True)
-    )
-    return {
-        "prompts": Prompt.objects.filter(study=study).count(),
-        "candidates": Candidate.objects.filter(study=study).count(),
-        "outputs": outputs["total"],
-        "outputs_done": outputs["done"],
-        "outputs_failed": outputs["failed"],
-        "pairs": pairs["total"],
-        "gold_pairs": pairs["gold"],
-        "votes": votes["total"],
-        "raters": Membership.objects.filter(study=study).count(),
-        "raters_voted": votes["raters"],
-        "raters_flagged": Membership.objects.filter(study=study, flagged=True).count(),
-    }
-
-
-# --- votes export ------------------------------------------------------------------------------
-
-EXPORT_FIELDS = [
-    "model_a",
-    "model_b",
-    "winner",
-    "judge",
-    "question_id",
-    "category",
-    "left",
-    "time_spent_ms",
-    "rationale",
-    "gold",
-    "pair",
-    "tstamp",
-    # The answers' style features, so that `analyze` on the export measures length bias and
-    # fits the style-controlled ranking exactly as the API does.
-    *(f"{name}_{side}" for name in STYLE_FEATURES for side in ("a", "b")),
-]
-EXPORT_NUMERIC_FIELDS = frozenset(
-    {"time_spent_ms", "tstamp", *(f"{name}_{side}" for name in STYLE_FEATURES for side in "ab")}
-)
-
-
-VOTE_VALUES = (
-    "pair__output_a__candidate_id",
-    "pair__output_b__candidate_id",
-    "choice",
-    "rater_id",
-    "pair__prompt__external_id",
-    "pair__prompt__category",
-    "left_output_id",
-    "pair__output_a_id",
-    "time_spent_ms",
-    "rationale",
-    "pair__gold_answer",
-    "pair__public_id",
-    "created_at",
-    "pair__output_b_id",
-)
-
-
-def study_votes_values(
-    *, study: Study, include_gold: bool = True, category: str | None = None
-) -> QuerySet:
-    """The study's votes, oldest first, as tuples of VOTE_VALUES (for `vote_rows`)."""
-    votes = Vote.objects.filter(study=study)
-    if not include_gold:
-        votes = votes.filter(pair__gold_answer="")
-    if category is not None:
-        votes = votes.filter(pair__prompt__category=category)
-    return votes.order_by("id").values_list(*VOTE_VALUES)
-
-
-def vote_rows(
-    *, study: Study, values: Iterable[tuple], pseudonymize: bool = True
-) -> Iterator[dict[str, Any]]:
-    """Votes in the Chatbot Arena / MT-Bench battle format, one dict per vote.
-
-    `question_id` is the prompt's external id; `left` says which model was shown on the left;
-    `gold` is the expected winner of a gold (attention-check) pair, empty otherwise, so that
-    `manage.py analyze` leaves gold votes out of the ranking just as the API does.
-    """
-    labels = dict(Candidate.objects.filter(study=study).values_list("id", "label"))
-    judges: dict[int, str] = {}
-    if isinstance(values, list | tuple):
-        outputs = Output.objects.filter(
-            id__in={row[7] for row in values} | {row[13] for row in values}
-        )
-    else:
-        outputs = Output.objects.filter(prompt__study=study)
-    style = {
-        oid: text_style_features(text or "") for oid, text in outputs.values_list("id", "text")
-    }
-    for (
-        cand_a,
-        cand_b,
-        choice,
-        rater_id,
-        question,
-        category,
-        left_output,
-        output_a,
-        time_spent,
-        rationale,
-        gold,
-        public_id,
-        created,
-        output_b,
-    ) in values:
-        if rater_id not in judges:
-            judges[rater_id] = (
-                rater_pseudonyms(study_id=study.pk, rater_ids=[rater_id])[rater_id]
-                if pseudonymize
-                else f"rater-{rater_id}"
-            )
-        yield {
-            "model_a": labels[cand_a],
-            "model_b": labels[cand_b],
-            "winner": WINNER_NAMES[choice],
-            "judge": judges[rater_id],
-            "question_id": question,
-            "category": category,
-            "left": "model_a" if left_output == output_a else "model_b",
-            "time_spent_ms": time_spent,
-            "rationale": rationale,
-            "gold": WINNER_NAMES[gold] if gold else "",
-            "pair": public_id,
-            "tstamp": created.timestamp(),
-            **{f"{name}_a": int(value) for name, value in style[output_a].items()},
-            **{f"{name}_b": int(value) for name, value in style[output_b].items()},
-        }
-
-
-OUTPUT_EXPORT_FIELDS = [
-    "prompt",
-    "category",
-    "prompt_text",
-    "model",
-    "candidate",
-    "status",
-    "text",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "latency_ms",
-    "ttft_ms",
-    "served_model",
-]
-OUTPUT_EXPORT_NUMERIC_FIELDS = frozenset(
-    {"input_tokens", "output_tokens", "cost_usd", "latency_ms", "ttft_ms"}
-)
-
-
-def outputs_export_queryset(
-    *, study: Study, candidate_id: int | None = None, status: str | None = None
-) -> Any:
-    outputs = Output.objects.filter(prompt__study=study).select_related("prompt", "candidate")
-    if candidate_id is not None:
-        outputs = outputs.filter(candidate_id=candidate_id)
-    if status:
-        outputs = outputs.filter(status=status)
-    return outputs.order_by("prompt_id", "candidate_id")
-
-
-def _finite(value: float | None) -> float | None:
-    """Rows stored before imports refused Infinity and NaN: exported as not measured."""
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _finite_text(value: Decimal | None) -> str | None:
-    return str(value) if value is not None and value.is_finite() else None
-
-
-def output_export_row(output: Output) -> dict[str, Any]:
-    return {
-        "prompt": output.prompt.external_id,
-        "category": output.prompt.category,
-        "prompt_text": output.prompt.text,
-        "model": output.candidate.model,
-        "candidate": output.candidate.label,
-        "status": output.status,
-        "text": output.text,
-        "input_tokens": output.input_tokens,
-        "output_tokens": output.output_tokens,
-        "cost_usd": _finite_text(output.cost_usd),
-        "latency_ms": _finite(output.latency_ms),
-        "ttft_ms": _finite(output.ttft_ms),
-        "served_model": output.served_model,
-    }

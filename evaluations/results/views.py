@@ -9,13 +9,8 @@ from django.urls import reverse
 
 from evaluations.models import Study
 from evaluations.results import plots
-from evaluations.results.aggregation import (
-    ResultOptions,
-    candidates_stats,
-    pairwise_matrix,
-    study_analysis,
-    study_progress,
-)
+from evaluations.results.aggregation import ResultOptions, pairwise_matrix, study_analysis
+from evaluations.results.study_stats import candidates_stats, study_progress
 from evaluations.studies.access import study_for_user_or_404
 
 # Landis & Koch (1977) bands for kappa.
