@@ -114,7 +114,7 @@ def real_path(n: int, latency: float, concurrency: int, processes: int, threads:
     from django.db.models import Max, Min
 
     from config.celery import app
-    from evaluations.generation import generation_start
+    from evaluations.generation.starting import generation_start
     from evaluations.models import Candidate, Output, Prompt, ProviderConnection, Study
 
     app.control.purge()

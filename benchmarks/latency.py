@@ -38,7 +38,8 @@ def main() -> int:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from evaluations.generation import outputs_create, outputs_generate
+    from evaluations.generation.runner import outputs_generate
+    from evaluations.generation.starting import outputs_create
     from evaluations.models import Candidate, Output, Prompt, Study
 
     stub = Stub(args.latency)

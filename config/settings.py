@@ -191,8 +191,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
-# Generation (evaluations/generation.py). A batch task keeps all its outputs in flight at once,
-# within each candidate's concurrency cap. A worker renews the claims it holds every
+# Generation (evaluations/generation/runner.py). A batch task keeps all its outputs in flight
+# at once, within each candidate's concurrency cap. A worker renews the claims it holds every
 # GENERATION_HEARTBEAT_SECONDS; an output whose claim was not renewed for GENERATION_LEASE_SECONDS
 # (its worker was killed) is taken over.
 GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "200"))
@@ -273,9 +273,9 @@ SIGNIN_LOCKOUT_SECONDS = int(os.environ.get("SIGNIN_LOCKOUT_SECONDS", "900"))
 # Study demo: where `make run` says the app is.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
-# Provider access (evaluations/provider_access.py, evaluations/outbound.py): which environment
-# variables may be sent to a provider as a key, the operator's named provider connections, and
-# where the worker may send requests at all.
+# Provider access (evaluations/providers/access.py, evaluations/providers/outbound.py): which
+# environment variables may be sent to a provider as a key, the operator's named provider
+# connections, and where the worker may send requests at all.
 # Entries ending in "*" are prefixes. The default: the key variables of LiteLLM's providers.
 PROVIDER_KEY_ENV_ALLOWLIST = env_list(
     "PROVIDER_KEY_ENV_ALLOWLIST",

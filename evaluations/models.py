@@ -248,7 +248,7 @@ class Candidate(models.Model):
         return self.model.startswith("demo/")
 
     def clean(self) -> None:
-        from evaluations.provider_access import candidate_access_errors
+        from evaluations.providers.access import candidate_access_errors
 
         errors = candidate_access_errors(self, owner=_study_owner(self))
         if errors:
@@ -441,7 +441,7 @@ class Judge(models.Model):
         return self.model
 
     def clean(self) -> None:
-        from evaluations.provider_access import judge_access_errors
+        from evaluations.providers.access import judge_access_errors
 
         errors = judge_access_errors(self, owner=_study_owner(self))
         if errors:
@@ -541,7 +541,7 @@ class ProviderConnection(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from evaluations.provider_access import provider_connection_errors
+        from evaluations.providers.access import provider_connection_errors
 
         errors = provider_connection_errors(self)
         if errors:

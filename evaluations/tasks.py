@@ -1,14 +1,28 @@
-"""Celery tasks: thin; the work and its invariants are in evaluations.generation."""
+"""Celery tasks: thin; the work and its invariants are in evaluations.generation.runner and
+evaluations.judging.runner. Tasks import services; services enqueue by the task names they
+define (OUTPUTS_GENERATE_TASK, JUDGE_VOTES_RUN_TASK), so they never import this module."""
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from evaluations.generation import generation_resume, outputs_enqueue, outputs_generate
-from evaluations.judging import judge_votes_enqueue, judge_votes_run, judging_resume
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import (
+    OUTPUTS_GENERATE_TASK,
+    generation_resume,
+    outputs_enqueue,
+)
+from evaluations.judging.runner import (
+    JUDGE_VOTES_RUN_TASK,
+    judge_votes_enqueue,
+    judge_votes_run,
+    judging_resume,
+)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name=OUTPUTS_GENERATE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def outputs_generate_task(output_ids: list[int]) -> None:
     report = outputs_generate(output_ids=output_ids)
     if report.leased:
@@ -32,7 +46,9 @@ def _resume_on_worker_start(**kwargs: object) -> None:
     generation_resume_task.delay()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name=JUDGE_VOTES_RUN_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def judge_votes_run_task(judge_vote_ids: list[int]) -> None:
     report = judge_votes_run(judge_vote_ids=judge_vote_ids)
     if report.leased:

@@ -5,9 +5,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from evaluations.admin_paginator import CappedCountPaginator
-from evaluations.admin_scoping import StudyScopedAdminMixin
-from evaluations.admin_search import RelatedIdSearchAdminMixin
+from evaluations.admin_base.paginator import CappedCountPaginator
+from evaluations.admin_base.scoping import StudyScopedAdminMixin
+from evaluations.admin_base.search import RelatedIdSearchAdminMixin
 from raters.gold import GoldAccuracy, memberships_gold_accuracy, rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
 from raters.models import Assignment, Invite, Membership, Rater, Vote

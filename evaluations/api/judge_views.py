@@ -10,8 +10,9 @@ from rest_framework.response import Response
 
 from evaluations.api.permissions import study_get_for
 from evaluations.api.views import BAD_REQUEST, ERRORS, InvalidOption, StudyApi
-from evaluations.judging import study_judge_results
-from evaluations.reevaluation import CompareError, candidates_drift, studies_compare
+from evaluations.judging.results import study_judge_results
+from evaluations.reevaluation.comparing import CompareError, studies_compare
+from evaluations.reevaluation.drift import candidates_drift
 
 
 class JudgeBlockSerializer(serializers.Serializer):

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from evaluations.access import studies_visible_to
 from evaluations.models import Study
+from evaluations.studies.access import studies_visible_to
 
 __all__ = ["IsResearcher", "studies_visible_to", "study_get_for"]
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from evaluations.analysis.clustered import CLUSTER_OPTIONS
 from evaluations.analysis.report import BOTH_BAD_OPTIONS, TIES_OPTIONS
 from evaluations.models import Output, Study
-from evaluations.results import ResultOptions
+from evaluations.results.aggregation import ResultOptions
 
 # Bootstrap cost grows with rounds x models; beyond this, intervals stop changing anyway.
 MAX_BOOTSTRAP = 2000

@@ -37,23 +37,24 @@ from evaluations.api.serializers import (
     VoteRowSerializer,
 )
 from evaluations.models import Study
-from evaluations.results import (
+from evaluations.results.aggregation import (
+    ResultOptions,
+    pairwise_matrix,
+    study_analysis,
+    study_ranking,
+    study_ranking_json,
+)
+from evaluations.results.exports import (
     EXPORT_FIELDS,
     EXPORT_NUMERIC_FIELDS,
     OUTPUT_EXPORT_FIELDS,
     OUTPUT_EXPORT_NUMERIC_FIELDS,
-    ResultOptions,
-    candidates_stats,
     output_export_row,
     outputs_export_queryset,
-    pairwise_matrix,
-    study_analysis,
-    study_progress,
-    study_ranking,
-    study_ranking_json,
     study_votes_values,
     vote_rows,
 )
+from evaluations.results.study_stats import candidates_stats, study_progress
 
 ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="No or invalid credentials."),

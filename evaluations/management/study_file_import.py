@@ -4,8 +4,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.importing import ImportFailed
 from evaluations.models import Study
+from evaluations.studies.importing import ImportFailed
 
 
 class StudyFileImportCommand(BaseCommand):

@@ -2,7 +2,7 @@ from typing import Any
 
 from django import template
 
-from evaluations.judging import study_judge_results
+from evaluations.judging.results import study_judge_results
 from evaluations.models import Study
 
 register = template.Library()

@@ -2,7 +2,7 @@ from django import template
 from django.urls import reverse
 
 from evaluations.models import Study
-from evaluations.opening import concerns_fingerprint, study_opening_concerns
+from evaluations.studies.opening import concerns_fingerprint, study_opening_concerns
 
 register = template.Library()
 

@@ -3,8 +3,8 @@
 import pytest
 from django.core.cache import cache
 
-from evaluations import plots
 from evaluations.models import Output
+from evaluations.results import plots
 from tests.api.conftest import build_study
 from tests.factories import CandidateFactory, StudyFactory
 

@@ -7,12 +7,8 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from evaluations.results import (
-    ResultOptions,
-    results_invalidate,
-    study_ranking_json,
-    study_vote_cells,
-)
+from evaluations.results.aggregation import ResultOptions, study_ranking_json, study_vote_cells
+from evaluations.results.cache_versioning import results_invalidate
 from raters.assignment import assignment_next
 from raters.models import Membership, Vote
 from raters.voting import vote_record

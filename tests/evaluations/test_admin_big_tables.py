@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluations import admin_paginator
-from evaluations.admin import StudyAdmin
+from evaluations.admin.studies import StudyAdmin
+from evaluations.admin_base import paginator as admin_paginator
 from evaluations.models import Output
 from raters.models import Assignment
 from tests.factories import (

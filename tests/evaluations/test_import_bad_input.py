@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from evaluations.importing import ImportFailed, outputs_import, prompts_import
 from evaluations.models import Candidate, Output, Prompt
+from evaluations.studies.importing import ImportFailed, outputs_import, prompts_import
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

@@ -120,7 +120,7 @@ def test_review_list_marks_flagged_outputs_reviewed_or_scrubs_them(signed_in, st
     flagged.refresh_from_db()
     assert flagged.text == "The golden ratio [model] is 1.618."
     assert flagged.identity_reviewed_at and flagged.identity_reviewed_by == staff_user
-    from evaluations.opening import study_opening_concerns
+    from evaluations.studies.opening import study_opening_concerns
 
     assert study_opening_concerns(study=study) == []
 

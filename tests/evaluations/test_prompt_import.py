@@ -5,8 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Prompt
+from evaluations.studies.importing import ImportFailed, prompts_import
 from tests.factories import PromptFactory
 
 pytestmark = pytest.mark.django_db

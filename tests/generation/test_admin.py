@@ -42,7 +42,7 @@ def test_generate_button_queues_outputs_and_moves_the_study_to_generating(
 ):
     queued: list[list[int]] = []
     monkeypatch.setattr(
-        "evaluations.generation.outputs_enqueue",
+        "evaluations.generation.starting.outputs_enqueue",
         lambda *, output_ids, countdown=None: queued.append(output_ids),
     )
     CandidateFactory(study=study)
@@ -78,7 +78,7 @@ def test_build_pairs_action_builds_pairs_from_finished_outputs(admin_client_for,
 def test_failed_outputs_list_shows_the_error_and_can_be_retried(
     admin_client_for, study, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr("evaluations.generation.outputs_enqueue", lambda **kwargs: None)
+    monkeypatch.setattr("evaluations.generation.starting.outputs_enqueue", lambda **kwargs: None)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.READY)
     failed = OutputFactory(
         prompt=PromptFactory(study=study), status=Output.Status.FAILED, last_error="HTTP 503: down"

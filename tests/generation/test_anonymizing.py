@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluations.anonymizing import NEUTRAL_TOKEN, study_terms, text_scrub
+from evaluations.anonymity.scrubbing import NEUTRAL_TOKEN, study_terms, text_scrub
 
 TERMS = study_terms(
     labels=["House model", "Friendly (demo)"],

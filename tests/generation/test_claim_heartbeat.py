@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluations.generation import generation_progress, generation_start
+from evaluations.generation.progress import generation_progress
+from evaluations.generation.starting import generation_start
 from evaluations.models import Output, Study
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 from tests.generation.worker import wait_for
@@ -101,7 +102,7 @@ def test_the_take_over_button_requeues_a_stopped_workers_outputs_now(
     settings.GENERATION_HEARTBEAT_SECONDS = 15
     queued: list[list[int]] = []
     monkeypatch.setattr(
-        "evaluations.generation.outputs_enqueue",
+        "evaluations.generation.starting.outputs_enqueue",
         lambda *, output_ids, countdown=None: queued.append(output_ids),
     )
     Study.objects.filter(pk=study.pk).update(status=Study.Status.GENERATING)

@@ -10,7 +10,7 @@ import pytest
 from celery.signals import after_task_publish
 
 from config.celery import app
-from evaluations.generation import generation_start, outputs_retry
+from evaluations.generation.starting import generation_start, outputs_retry
 from evaluations.models import Output, Study
 from tests.factories import PromptFactory
 from tests.generation.worker import REPO_ROOT, wait_for

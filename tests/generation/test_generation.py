@@ -2,13 +2,10 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.generation import (
-    GenerationError,
-    generation_progress,
-    generation_start,
-    outputs_create,
-    outputs_generate,
-)
+from evaluations.generation.errors import GenerationError
+from evaluations.generation.progress import generation_progress
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import generation_start, outputs_create
 from evaluations.models import Output, Study
 from tests.factories import CandidateFactory, PromptFactory, StudyFactory
 
@@ -304,14 +301,9 @@ def test_batches_of_one_process_share_its_concurrency(settings, study, stub_cand
 def test_finish_writes_together_are_conditional_like_one_by_one(study, stub_candidate):
     # On PostgreSQL several finish writes go as one UPDATE ... FROM (VALUES ...); an output
     # whose claim passed to someone else must still be left alone, and the rest written fully.
-    from evaluations.generation import (
-        BatchReport,
-        FinishWrite,
-        ProviderAnswer,
-        _jobs_load,
-        _outputs_claim,
-        _writes_run,
-    )
+    from evaluations.generation.batch_database import FinishWrite, _outputs_claim, _writes_run
+    from evaluations.generation.provider_calls import ProviderAnswer
+    from evaluations.generation.runner import BatchReport, _jobs_load
 
     candidate = stub_candidate(
         study, "gpt-x", input_price_per_mtok=Decimal(2), output_price_per_mtok=Decimal(10)

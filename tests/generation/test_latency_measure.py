@@ -6,7 +6,8 @@ import litellm
 import pytest
 from litellm.integrations.custom_logger import CustomLogger
 
-from evaluations.generation import outputs_create, outputs_generate
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import outputs_create
 from evaluations.models import Output
 from tests.factories import PromptFactory
 

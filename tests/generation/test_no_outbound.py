@@ -4,7 +4,8 @@ import socket
 
 import pytest
 
-from evaluations.generation import outputs_create, outputs_generate
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import outputs_create
 from evaluations.models import Output
 from tests.factories import PromptFactory
 

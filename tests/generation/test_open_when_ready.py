@@ -1,6 +1,6 @@
 import pytest
 
-from evaluations.generation import study_generation_settle
+from evaluations.generation.starting import study_generation_settle
 from evaluations.models import Output, Study
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory, StudyFactory
 
@@ -74,7 +74,7 @@ def test_study_with_outputs_left_for_review_is_not_opened_automatically():
 
 
 def test_concerns_name_the_candidate_missing_from_the_pairs_and_the_pair_count():
-    from evaluations.opening import study_opening_concerns
+    from evaluations.studies.opening import study_opening_concerns
 
     study = study_with_a_silent_candidate()
     study_generation_settle(study_id=study.pk)
@@ -84,7 +84,7 @@ def test_concerns_name_the_candidate_missing_from_the_pairs_and_the_pair_count()
 
 
 def test_a_study_with_concerns_opens_only_with_the_researchers_confirmation():
-    from evaluations.opening import (
+    from evaluations.studies.opening import (
         OpeningNeedsConfirmation,
         concerns_fingerprint,
         study_open,
@@ -105,7 +105,7 @@ def test_a_study_with_concerns_opens_only_with_the_researchers_confirmation():
 
 
 def test_a_confirmation_of_other_concerns_does_not_open_the_study():
-    from evaluations.opening import OpeningNeedsConfirmation, study_open
+    from evaluations.studies.opening import OpeningNeedsConfirmation, study_open
 
     study = study_with_a_silent_candidate(open_when_ready=False)
     study_generation_settle(study_id=study.pk)
@@ -117,7 +117,7 @@ def test_a_confirmation_of_other_concerns_does_not_open_the_study():
 
 
 def test_a_study_without_concerns_opens_at_once():
-    from evaluations.opening import study_open, study_opening_concerns
+    from evaluations.studies.opening import study_open, study_opening_concerns
 
     study = settled_study(open_when_ready=False)
     study_generation_settle(study_id=study.pk)

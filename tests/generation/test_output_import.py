@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.importing import ImportFailed, outputs_import
 from evaluations.models import Candidate, Output
+from evaluations.studies.importing import ImportFailed, outputs_import
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
+from evaluations.generation.pairing import PairingError, pair_set_gold, pairs_build
 from evaluations.models import Output, Pair, Study
-from evaluations.pairing import PairingError, pair_set_gold, pairs_build
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db

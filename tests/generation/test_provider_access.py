@@ -12,15 +12,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from evaluations.generation import (
-    GenerationError,
-    generation_start,
-    outputs_create,
-    outputs_generate,
-)
+from evaluations.generation.errors import GenerationError
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import generation_start, outputs_create
 from evaluations.models import Candidate, Output, ProviderConnection
-from evaluations.outbound import OutboundRefused, outbound_url_check
-from evaluations.reevaluation import CloneError, study_clone
+from evaluations.providers.outbound import OutboundRefused, outbound_url_check
+from evaluations.reevaluation.clones import CloneError, study_clone
 from tests.factories import CandidateFactory, PromptFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +104,7 @@ def test_provider_key_variables_and_the_tastetest_prefix_are_allowed(researcher_
 @given(variable=st.from_regex(r"[A-Z][A-Z0-9_]{0,30}", fullmatch=True))
 @hypothesis_settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_variable_off_the_allowlist_is_never_accepted(researcher_study, variable):
-    from evaluations.provider_access import key_env_allowed
+    from evaluations.providers.access import key_env_allowed
 
     candidate = Candidate(study=researcher_study, label="h", model="openai/x", api_key_env=variable)
     if key_env_allowed(variable):

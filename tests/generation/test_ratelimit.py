@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.conf import settings
 
-from evaluations.ratelimit import LocalLimiter, RedisLimiter
+from evaluations.generation.limits import LocalLimiter, RedisLimiter
 
 
 def run(coroutine):

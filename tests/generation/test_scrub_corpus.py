@@ -7,7 +7,7 @@ that is changed or flagged.
 
 import re
 
-from evaluations.anonymizing import study_terms, text_scrub
+from evaluations.anonymity.scrubbing import study_terms, text_scrub
 from tests.generation.scrub_corpus import IDENTIFYING, INNOCENT, STUDY_LABELS, STUDY_MODELS
 
 CORPUS_STUDY = study_terms(labels=STUDY_LABELS, models=STUDY_MODELS)

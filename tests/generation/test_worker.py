@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
-from evaluations.generation import generation_start
+from evaluations.generation.starting import generation_start
 from evaluations.models import Output, Study
 from tests.factories import PromptFactory
 from tests.generation.worker import wait_for

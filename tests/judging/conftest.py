@@ -2,8 +2,8 @@ import re
 
 import pytest
 
+from evaluations.generation.pairing import pairs_build
 from evaluations.models import Output
-from evaluations.pairing import pairs_build
 from tests.factories import CandidateFactory, JudgeFactory, OutputFactory, PromptFactory
 from tests.openai_stub import OpenAIStub, StubRequest, default_reply
 

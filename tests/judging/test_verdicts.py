@@ -2,13 +2,8 @@ from collections import Counter
 
 import pytest
 
-from evaluations.judging import (
-    combined_verdict,
-    human_majority,
-    judge_messages,
-    verdict_canonical,
-    verdict_parse,
-)
+from evaluations.judging.results import combined_verdict, human_majority
+from evaluations.judging.verdicts import judge_messages, verdict_canonical, verdict_parse
 from evaluations.models import JudgeVote, Study
 
 

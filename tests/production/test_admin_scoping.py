@@ -22,9 +22,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from evaluations.access import is_study_scoped
-from evaluations.admin_scoping import StudyScopedAdminMixin
+from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, ProviderConnection, Study
+from evaluations.studies.access import is_study_scoped
 from raters.models import Assignment, Invite, Membership, Rater, Vote
 from tests.factories import (
     CandidateFactory,

@@ -3,8 +3,8 @@ import itertools
 import pytest
 from django.utils import timezone
 
+from evaluations.generation.pairing import pairs_build
 from evaluations.models import Output
-from evaluations.pairing import pairs_build
 from raters.models import Assignment
 from tests.factories import (
     CandidateFactory,

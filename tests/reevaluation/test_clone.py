@@ -1,8 +1,8 @@
 import pytest
 
-from evaluations.generation import generation_start
+from evaluations.generation.starting import generation_start
 from evaluations.models import Candidate, JudgeVote, Output, Pair, Prompt, Study
-from evaluations.reevaluation import CloneError, study_clone
+from evaluations.reevaluation.clones import CloneError, study_clone
 from raters.models import Assignment, Membership, Vote
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from evaluations.analysis import analyze
-from evaluations.reevaluation import CompareError, candidates_drift, holm, studies_compare
-from evaluations.results import study_vote_arrays_aggregated
+from evaluations.reevaluation.comparing import CompareError, holm, studies_compare
+from evaluations.reevaluation.drift import candidates_drift
+from evaluations.results.aggregation import study_vote_arrays_aggregated
 from tests.factories import (
     CandidateFactory,
     OutputFactory,

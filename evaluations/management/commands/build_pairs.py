@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluations.generation.pairing import pairs_build
 from evaluations.models import Study
-from evaluations.pairing import pairs_build
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.generation import GenerationError
+from evaluations.generation.errors import GenerationError
 from evaluations.models import Study
-from evaluations.reevaluation import candidates_drift, drift_check
+from evaluations.reevaluation.drift import candidates_drift, drift_check
 
 
 class Command(BaseCommand):

@@ -2,9 +2,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.generation import GenerationError, generation_start
+from evaluations.generation.errors import GenerationError
+from evaluations.generation.starting import generation_start
 from evaluations.models import Study
-from evaluations.reevaluation import CloneError, study_clone
+from evaluations.reevaluation.clones import CloneError, study_clone
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluations.models import Study
-from evaluations.reevaluation import CompareError, studies_compare
+from evaluations.reevaluation.comparing import CompareError, studies_compare
 
 
 def _fmt(value: float | None, spec: str = ".0f") -> str:

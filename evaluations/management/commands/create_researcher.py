@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from evaluations.researchers import (
+from evaluations.studies.researchers import (
     RESEARCHERS_GROUP,
     ResearcherError,
     researcher_check_new,

@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from evaluations.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_setup
-from evaluations.generation import GenerationError, generation_start
+from evaluations.generation.errors import GenerationError
+from evaluations.generation.starting import generation_start
+from evaluations.studies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_setup
 from raters.invites import invite_for_demo, invite_path
 
 

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.generation import GenerationError, generation_progress, generation_start
+from evaluations.generation.errors import GenerationError
+from evaluations.generation.progress import generation_progress
+from evaluations.generation.starting import generation_start
 from evaluations.models import Study
 
 

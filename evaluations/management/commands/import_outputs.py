@@ -1,5 +1,5 @@
-from evaluations.importing import outputs_import
 from evaluations.management.study_file_import import StudyFileImportCommand
+from evaluations.studies.importing import outputs_import
 
 
 class Command(StudyFileImportCommand):

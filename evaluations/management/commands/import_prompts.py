@@ -1,5 +1,5 @@
-from evaluations.importing import prompts_import
 from evaluations.management.study_file_import import StudyFileImportCommand
+from evaluations.studies.importing import prompts_import
 
 
 class Command(StudyFileImportCommand):

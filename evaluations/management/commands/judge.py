@@ -2,7 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.judging import JudgingError, judging_start, study_judge_results
+from evaluations.judging.results import study_judge_results
+from evaluations.judging.runner import judging_start
+from evaluations.judging.verdicts import JudgingError
 from evaluations.models import Judge, Study
 
 

@@ -1,0 +1,1 @@
+"""Building blocks any app's admin uses: study scoping, a capped paginator, id search."""

@@ -1,0 +1,1 @@
+"""Generation: candidates answer prompts through LiteLLM; outputs scrubbed and paired."""

@@ -1,0 +1,1 @@
+"""LLM judges: runs, verdicts, agreement with human raters."""

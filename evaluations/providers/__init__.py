@@ -1,0 +1,1 @@
+"""Provider access: which endpoint and key a model string may reach, LiteLLM loading."""

@@ -1,0 +1,1 @@
+"""Re-evaluation: study clones, comparisons and drift checks."""

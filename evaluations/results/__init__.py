@@ -1,0 +1,1 @@
+"""Results: votes aggregated into rankings, plots, the results page."""

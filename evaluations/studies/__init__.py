@@ -1,0 +1,1 @@
+"""Studies: creating, opening, lifecycle, importing, access."""

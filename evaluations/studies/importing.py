@@ -1,0 +1,425 @@
+"""Prompt (and output) files -> rows, all or nothing.
+
+A file is parsed and validated whole before anything is written; every problem found is
+reported with its line number, and a file with any problem writes nothing.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from evaluations.models import Prompt, Study
+
+
+class ImportFailed(Exception):
+    """The file was refused; ``errors`` lists each problem as 'line N: ...'."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        shown = errors[:20]
+        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__("; ".join(shown) + more)
+
+
+@dataclass
+class ParsedRows:
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (line number, row)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFailed(
+            [f"line {line}: the file is not UTF-8 text (byte {exc.start}); save it as UTF-8"]
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ImportFailed([f"line {line}: the file contains NUL bytes; it is not a text file"])
+    return text
+
+
+def _guess_format(filename: str, text: str) -> str:
+    name = filename.lower()
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    return "jsonl" if text.lstrip().startswith("{") else "csv"
+
+
+def _iter_jsonl(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
+    # Lines are what editors count: "\n" only (str.splitlines also breaks at U+2028 and other
+    # characters that may sit inside a JSON string).
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"line {number}: not valid JSON ({exc.msg})"
+            continue
+        except (ValueError, RecursionError) as exc:
+            # A number with thousands of digits, or arrays nested thousands deep.
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            yield number, None, f"line {number}: not valid JSON ({reason})"
+            continue
+        if not isinstance(value, dict):
+            yield number, None, f"line {number}: expected a JSON object, got {type(value).__name__}"
+            continue
+        yield number, value, None
+
+
+def size_text(n: int) -> str:
+    return f"{n:,} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB ({n:,} bytes)"
+
+
+def _csv_field_start(text: str, start: int, dialect: type[csv.Dialect] | csv.Dialect) -> tuple:
+    """Scan one record from offset ``start``: the line offset (0-based, from ``start``) where
+    its first unclosed quoted field or its first field over the csv module's limit begins, and
+    which of the two it is; (None, None) when neither."""
+    quote, delimiter = dialect.quotechar, dialect.delimiter
+    limit = csv.field_size_limit()
+    line = field_line = 0
+    field_length = 0
+    quoted, at_field_start = False, True
+    i = start
+    while i < len(text):
+        char = text[i]
+        if quoted:
+            if char == quote:
+                if dialect.doublequote and text[i + 1 : i + 2] == quote:
+                    i += 1
+                else:
+                    quoted = False
+            elif char == "\n" or (char == "\r" and text[i + 1 : i + 2] != "\n"):
+                line += 1
+        elif char == delimiter:
+            at_field_start, field_length, field_line = True, 0, line
+            i += 1
+            continue
+        elif char in "\r\n":
+            return None, None
+        elif at_field_start and char == quote and quote:
+            quoted = True
+        at_field_start = False
+        field_length += 1
+        if field_length > limit:
+            return field_line, "long"
+        i += 1
+    return (field_line, "unclosed") if quoted else (None, None)
+
+
+# The csv module's own default. Its limit is process-wide state that `analyze` raises for long
+# rationales, so an import sets the one it promises before every read.
+MAX_CSV_FIELD = 131_072
+
+
+def _csv_rows(
+    text: str, known: set[str], required: tuple[str, ...], optional: tuple[str, ...]
+) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    csv.field_size_limit(MAX_CSV_FIELD)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    # Strict: a quote left open at the end of the file is an error, not a field that swallows
+    # the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect, strict=True)
+    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    errors: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    header: list[str] | None = None
+    previous_line = 0
+    while True:
+        record_line = previous_line + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            offset = line_starts[min(record_line, len(line_starts)) - 1]
+            field_line, problem = _csv_field_start(text, offset, dialect)
+            line = record_line + (field_line or 0)
+            if problem == "unclosed":
+                errors.append(f"line {line}: a quote opened here is never closed")
+            elif problem == "long":
+                errors.append(
+                    f"line {line}: a field longer than {csv.field_size_limit():,} characters "
+                    "starts here; CSV fields are limited to that (use JSONL for longer text)"
+                )
+            else:
+                errors.append(f"line {record_line}: not valid CSV ({exc})")
+            break
+        number = record_line
+        previous_line = reader.line_num
+        if header is None:
+            header = [h.strip() for h in record]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ImportFailed(
+                    [
+                        f"line {number}: missing column(s) {', '.join(missing)}; the header has "
+                        f"{', '.join(header) or 'nothing'} (expected {', '.join(required)}"
+                        f"{' and optionally ' + ', '.join(optional) if optional else ''})"
+                    ]
+                )
+            continue
+        if not any(value.strip() for value in record):
+            continue
+        if len(record) > len(header):
+            errors.append(f"line {number}: more values than columns in the header")
+            continue
+        values = dict(zip(header, record, strict=False))
+        rows.append((number, {k: values.get(k, "") for k in header if k in known}))
+    if header is None and not errors:
+        raise ImportFailed(["line 1: the file is empty"])
+    return rows, errors
+
+
+def parse_rows(
+    data: bytes,
+    filename: str,
+    *,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    size: int | None = None,
+) -> list[tuple[int, dict[str, str]]]:
+    """Parse CSV or JSONL bytes into (line number, row) with string values, or raise.
+
+    ``size`` is the whole file's size when ``data`` was read only up to just past the limit.
+    """
+    limit = settings.MAX_IMPORT_BYTES
+    size = max(size or 0, len(data))
+    if size > limit:
+        raise ImportFailed(
+            [f"line 1: the file is {size_text(size)}; the limit is {size_text(limit)}"]
+        )
+    text = _decode(data)
+    if not text.strip():
+        raise ImportFailed(["line 1: the file is empty"])
+    known = set(required) | set(optional)
+    errors: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+
+    if _guess_format(filename, text) == "jsonl":
+        for number, value, error in _iter_jsonl(text):
+            if error:
+                errors.append(error)
+                continue
+            missing = [c for c in required if c not in value]
+            if missing:
+                errors.append(f"line {number}: missing field(s) {', '.join(missing)}")
+                continue
+            rows.append(
+                (number, {k: "" if v is None else str(v) for k, v in value.items() if k in known})
+            )
+    else:
+        rows, errors = _csv_rows(text, known, required, optional)
+    if errors:
+        raise ImportFailed(errors)
+    if not rows:
+        raise ImportFailed(["line 1: the file has a header but no rows"])
+    return rows
+
+
+PROMPT_FIELDS = ("id", "text")
+PROMPT_OPTIONAL = ("category", "context", "reference")
+
+
+def prompts_import(*, study: Study, data: bytes, filename: str, size: int | None = None) -> int:
+    """Create the study's prompts from a CSV/JSONL file; all or nothing. Returns rows created."""
+    rows = parse_rows(data, filename, required=PROMPT_FIELDS, optional=PROMPT_OPTIONAL, size=size)
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    existing = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
+    prompts: list[Prompt] = []
+    for number, row in rows:
+        external_id = row.get("id", "").strip()
+        text = row.get("text", "")
+        if not external_id:
+            errors.append(f"line {number}: empty id")
+        elif len(external_id) > 200:
+            errors.append(f"line {number}: id longer than 200 characters")
+        elif external_id in seen:
+            first = seen[external_id]
+            errors.append(f"line {number}: duplicate id {external_id!r} (first on line {first})")
+        elif external_id in existing:
+            errors.append(f"line {number}: id {external_id!r} already exists in this study")
+        else:
+            seen[external_id] = number
+        if not text.strip():
+            errors.append(f"line {number}: empty text")
+        category = row.get("category", "").strip()
+        if len(category) > 100:
+            errors.append(f"line {number}: category longer than 100 characters")
+        prompts.append(
+            Prompt(
+                study=study,
+                external_id=external_id,
+                text=text,
+                category=category,
+                context=row.get("context", ""),
+                reference=row.get("reference", ""),
+            )
+        )
+    if errors:
+        raise ImportFailed(errors)
+    with transaction.atomic():
+        Prompt.objects.bulk_create(prompts, batch_size=1000)
+    return len(prompts)
+
+
+OUTPUT_FIELDS = ("prompt_id", "model", "output")
+OUTPUT_OPTIONAL = ("label", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd")
+
+
+# The columns' ranges: PostgreSQL's integer, and the cost's numeric(14, 8). Latencies have no
+# column limit, but a time over a week is a unit mistake, not a measurement.
+MAX_TOKENS = 2**31 - 1
+MAX_MS = 7 * 24 * 3600 * 1000
+COST_LIMIT = Decimal(1_000_000)
+
+
+def _number(row: dict[str, str], name: str, number: int, errors: list[str], *, integer: bool):
+    value = row.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        parsed = int(value) if integer else Decimal(value)
+    except (ValueError, ArithmeticError):
+        kind = "a whole number" if integer else "a number"
+        errors.append(f"line {number}: {name} must be {kind}, got {value[:40]!r}")
+        return None
+    if not integer and not parsed.is_finite():
+        errors.append(f"line {number}: {name} must be a finite number, got {value[:40]!r}")
+        return None
+    if parsed < 0:
+        errors.append(f"line {number}: {name} must be at least 0, got {value[:40]!r}")
+        return None
+    if integer and parsed > MAX_TOKENS:
+        errors.append(f"line {number}: {name} must be at most {MAX_TOKENS:,}, got {value[:40]!r}")
+        return None
+    if not integer and name.endswith("_ms") and parsed > MAX_MS:
+        errors.append(
+            f"line {number}: {name} must be at most {MAX_MS:,} (a week), got {value[:40]!r}"
+        )
+        return None
+    return parsed
+
+
+def outputs_import(*, study: Study, data: bytes, filename: str, size: int | None = None) -> int:
+    """Import finished outputs (prompt_id, model, output, ...) into ``study``; all or nothing.
+
+    Candidates are matched by model string within the study, or created with the model string
+    (or the optional ``label`` column) as their label. Text is scrubbed like generated text.
+    Returns how many outputs were imported.
+    """
+    from evaluations.anonymity.scrubbing import study_terms, text_scrub
+    from evaluations.models import Candidate, Output
+
+    rows = parse_rows(data, filename, required=OUTPUT_FIELDS, optional=OUTPUT_OPTIONAL, size=size)
+    errors: list[str] = []
+    prompts = dict(Prompt.objects.filter(study=study).values_list("external_id", "id"))
+    candidates = {c.model: c for c in Candidate.objects.filter(study=study)}
+    labels_taken = {c.label for c in candidates.values()}
+    new_candidates: dict[str, str] = {}  # model -> label
+    finished = set(
+        Output.objects.filter(prompt__study=study, status=Output.Status.DONE).values_list(
+            "prompt_id", "candidate__model"
+        )
+    )
+    seen: dict[tuple[str, str], int] = {}
+    parsed: list[tuple[int, str, dict]] = []
+    for number, row in rows:
+        prompt_key = row.get("prompt_id", "").strip()
+        model = row.get("model", "").strip()
+        text = row.get("output", "")
+        if not prompt_key:
+            errors.append(f"line {number}: empty prompt_id")
+        elif prompt_key not in prompts:
+            errors.append(f"line {number}: no prompt with id {prompt_key!r} in this study")
+        if not model:
+            errors.append(f"line {number}: empty model")
+        elif len(model) > 200:
+            errors.append(f"line {number}: model longer than 200 characters")
+        if not text.strip():
+            errors.append(f"line {number}: empty output")
+        key = (prompt_key, model)
+        if key in seen:
+            errors.append(
+                f"line {number}: a second output for prompt {prompt_key!r} and model {model!r} "
+                f"(first on line {seen[key]})"
+            )
+        seen[key] = number
+        if prompt_key in prompts and (prompts[prompt_key], model) in finished:
+            errors.append(
+                f"line {number}: prompt {prompt_key!r} already has a finished output from {model!r}"
+            )
+        if model and model not in candidates and model not in new_candidates:
+            label = (row.get("label", "").strip() or model)[:100]
+            if label in labels_taken:
+                errors.append(f"line {number}: label {label!r} is already used by a candidate")
+            labels_taken.add(label)
+            new_candidates[model] = label
+        metrics = {
+            "latency_ms": _number(row, "latency_ms", number, errors, integer=False),
+            "ttft_ms": _number(row, "ttft_ms", number, errors, integer=False),
+            "input_tokens": _number(row, "input_tokens", number, errors, integer=True),
+            "output_tokens": _number(row, "output_tokens", number, errors, integer=True),
+            "cost_usd": _number(row, "cost_usd", number, errors, integer=False),
+        }
+        if metrics["cost_usd"] is not None:
+            # Rounded first: 999999.999999999 rounds up to the limit the column cannot hold.
+            cost = metrics["cost_usd"]
+            if cost < COST_LIMIT:
+                cost = cost.quantize(Decimal("1e-8"))
+            if cost >= COST_LIMIT:
+                errors.append(f"line {number}: cost_usd must be below 1,000,000")
+            else:
+                metrics["cost_usd"] = cost
+        for name in ("latency_ms", "ttft_ms"):
+            if metrics[name] is not None:
+                metrics[name] = float(metrics[name])
+        parsed.append((number, prompt_key, {"model": model, "text": text, **metrics}))
+    if errors:
+        raise ImportFailed(errors)
+    with transaction.atomic():
+        for model, label in new_candidates.items():
+            candidates[model] = Candidate.objects.create(study=study, label=label, model=model)
+        candidate_list = list(candidates.values())
+        terms = study_terms(
+            labels=[c.label for c in candidate_list],
+            models=[c.model for c in candidate_list],
+            versions=[c.version for c in candidate_list],
+        )
+        now = timezone.now()
+        for _, prompt_key, values in parsed:
+            scrubbed = text_scrub(values["text"], terms=terms)
+            Output.objects.update_or_create(
+                prompt_id=prompts[prompt_key],
+                candidate=candidates[values["model"]],
+                defaults={
+                    "status": Output.Status.DONE,
+                    "text": scrubbed.text,
+                    "raw_text": values["text"],
+                    **scrubbed.output_fields(),
+                    "imported": True,
+                    "latency_ms": values["latency_ms"],
+                    "ttft_ms": values["ttft_ms"],
+                    "input_tokens": values["input_tokens"],
+                    "output_tokens": values["output_tokens"],
+                    "cost_usd": values["cost_usd"],
+                    "last_error": "",
+                    "finished_at": now,
+                },
+            )
+    return len(parsed)

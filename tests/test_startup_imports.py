@@ -1,0 +1,62 @@
+"""Processes that call no provider never import LiteLLM (about 4 s of CPU at start-up)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+REPORT_LITELLM_AT_EXIT = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('litellm loaded:', 'litellm' in sys.modules))\n"
+)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_settings_urls_and_admin_do_not_import_litellm():
+    code = REPORT_LITELLM_AT_EXIT + (
+        "import django; django.setup()\n"
+        "from django.contrib import admin; admin.autodiscover()\n"
+        "from django.conf import settings\n"
+        "from django.urls import get_resolver\n"
+        "resolver = get_resolver(settings.ROOT_URLCONF)\n"
+        "resolver.url_patterns; resolver.reverse_dict\n"
+        "import config.celery\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "litellm loaded: False" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv", [["help"], ["analyze", "--help"], ["help", "analyze"], ["check"]], ids=" ".join
+)
+def test_commands_that_call_no_provider_do_not_import_litellm(argv):
+    code = REPORT_LITELLM_AT_EXIT + (
+        f"import runpy; sys.argv = ['manage.py', *{argv!r}]\n"
+        "runpy.run_path('manage.py', run_name='__main__')\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "litellm loaded: False" in result.stdout, result.stdout
+
+
+def test_generation_call_site_still_loads_litellm_configured():
+    code = (
+        "import django; django.setup()\n"
+        "from evaluations.providers.llm_loading import litellm_loaded\n"
+        "litellm = litellm_loaded()\n"
+        "assert litellm.suppress_debug_info is True\n"
+        "assert litellm.disable_hf_tokenizer_download is True\n"
+        "assert any(p['provider'] == 'demo' for p in litellm.custom_provider_map)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
