@@ -335,6 +335,7 @@ async def deployment_call_kwargs(deployment: Deployment, *, model: str) -> dict[
 def provider_keys_missing(model: str) -> list[str]:
     """LiteLLM's usual key variables for ``model``'s provider that are not set (empty for a
     provider LiteLLM does not know, such as the offline demo provider, or one needing no key)."""
+    litellm = litellm_loaded()
     provider = model.split("/", 1)[0] if "/" in model else ""
     if provider and provider not in litellm.provider_list:
         return []

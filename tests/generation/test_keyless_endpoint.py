@@ -8,7 +8,8 @@ credentials", because LiteLLM's OpenAI client refuses to send a request without 
 
 import pytest
 
-from evaluations.generation import outputs_create, outputs_generate
+from evaluations.generation.runner import outputs_generate
+from evaluations.generation.starting import outputs_create
 from evaluations.models import Output
 from tests.factories import PromptFactory
 
