@@ -1,10 +1,18 @@
-"""The provider's latency, timed from the moment the request was written.
+"""The provider's latency: from the request written to the answer's bytes received.
 
-Timing the whole ``litellm.acompletion`` call counts LiteLLM's own work before it sends the
-request (a tokenizer lookup, cost bookkeeping, a stall of a busy event loop). LiteLLM sends
-through the aiohttp session it is given (``shared_session``); that session's trace hook notes
-when the request went out on the calling task's context (``request_marks``), and
-``provider_call`` times the first token and the end of the answer from there.
+Timing the whole ``litellm.acompletion`` call counts the client's own work: LiteLLM's steps
+before it sends, and after the bytes arrived its per-chunk parsing and bookkeeping, and every
+wait of a busy event loop (other calls' LiteLLM work) before this call's bytes are even read.
+So the times are taken below LiteLLM, on the connection itself. LiteLLM sends through the
+aiohttp session it is given (``timed_session``); that session's request class
+(``TimedRequest``) hands the calling task's ``RequestMarks`` (``request_marks``) to the
+connection's protocol (``TimedResponseHandler``), which notes every arrival of the answer's
+bytes.
+
+On Linux the times are the kernel's (``TCP_INFO``: how long ago the connection last sent and
+last received data, to the millisecond), so that a loop that reads the socket late does not
+make the provider look slow; elsewhere, when the bytes were read and when the headers were
+handed to aiohttp.
 """
 
 from __future__ import annotations
@@ -13,15 +21,51 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import functools
+import socket
+import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
+
+# struct tcp_info (linux/tcp.h): 8 one-byte fields, then 32-bit fields of which the 10th is
+# tcpi_last_data_sent and the 12th tcpi_last_data_recv (milliseconds ago).
+_TCP_INFO = struct.Struct("8x12I")
+_LAST_DATA_SENT, _LAST_DATA_RECV = 9, 11
 
 
 @dataclass
 class RequestMarks:
-    sent: float | None = None
+    """One request's times, in ``time.perf_counter()`` seconds."""
+
+    sent: float | None = None  # the request's last byte sent
+    # (bytes of the answer's body received by then, when), per arrival of bytes
+    arrivals: list[tuple[int, float]] = field(default_factory=list)
+    body: aiohttp.StreamReader | None = None
+    protocol: TimedResponseHandler | None = None
+
+    def exchange_begin(self, protocol: TimedResponseHandler) -> None:
+        # A retry or redirect inside the client sends again: timed from the last send.
+        self.sent, self.arrivals, self.body, self.protocol = None, [], None, protocol
+
+    @property
+    def last_received(self) -> float | None:
+        return self.arrivals[-1][1] if self.arrivals else None
+
+    def read_so_far_received(self) -> float | None:
+        """When the last byte the client has read of the body so far had arrived: for the
+        first token, as soon as the client's parser shows it."""
+        if not self.arrivals:
+            return None
+        consumed = getattr(self.body, "_cursor", None)  # bytes handed to the reader
+        if consumed is None:
+            return self.last_received
+        for received, at in self.arrivals:
+            if received >= consumed:
+                return at
+        return self.last_received
 
 
 request_marks: contextvars.ContextVar[RequestMarks | None] = contextvars.ContextVar(
@@ -29,11 +73,71 @@ request_marks: contextvars.ContextVar[RequestMarks | None] = contextvars.Context
 )
 
 
+def _kernel_times(protocol: asyncio.BaseProtocol, now: float) -> tuple[float, float] | None:
+    """(last data sent, last data received) on the protocol's TCP connection, from the kernel."""
+    transport = getattr(protocol, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO.size)
+        info = _TCP_INFO.unpack_from(raw)
+    except (OSError, struct.error):
+        return None
+    return now - info[_LAST_DATA_SENT] / 1000, now - info[_LAST_DATA_RECV] / 1000
+
+
+class TimedResponseHandler(ResponseHandler):
+    """aiohttp's protocol for a connection, noting when the current request's answer arrives."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.marks: RequestMarks | None = None
+        self._earlier_body: aiohttp.StreamReader | None = None
+
+    def exchange_begin(self, marks: RequestMarks | None) -> None:
+        self.marks = marks
+        self._earlier_body = self._payload  # the previous answer's, on a reused connection
+        if marks is not None:
+            marks.exchange_begin(self)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        kernel = _kernel_times(self, now)
+        super().data_received(data)
+        marks = self.marks
+        if marks is None or marks.protocol is not self:
+            return
+        if kernel is not None:
+            sent, received = kernel
+            if not marks.arrivals:
+                marks.sent = sent
+        else:
+            received = now
+        if marks.body is None and self._payload is not self._earlier_body:
+            marks.body = self._payload
+        marks.arrivals.append((marks.body.total_bytes if marks.body else 0, received))
+
+
+class TimedRequest(aiohttp.ClientRequest):
+    async def send(self, conn):  # noqa: ANN001, ANN201 - aiohttp's signature
+        protocol = conn.protocol
+        if isinstance(protocol, TimedResponseHandler):
+            protocol.exchange_begin(request_marks.get())
+        return await super().send(conn)
+
+
 async def _headers_sent(session, context, params) -> None:
+    # Where the kernel's time is not to be had: when aiohttp took the request to send.
     marks = request_marks.get()
-    if marks is not None:
-        # A retry inside the client sends again: the answer is timed from the last send.
+    if marks is not None and marks.sent is None:
         marks.sent = time.perf_counter()
+
+
+class _TimedConnector(aiohttp.TCPConnector):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(TimedResponseHandler, loop=self._loop)
 
 
 _sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
@@ -50,7 +154,10 @@ def timed_session() -> aiohttp.ClientSession:
         trace.on_request_headers_sent.append(_headers_sent)
         # No connection limit of its own: the candidates' concurrency caps bound the calls.
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), trace_configs=[trace], trust_env=True
+            connector=_TimedConnector(limit=0),
+            request_class=TimedRequest,
+            trace_configs=[trace],
+            trust_env=True,
         )
         _sessions[loop] = session
     return session

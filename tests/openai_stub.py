@@ -15,10 +15,12 @@ interfere: ``stub.plan("flaky", ["429", "500", "ok"])`` makes the next three req
 - ``hang``: accept the request and never answer
 
 Every request is recorded (model, messages, stream, mode, headers) and the server tracks how many
-requests it had in flight at once (``peak_in_flight``).
+requests it had in flight at once (``peak_in_flight``) and its own service time of each answer,
+from the request read to the answer's last byte written (``service_seconds``).
 
 Run it standalone (the benchmark does) with ``python -m tests.openai_stub --latency 0.2``; it
-prints ``PORT <n>`` once listening.
+prints ``PORT <n>`` once listening, then every second a status line with the peak in flight, the
+requests served and the median service time in milliseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import threading
 import time
 from collections import defaultdict, deque
@@ -76,6 +79,7 @@ class OpenAIStub:
         self.received_headers: list[dict[str, str]] = []  # of every request, on any path
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.service_seconds: list[float] = []
         self.port = 0
         self._plans: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -115,6 +119,7 @@ class OpenAIStub:
         with self._lock:
             self.requests.clear()
             self.received_headers.clear()
+            self.service_seconds.clear()
             self._plans.clear()
             self.peak_in_flight = self.in_flight
 
@@ -179,10 +184,14 @@ class OpenAIStub:
                     headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
+                received = time.perf_counter()
                 method, path, _ = request_line.decode("latin-1").split(" ", 2)
                 with self._lock:
                     self.received_headers.append(dict(headers))
                 keep_alive = await self._respond(method, path, body, writer, headers)
+                if keep_alive:  # answered (a hanging request is closed unanswered)
+                    with self._lock:
+                        self.service_seconds.append(time.perf_counter() - received)
                 if not keep_alive or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -372,7 +381,14 @@ def main() -> None:
         while True:
             time.sleep(1)
             # The parent reads peak concurrency from here once it is done.
-            print(f"PEAK {stub.peak_in_flight} SERVED {len(stub.requests)}", flush=True)
+            with stub._lock:
+                service = list(stub.service_seconds)
+            median_ms = statistics.median(service) * 1000 if service else float("nan")
+            print(
+                f"PEAK {stub.peak_in_flight} SERVED {len(stub.requests)} "
+                f"SERVICE_MEDIAN_MS {median_ms:.1f}",
+                flush=True,
+            )
     except KeyboardInterrupt:
         stub.stop()
 
