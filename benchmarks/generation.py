@@ -62,7 +62,8 @@ class Stub:
         time.sleep(1.2)  # let it print a final status line
         self.process.terminate()
         out = self.process.communicate(timeout=10)[0]
-        peak, served, service = re.findall(r"PEAK (\d+) SERVED (\d+) SERVICE_MEDIAN_MS (\S+)", out)[-1]
+        status = r"PEAK (\d+) SERVED (\d+) SERVICE_MEDIAN_MS (\S+)"
+        peak, served, service = re.findall(status, out)[-1]
         self.service_ms = float(service)
         return int(peak), int(served)
 

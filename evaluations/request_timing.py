@@ -10,9 +10,9 @@ connection's protocol (``TimedResponseHandler``), which notes every arrival of t
 bytes.
 
 On Linux the times are the kernel's (``TCP_INFO``: how long ago the connection last sent and
-last received data, to the millisecond), so that a loop that reads the socket late does not
-make the provider look slow; elsewhere, when the bytes were read and when the headers were
-handed to aiohttp.
+last received data, in milliseconds, to the kernel's tick of 1 to 4 ms), so that a loop that
+reads the socket late does not make the provider look slow; elsewhere, when the bytes were read
+and when the headers were handed to aiohttp.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.connector import Connection
 
 # struct tcp_info (linux/tcp.h): 8 one-byte fields, then 32-bit fields of which the 10th is
 # tcpi_last_data_sent and the 12th tcpi_last_data_recv (milliseconds ago).
@@ -112,6 +113,8 @@ class TimedResponseHandler(ResponseHandler):
             sent, received = kernel
             if not marks.arrivals:
                 marks.sent = sent
+            # Each reading is rounded to the kernel's tick (1 to 4 ms): kept in order.
+            received = max(received, marks.last_received or received, marks.sent or received)
         else:
             received = now
         if marks.body is None and self._payload is not self._earlier_body:
@@ -120,7 +123,9 @@ class TimedResponseHandler(ResponseHandler):
 
 
 class TimedRequest(aiohttp.ClientRequest):
-    async def send(self, conn):  # noqa: ANN001, ANN201 - aiohttp's signature
+    """aiohttp's request, handing the calling task's marks to the connection it is sent on."""
+
+    async def send(self, conn: Connection) -> aiohttp.ClientResponse:
         protocol = conn.protocol
         if isinstance(protocol, TimedResponseHandler):
             protocol.exchange_begin(request_marks.get())
@@ -137,6 +142,8 @@ async def _headers_sent(session, context, params) -> None:
 class _TimedConnector(aiohttp.TCPConnector):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
+        # aiohttp takes no protocol class as an argument; it builds every connection's
+        # protocol with this factory (the tests of request timing fail if that changes).
         self._factory = functools.partial(TimedResponseHandler, loop=self._loop)
 
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 PROVIDER_SECONDS = 0.3
 CLIENT_STALL_SECONDS = 0.6
+KERNEL_TICK_MS = 4  # the coarsest usual (250 Hz)
 
 
 class StallBeforeSending(CustomLogger):
@@ -41,13 +42,14 @@ def test_a_stall_before_the_request_is_sent_is_not_counted(
     outputs_generate(output_ids=[output.pk])
     output.refresh_from_db()
     assert output.status == Output.Status.DONE, output.last_error
-    provider_ms = PROVIDER_SECONDS * 1000
+    # Not below the provider's delay, but for the kernel's tick (times from TCP_INFO).
+    provider_ms = PROVIDER_SECONDS * 1000 - KERNEL_TICK_MS
     assert provider_ms <= output.latency_ms < provider_ms + 250, output.latency_ms
     assert provider_ms <= output.ttft_ms <= output.latency_ms
 
 
-# Measured against the stub's own service time of the answer: the kernel's times are to the
-# millisecond, and the stub's thread waits at most a GIL switch (5 ms) to write.
+# Measured against the stub's own service time of the answer: the kernel's times are to its
+# tick (up to 4 ms), and the stub's thread waits about a GIL switch (5 ms) to write.
 TOLERANCE_MS = 25
 BUSY_SLICE_SECONDS = 0.04
 
@@ -106,4 +108,4 @@ def test_time_to_first_token_is_when_it_arrived_not_when_it_was_read(
     assert abs(output.latency_ms - service_ms) < TOLERANCE_MS, (output.latency_ms, service_ms)
     # The first piece was written after the delay, the last 200 ms later (then one more 100).
     provider_ms = PROVIDER_SECONDS * 1000
-    assert provider_ms <= output.ttft_ms < provider_ms + TOLERANCE_MS, output.ttft_ms
+    assert provider_ms - KERNEL_TICK_MS <= output.ttft_ms < provider_ms + TOLERANCE_MS
