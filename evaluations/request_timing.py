@@ -35,6 +35,18 @@ from aiohttp.connector import Connection
 # tcpi_last_data_sent and the 12th tcpi_last_data_recv (milliseconds ago).
 _TCP_INFO = struct.Struct("8x12I")
 _LAST_DATA_SENT, _LAST_DATA_RECV = 9, 11
+_CLOCK_MONOTONIC_COARSE = 6  # Linux; not in the time module
+
+
+def _kernel_tick() -> float:
+    """The kernel's tick in seconds: TCP_INFO's times are counted in it."""
+    try:
+        return time.clock_getres(_CLOCK_MONOTONIC_COARSE)
+    except (AttributeError, OSError):
+        return 0.004  # the coarsest usual (250 Hz)
+
+
+_TICK = _kernel_tick()
 
 
 @dataclass
@@ -74,8 +86,9 @@ request_marks: contextvars.ContextVar[RequestMarks | None] = contextvars.Context
 )
 
 
-def _kernel_times(protocol: asyncio.BaseProtocol, now: float) -> tuple[float, float] | None:
-    """(last data sent, last data received) on the protocol's TCP connection, from the kernel."""
+def _kernel_ago(protocol: asyncio.BaseProtocol) -> tuple[float, float] | None:
+    """How long ago (seconds, counted in ticks) the protocol's TCP connection last sent and last
+    received data, from the kernel."""
     transport = getattr(protocol, "transport", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is None or not hasattr(socket, "TCP_INFO"):
@@ -85,7 +98,7 @@ def _kernel_times(protocol: asyncio.BaseProtocol, now: float) -> tuple[float, fl
         info = _TCP_INFO.unpack_from(raw)
     except (OSError, struct.error):
         return None
-    return now - info[_LAST_DATA_SENT] / 1000, now - info[_LAST_DATA_RECV] / 1000
+    return info[_LAST_DATA_SENT] / 1000, info[_LAST_DATA_RECV] / 1000
 
 
 class TimedResponseHandler(ResponseHandler):
@@ -104,19 +117,25 @@ class TimedResponseHandler(ResponseHandler):
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
-        kernel = _kernel_times(self, now)
+        kernel = _kernel_ago(self)
         super().data_received(data)
         marks = self.marks
         if marks is None or marks.protocol is not self:
             return
-        if kernel is not None:
-            sent, received = kernel
-            if not marks.arrivals:
-                marks.sent = sent
-            # Each reading is rounded to the kernel's tick (1 to 4 ms): kept in order.
-            received = max(received, marks.last_received or received, marks.sent or received)
-        else:
+        if kernel is None:
             received = now
+        else:
+            sent_ago, received_ago = kernel
+            received = now - received_ago
+            if not marks.arrivals:
+                handed = marks.sent or now  # when aiohttp had the request (``_headers_sent``)
+                if sent_ago > received_ago:
+                    # Rounded to the tick, the kernel's time may fall before that bound.
+                    marks.sent = max(now - sent_ago, handed)
+                else:  # sent and answered within one tick: our own clock says how soon
+                    marks.sent = received - min(now - handed, _TICK)
+            # Each reading is rounded to the tick: kept in order.
+            received = max(received, marks.last_received or received, marks.sent)
         if marks.body is None and self._payload is not self._earlier_body:
             marks.body = self._payload
         marks.arrivals.append((marks.body.total_bytes if marks.body else 0, received))
@@ -133,7 +152,8 @@ class TimedRequest(aiohttp.ClientRequest):
 
 
 async def _headers_sent(session, context, params) -> None:
-    # Where the kernel's time is not to be had: when aiohttp took the request to send.
+    # When aiohttp took the request to send, just before it wrote it: where the kernel's time
+    # is not to be had, the time sent; otherwise a bound on it.
     marks = request_marks.get()
     if marks is not None and marks.sent is None:
         marks.sent = time.perf_counter()

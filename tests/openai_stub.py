@@ -71,6 +71,8 @@ class OpenAIStub:
     ) -> None:
         self.latency = latency
         self.chunk_delay = chunk_delay
+        # A stream opens (headers and a role-only event) before the delay, as vLLM's does.
+        self.opens_early = False
         self.reply = reply
         self.retry_after = 1
         self.slow_seconds = 2.0
@@ -241,7 +243,8 @@ class OpenAIStub:
         if mode == "hang":
             await self._hang_release.wait()
             return False  # close the connection without an answer
-        if self.latency:
+        opens_early = self.opens_early and mode == "ok" and request.stream
+        if self.latency and not opens_early:
             await asyncio.sleep(self.latency)
         if mode == "slow":
             await asyncio.sleep(self.slow_seconds)
@@ -321,10 +324,16 @@ class OpenAIStub:
 
         words = text.split(" ")
         pieces = [" ".join(words[i : i + 8]) for i in range(0, len(words), 8)]
+        if opens_early:
+            writer.write(event(chunk({"role": "assistant", "content": ""})))
+            await writer.drain()
+            await asyncio.sleep(self.latency)
         for index, piece in enumerate(pieces):
             content = piece if index == 0 else " " + piece
             delta = (
-                {"role": "assistant", "content": content} if index == 0 else {"content": content}
+                {"role": "assistant", "content": content}
+                if index == 0 and not opens_early
+                else {"content": content}
             )
             writer.write(event(chunk(delta)))
             await writer.drain()

@@ -109,3 +109,15 @@ def test_time_to_first_token_is_when_it_arrived_not_when_it_was_read(
     # The first piece was written after the delay, the last 200 ms later (then one more 100).
     provider_ms = PROVIDER_SECONDS * 1000
     assert provider_ms - KERNEL_TICK_MS <= output.ttft_ms < provider_ms + TOLERANCE_MS
+
+
+def test_time_to_first_token_is_the_first_tokens_not_the_streams_opening(
+    study, stub_candidate, openai_stub
+):
+    openai_stub.latency = PROVIDER_SECONDS
+    openai_stub.opens_early = True  # headers and a role-only event at once, the token later
+    output = generate_one_after_warm_up(study, stub_candidate(study, "opens-early"))
+    provider_ms = PROVIDER_SECONDS * 1000
+    assert provider_ms - KERNEL_TICK_MS <= output.ttft_ms < provider_ms + TOLERANCE_MS
+    service_ms = openai_stub.service_seconds[-1] * 1000
+    assert abs(output.latency_ms - service_ms) < TOLERANCE_MS, (output.latency_ms, service_ms)
