@@ -57,11 +57,14 @@ class Stub:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> tuple[int, int]:
-        """Stop it; returns (peak requests in flight, requests served)."""
+        """Stop it; returns (peak requests in flight, requests served), and keeps its median
+        service time of an answer (``service_ms``)."""
         time.sleep(1.2)  # let it print a final status line
         self.process.terminate()
         out = self.process.communicate(timeout=10)[0]
-        peak, served = re.findall(r"PEAK (\d+) SERVED (\d+)", out)[-1]
+        status = r"PEAK (\d+) SERVED (\d+) SERVICE_MEDIAN_MS (\S+)"
+        peak, served, service = re.findall(status, out)[-1]
+        self.service_ms = float(service)
         return int(peak), int(served)
 
 

@@ -15,10 +15,12 @@ interfere: ``stub.plan("flaky", ["429", "500", "ok"])`` makes the next three req
 - ``hang``: accept the request and never answer
 
 Every request is recorded (model, messages, stream, mode, headers) and the server tracks how many
-requests it had in flight at once (``peak_in_flight``).
+requests it had in flight at once (``peak_in_flight``) and its own service time of each answer,
+from the request read to the answer's last byte written (``service_seconds``).
 
 Run it standalone (the benchmark does) with ``python -m tests.openai_stub --latency 0.2``; it
-prints ``PORT <n>`` once listening.
+prints ``PORT <n>`` once listening, then every second a status line with the peak in flight, the
+requests served and the median service time in milliseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import threading
 import time
 from collections import defaultdict, deque
@@ -68,6 +71,8 @@ class OpenAIStub:
     ) -> None:
         self.latency = latency
         self.chunk_delay = chunk_delay
+        # A stream opens (headers and a role-only event) before the delay, as vLLM's does.
+        self.opens_early = False
         self.reply = reply
         self.retry_after = 1
         self.slow_seconds = 2.0
@@ -76,6 +81,7 @@ class OpenAIStub:
         self.received_headers: list[dict[str, str]] = []  # of every request, on any path
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.service_seconds: list[float] = []
         self.port = 0
         self._plans: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -115,6 +121,7 @@ class OpenAIStub:
         with self._lock:
             self.requests.clear()
             self.received_headers.clear()
+            self.service_seconds.clear()
             self._plans.clear()
             self.peak_in_flight = self.in_flight
 
@@ -179,10 +186,14 @@ class OpenAIStub:
                     headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
+                received = time.perf_counter()
                 method, path, _ = request_line.decode("latin-1").split(" ", 2)
                 with self._lock:
                     self.received_headers.append(dict(headers))
                 keep_alive = await self._respond(method, path, body, writer, headers)
+                if keep_alive:  # answered (a hanging request is closed unanswered)
+                    with self._lock:
+                        self.service_seconds.append(time.perf_counter() - received)
                 if not keep_alive or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -232,7 +243,8 @@ class OpenAIStub:
         if mode == "hang":
             await self._hang_release.wait()
             return False  # close the connection without an answer
-        if self.latency:
+        opens_early = self.opens_early and mode == "ok" and request.stream
+        if self.latency and not opens_early:
             await asyncio.sleep(self.latency)
         if mode == "slow":
             await asyncio.sleep(self.slow_seconds)
@@ -312,10 +324,16 @@ class OpenAIStub:
 
         words = text.split(" ")
         pieces = [" ".join(words[i : i + 8]) for i in range(0, len(words), 8)]
+        if opens_early:
+            writer.write(event(chunk({"role": "assistant", "content": ""})))
+            await writer.drain()
+            await asyncio.sleep(self.latency)
         for index, piece in enumerate(pieces):
             content = piece if index == 0 else " " + piece
             delta = (
-                {"role": "assistant", "content": content} if index == 0 else {"content": content}
+                {"role": "assistant", "content": content}
+                if index == 0 and not opens_early
+                else {"content": content}
             )
             writer.write(event(chunk(delta)))
             await writer.drain()
@@ -372,7 +390,14 @@ def main() -> None:
         while True:
             time.sleep(1)
             # The parent reads peak concurrency from here once it is done.
-            print(f"PEAK {stub.peak_in_flight} SERVED {len(stub.requests)}", flush=True)
+            with stub._lock:
+                service = list(stub.service_seconds)
+            median_ms = statistics.median(service) * 1000 if service else float("nan")
+            print(
+                f"PEAK {stub.peak_in_flight} SERVED {len(stub.requests)} "
+                f"SERVICE_MEDIAN_MS {median_ms:.1f}",
+                flush=True,
+            )
     except KeyboardInterrupt:
         stub.stop()
 

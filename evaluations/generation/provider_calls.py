@@ -103,14 +103,15 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
                 content = choice.delta.content if choice.delta else None
                 if content:
                     if ttft is None:
-                        ttft = (time.perf_counter() - (marks.sent or start)) * 1000
+                        arrived = marks.read_so_far_received() or time.perf_counter()
+                        ttft = (arrived - (marks.sent or start)) * 1000
                     parts.append(content)
             chunk_usage = getattr(chunk, "usage", None)
             if chunk_usage:
                 usage = chunk_usage
-    # From the request written when the call went through our session (a custom provider,
-    # like the demo's, sends nothing: from the call).
-    latency = (time.perf_counter() - (marks.sent or start)) * 1000
+    # From the request written to the answer's last byte received, when the call went through
+    # our session (a custom provider, like the demo's, sends nothing: the call's own time).
+    latency = ((marks.last_received or time.perf_counter()) - (marks.sent or start)) * 1000
     text = "".join(parts)
     if not text.strip():
         raise EmptyAnswer("the provider returned no text")

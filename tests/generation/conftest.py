@@ -19,6 +19,7 @@ def openai_stub(openai_stub_server, monkeypatch):
     stub.latency = 0.0
     stub.retry_after = 1
     stub.slow_seconds = 2.0
+    stub.opens_early = False
     stub.served_as.clear()
     monkeypatch.setenv("STUB_API_KEY", "sk-stub")
     yield stub
