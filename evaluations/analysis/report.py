@@ -23,6 +23,7 @@ from .bradley_terry import (
 from .clustered import (
     POPULATION,
     cluster_bootstrap_counts,
+    cluster_cells,
     cluster_resolve,
     clustered_covariance,
 )
@@ -719,11 +720,12 @@ def _cluster_bootstrap(
     if cluster in ("prompt", "both"):
         dims.append(_prompts(votes)[in_v])
     rng = np.random.default_rng(seed)
+    cells = cluster_cells(cell_of_vote, len(ca), dims)
     thetas = []
     degenerate = 0
     for start in range(0, rounds, 50):
         size = min(50, rounds - start)
-        counts = cluster_bootstrap_counts(rng, size, cell_of_vote, len(ca), dims)
+        counts = cluster_bootstrap_counts(rng, size, cells)
         thetas.append(refit_bradley_terry(ca, cb, cy, counts, m, fit))
         degenerate += int(((counts @ membership) == 0).any(axis=1).sum())
     return np.vstack(thetas), degenerate
