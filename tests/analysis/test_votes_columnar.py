@@ -125,8 +125,10 @@ def csv_texts(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 9)) == 0:
         # Hand-made damage: a stray quote, a blank line, a cut, spaces.
         cut = draw(st.integers(0, len(text)))
-        text = text[:cut] + draw(st.sampled_from(['"', "\n", "\n\n", " ", ",", 'x"y', '""'])) + (
-            text[cut:]
+        text = (
+            text[:cut]
+            + draw(st.sampled_from(['"', "\n", "\n\n", " ", ",", 'x"y', '""']))
+            + (text[cut:])
         )
     return text
 
@@ -184,6 +186,17 @@ def test_an_ordinary_export_takes_the_columnar_path() -> None:
     assert fast.items == ["q1/1", "q1/2", "q2"] and fast.prompts == ["q1", "q2"]
     assert fast.categories == ["math, hard", "chat"]
     assert list(fast.features) == ["length", "headers"]
+
+
+def test_an_ordinary_csv_file_is_read_without_the_row_reader(tmp_path: Path, monkeypatch) -> None:
+    def row_by_row(*args, **kwargs):
+        raise AssertionError("the row-by-row reader was used for a valid CSV file")
+
+    monkeypatch.setattr(VoteArrays, "from_rows", classmethod(row_by_row))
+    path = tmp_path / "votes.csv"
+    path.write_text("model_a,model_b,winner\n" + "x,y,model_a\ny,z,tie\n" * 500)
+    votes = votes_read(path)
+    assert len(votes) == 1000 and votes.models == ["x", "y", "z"]
 
 
 def test_a_bad_value_deep_in_a_large_file_is_reported_at_its_line(tmp_path: Path) -> None:
