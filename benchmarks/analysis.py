@@ -1,6 +1,13 @@
 """Benchmark: this module against a reference implementation of Chatbot Arena's method.
 
 Prints figures; not a timed test. Run: .venv/bin/python benchmarks/analysis.py [--votes N]
+[--only core|end-to-end] [--repeat R]
+
+End to end: the same votes written as a battle-format CSV file (model_a, model_b, winner), then
+`manage.py analyze FILE --bootstrap 1000 --seed 0` timed as a subprocess beside the reference
+pipeline as a subprocess (Python start-up, pandas read_csv, the counts, the L-BFGS-B fit and
+its 1000-round bootstrap: FastChat's `elo_analysis.py` reads battles with pandas), alternated
+R times, with the start-up of `manage.py analyze --help` on its own.
 
 Data: synthetic votes over 100 models, ~20% ties, stored as integer codes. The reference is
 Chatbot Arena's current Bradley-Terry (FastChat `rating_systems.py`): unique (a, b, outcome)
@@ -11,9 +18,13 @@ on multinomially resampled counts, one fit per round, single process.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +40,8 @@ import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from evaluations.analysis import (  # noqa: E402
     ELO_SCALE,
@@ -149,11 +161,113 @@ def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def votes_write_csv(path: Path, a: np.ndarray, b: np.ndarray, outcome: np.ndarray) -> None:
+    names = np.array([f"model-{k:03d}" for k in range(max(a.max(), b.max()) + 1)])
+    winners = np.array(["model_a", "model_b", "tie"])
+    with path.open("w") as out:
+        out.write("model_a,model_b,winner\n")
+        out.write(
+            "\n".join(
+                f"{x},{y},{w}" for x, y, w in zip(names[a], names[b], winners[outcome], strict=True)
+            )
+        )
+        out.write("\n")
+
+
+def reference_pipeline(path: str, rounds: int) -> None:
+    """The reference end to end, in its own process: read the file with pandas, then Chatbot
+    Arena's counts, fit and bootstrap. Prints the point ratings as JSON."""
+    import pandas as pd
+
+    battles = pd.read_csv(path, dtype=str, keep_default_na=False)
+    models, codes = np.unique(
+        np.concatenate([battles["model_a"].to_numpy(), battles["model_b"].to_numpy()]),
+        return_inverse=True,
+    )
+    n = len(battles)
+    outcome = battles["winner"].map({"model_a": 0, "model_b": 1, "tie": 2}).to_numpy()
+    m = len(models)
+    matchups, outcomes, weights = reference_preprocess(codes[:n], codes[n:], outcome, m)
+    ratings = reference_fit(matchups, outcomes, weights, m)
+    reference_bootstrap(matchups, outcomes, weights, m, rounds, n)
+    print(json.dumps(dict(zip(models.tolist(), ratings.tolist(), strict=True))))
+
+
+def run_timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system of the child and its threads) and stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, done.stdout
+
+
+def end_to_end(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, repeat: int) -> None:
+    rounds = 1000
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "votes.csv"
+        votes_write_csv(path, a, b, outcome)
+        print(
+            f"\nend to end on {path.stat().st_size / 1e6:.0f} MB of CSV, {rounds} bootstrap "
+            f"rounds, each command a fresh process, alternated {repeat} times (wall / CPU s)"
+        )
+        ours_cmd = [python, "manage.py", "analyze", str(path), "--bootstrap", str(rounds)]
+        ours_cmd += ["--seed", "0"]
+        ref_cmd = [python, __file__, "--reference-pipeline", str(path), "--rounds", str(rounds)]
+        help_cmd = [python, "manage.py", "analyze", "--help"]
+        times: dict[str, list[tuple[float, float]]] = {"ours": [], "reference": [], "help": []}
+        for _ in range(repeat):
+            wall, cpu, out_ours = run_timed(ours_cmd)
+            times["ours"].append((wall, cpu))
+            wall, cpu, out_ref = run_timed(ref_cmd)
+            times["reference"].append((wall, cpu))
+            wall, cpu, _ = run_timed(help_cmd)
+            times["help"].append((wall, cpu))
+        median = {
+            k: tuple(statistics.median(x[i] for x in v) for i in (0, 1)) for k, v in times.items()
+        }
+        print(
+            f"  manage.py analyze (end to end):  {median['ours'][0]:7.2f} / "
+            f"{median['ours'][1]:6.2f}"
+        )
+        print(
+            f"  reference pipeline (end to end): {median['reference'][0]:7.2f} / "
+            f"{median['reference'][1]:6.2f}"
+        )
+        print(
+            f"  ratio ours / reference:          {median['ours'][0] / median['reference'][0]:7.3f}"
+            f" / {median['ours'][1] / median['reference'][1]:6.3f}   (target at most 0.15)"
+        )
+        startup = median["help"]
+        print(
+            f"  of which start-up (manage.py analyze --help): {startup[0]:.2f} / {startup[1]:.2f};"
+            " without it the ratio is "
+            f"{(median['ours'][0] - startup[0]) / median['reference'][0]:.3f}"
+        )
+        document = json.loads(out_ours)
+        ours = {row["model"]: row["rating"] for row in document["models"]}
+        reference = json.loads(out_ref)
+        print(
+            "  point ratings, manage.py analyze vs the reference, max |difference| (Elo): "
+            f"{max(abs(ours[k] - reference[k]) for k in reference):.5f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--only", choices=["core", "end-to-end"], default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference-pipeline", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=1000, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reference_pipeline:
+        reference_pipeline(args.reference_pipeline, args.rounds)
+        return
     m = args.models
     a, b, outcome = votes_simulate(args.votes, m, seed=1)
     print(
@@ -161,6 +275,10 @@ def main() -> None:
         f"codes {a.dtype}/{outcome.dtype}; {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} (other work on the machine slows both sides)"
     )
+    if args.only != "core":
+        end_to_end(a, b, outcome, args.repeat)
+    if args.only == "end-to-end":
+        return
 
     t_count, _ = timed(lambda: pair_counts(a, b, outcome, m), 7)
     print(f"one pass over the votes into counts:            {t_count * 1e3:8.1f} ms")

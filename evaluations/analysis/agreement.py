@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-Z95 = float(stats.norm.ppf(0.975))
+from .distributions import norm_ppf, norm_sf
+
+Z95 = float(norm_ppf(0.975))
 
 
 def cohen_kappa(table: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
@@ -59,7 +60,7 @@ def cohen_kappa(table: np.ndarray, weights: np.ndarray | None = None) -> dict[st
         "ci_high": float(kappa + Z95 * se),
         "se_h0": se0,
         "z": float(z),
-        "p_value": float(2 * stats.norm.sf(abs(z))) if se0 > 0 else float("nan"),
+        "p_value": float(2 * norm_sf(abs(z))) if se0 > 0 else float("nan"),
         "n": n,
     }
 
@@ -106,7 +107,7 @@ def fleiss_kappa(counts: np.ndarray) -> dict[str, Any]:
         "kappa": float(kappa),
         "se_h0": se0,
         "z": float(kappa / se0),
-        "p_value": float(2 * stats.norm.sf(abs(kappa / se0))),
+        "p_value": float(2 * norm_sf(abs(kappa / se0))),
         "items": items,
         "p_bar": p_bar,
         "p_e": p_e,

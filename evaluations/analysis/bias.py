@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .bradley_terry import (
     DEGENERATE_PRIOR_PRECISION,
@@ -14,9 +13,10 @@ from .bradley_terry import (
     comparison_structure,
     fit_bradley_terry_covariates,
 )
+from .distributions import norm_ppf
 from .votes import A_WINS, B_WINS, TIE
 
-Z95 = float(stats.norm.ppf(0.975))
+Z95 = float(norm_ppf(0.975))
 LENGTH_BINS = np.array([-1.0, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 1.0])
 # Beyond this many logits (about 2,600 Elo) a "maximum-likelihood" parameter is Newton walking
 # off to infinity on separated data, not an estimate.
@@ -110,7 +110,9 @@ def position_bias(
     if n == 0:
         result["message"] = "no decisive vote with a known side"
         return result
-    test = stats.binomtest(k, n, 0.5)
+    from scipy.stats import binomtest  # only here: scipy.stats is slow to import
+
+    test = binomtest(k, n, 0.5)
     ci = test.proportion_ci(0.95)
     result.update(
         {"left_win_share": k / n, "ci_low": ci.low, "ci_high": ci.high, "p_value": test.pvalue}
@@ -175,7 +177,9 @@ def length_bias(
     longer_won = ((out == A_WINS) & (rel > 0)) | ((out == B_WINS) & (rel < 0))
     n, k = int(decisive.sum()), int((longer_won & decisive).sum())
     if n:
-        test = stats.binomtest(k, n, 0.5)
+        from scipy.stats import binomtest  # only here: scipy.stats is slow to import
+
+        test = binomtest(k, n, 0.5)
         result.update(
             {
                 "decisive_votes_with_different_lengths": n,

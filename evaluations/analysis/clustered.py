@@ -150,32 +150,55 @@ def clustered_covariance(
     )
 
 
+@dataclass(frozen=True)
+class ClusterCells:
+    """The votes of a cluster bootstrap, aggregated once: how many votes each combination of
+    clusters (one per dimension) has in each cell. Resampling clusters reweights whole groups,
+    so the counts are the same whether the weights multiply votes or these groups."""
+
+    n_cells: int
+    n_clusters: list[int]  # per dimension
+    group_clusters: list[np.ndarray]  # per dimension: the cluster of each group
+    to_cell: sparse.csr_matrix  # groups x cells, the votes of each group in each cell
+
+
+def cluster_cells(
+    cell_of_vote: np.ndarray, n_cells: int, clusters: list[np.ndarray]
+) -> ClusterCells:
+    """Group the votes by (cluster in each dimension, cell)."""
+    codes, sizes = [], []
+    for cluster in clusters:
+        _, code = np.unique(cluster, return_inverse=True)
+        codes.append(code.astype(np.int64))
+        sizes.append(int(code.max()) + 1)
+    key = np.zeros(len(cell_of_vote), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key = key * size + code
+    groups, group_of_vote = np.unique(key, return_inverse=True)
+    group_clusters = []
+    rest = groups
+    for size in reversed(sizes):
+        group_clusters.insert(0, rest % size)
+        rest = rest // size
+    to_cell = sparse.csr_matrix(
+        (np.ones(len(cell_of_vote)), (group_of_vote, cell_of_vote)),
+        shape=(len(groups), n_cells),
+    )
+    return ClusterCells(
+        n_cells=n_cells, n_clusters=sizes, group_clusters=group_clusters, to_cell=to_cell
+    )
+
+
 def cluster_bootstrap_counts(
-    rng: np.random.Generator,
-    rounds: int,
-    cell_of_vote: np.ndarray,
-    n_cells: int,
-    clusters: list[np.ndarray],
+    rng: np.random.Generator, rounds: int, cells: ClusterCells
 ) -> np.ndarray:
     """(rounds x cells) vote counts from resampling whole clusters with replacement.
 
     One clustering: each cluster's votes count as often as the cluster was drawn. Two
     clusterings (rater, prompt): the pigeonhole bootstrap (Owen 2007), a vote weighing its
     rater's draw count times its prompt's."""
-    weights = []
-    codes = []
-    for cluster in clusters:
-        _, code = np.unique(cluster, return_inverse=True)
-        g = int(code.max()) + 1
-        weights.append(rng.multinomial(g, np.full(g, 1.0 / g), size=rounds).astype(np.float64))
-        codes.append(code)
-    n = len(cell_of_vote)
-    to_cell = sparse.csr_matrix((np.ones(n), (np.arange(n), cell_of_vote)), shape=(n, n_cells))
-    if len(clusters) == 1:
-        g = weights[0].shape[1]
-        cluster_cells = sparse.csr_matrix(
-            (np.ones(n), (codes[0], cell_of_vote)), shape=(g, n_cells)
-        )
-        return np.asarray(cluster_cells.T @ weights[0].T).T
-    vote_weight = weights[0][:, codes[0]] * weights[1][:, codes[1]]
-    return np.asarray(to_cell.T @ vote_weight.T).T
+    group_weight = np.ones((rounds, cells.to_cell.shape[0]))
+    for g, group_cluster in zip(cells.n_clusters, cells.group_clusters, strict=True):
+        drawn = rng.multinomial(g, np.full(g, 1.0 / g), size=rounds).astype(np.float64)
+        group_weight *= drawn[:, group_cluster]
+    return np.asarray(cells.to_cell.T @ group_weight.T).T

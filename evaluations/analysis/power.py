@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy import stats
+from .distributions import norm_ppf
 
 DEFAULT_POWER = 0.8
 
@@ -36,5 +36,5 @@ def votes_needed(
             "message": "cannot be separated at any size: the estimated difference is within one "
             "standard error of zero, so the true difference may be zero",
         }
-    required = total * ((crit + float(stats.norm.ppf(power))) / z) ** 2
+    required = total * ((crit + float(norm_ppf(power))) / z) ** 2
     return {"additional_votes": int(math.ceil(max(required - total, 0)))}

@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from scipy.special import expit
 
 from .agreement import agreement_block
@@ -23,16 +22,18 @@ from .bradley_terry import (
 from .clustered import (
     POPULATION,
     cluster_bootstrap_counts,
+    cluster_cells,
     cluster_resolve,
     clustered_covariance,
 )
 from .davidson import fit_davidson
+from .distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_sf
 from .power import DEFAULT_POWER, votes_needed
 from .sequential import MIXTURE_SCALE, anytime_p_value, confidence_sequence_halfwidth
 from .style import style_controlled_ranking
 from .votes import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, pair_counts
 
-Z95 = float(stats.norm.ppf(0.975))
+Z95 = float(norm_ppf(0.975))
 TIES_OPTIONS = ("half", "davidson")
 BOTH_BAD_OPTIONS = ("tie", "exclude")
 # Each round stores a rating per model; beyond this the percentiles gain nothing and memory
@@ -482,7 +483,7 @@ def _ranking(
                     prompt=None if _prompts(votes) is None else _prompts(votes)[in_v],
                 )
                 cov, df = robust.cov, robust.df
-                crit = float(stats.t.ppf(0.975, df))
+                crit = float(t_ppf(0.975, df))
                 interval["clusters"] = robust.clusters
                 interval["degrees_of_freedom"] = df
                 interval["small_cluster_correction"] = (
@@ -646,9 +647,9 @@ def _ranking(
                 "models": names,
                 "df": df,
                 "likelihood_ratio": lr,
-                "p_value": float(stats.chi2.sf(lr, df)),
+                "p_value": float(chi2_sf(lr, df)),
                 "robust_wald": wald,
-                "robust_wald_p_value": float(stats.chi2.sf(wald, df)),
+                "robust_wald_p_value": float(chi2_sf(wald, df)),
                 "note": (
                     "likelihood ratio against all ratings equal; with ties as half wins it is "
                     "a quasi-likelihood, so the robust (sandwich) Wald test is the calibrated "
@@ -719,11 +720,12 @@ def _cluster_bootstrap(
     if cluster in ("prompt", "both"):
         dims.append(_prompts(votes)[in_v])
     rng = np.random.default_rng(seed)
+    cells = cluster_cells(cell_of_vote, len(ca), dims)
     thetas = []
     degenerate = 0
     for start in range(0, rounds, 50):
         size = min(50, rounds - start)
-        counts = cluster_bootstrap_counts(rng, size, cell_of_vote, len(ca), dims)
+        counts = cluster_bootstrap_counts(rng, size, cells)
         thetas.append(refit_bradley_terry(ca, cb, cy, counts, m, fit))
         degenerate += int(((counts @ membership) == 0).any(axis=1).sum())
     return np.vstack(thetas), degenerate
@@ -849,7 +851,7 @@ def _pairwise(
         d_low, d_high = diff - crit * se, diff + crit * se
     with np.errstate(divide="ignore", invalid="ignore"):
         z = diff / se
-    p = 2 * stats.t.sf(np.abs(z), df) if df else 2 * stats.norm.sf(np.abs(z))
+    p = 2 * t_sf(np.abs(z), df) if df else 2 * norm_sf(np.abs(z))
     p_anytime = anytime_p_value(diff, se)
     cs = confidence_sequence_halfwidth(se)
 

@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .bradley_terry import ELO_SCALE, fit_bradley_terry_covariates
 from .clustered import clustered_covariance
+from .distributions import norm_ppf, norm_sf, t_ppf, t_sf
 
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
@@ -147,9 +147,9 @@ def style_controlled_ranking(
             prompt=None if prompt is None else prompt[known],
             covariates=z,
         )
-        cov, crit, df = cc.cov, float(stats.t.ppf(0.975, cc.df)), cc.df
+        cov, crit, df = cc.cov, float(t_ppf(0.975, cc.df)), cc.df
     else:
-        cov, crit, df = fit.cov, float(stats.norm.ppf(0.975)), None
+        cov, crit, df = fit.cov, float(norm_ppf(0.975)), None
     se_theta = np.sqrt(np.clip(np.diag(cov)[:m], 0, None)) * ELO_SCALE
     se_beta = np.sqrt(np.clip(np.diag(cov)[m:], 0, None))
     ratings = fit.ratings
@@ -171,9 +171,7 @@ def style_controlled_ranking(
             }
         )
     pvalue = (
-        2 * stats.t.sf(np.abs(fit.beta) / se_beta, df)
-        if df
-        else 2 * stats.norm.sf(np.abs(fit.beta) / se_beta)
+        2 * t_sf(np.abs(fit.beta) / se_beta, df) if df else 2 * norm_sf(np.abs(fit.beta) / se_beta)
     )
     coefficients = [
         {

@@ -294,7 +294,7 @@ class VoteArrays:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "'")
 
 
-def _formula_unquoted(value: str | None) -> str | None:
+def formula_unquoted(value: str | None) -> str | None:
     if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
         return value[1:]
     return value
@@ -314,6 +314,19 @@ def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
     stripped = text.lstrip()
     if not stripped:
         raise VoteDataError(f"{path} is empty")
+    if stripped[0] != "{":
+        # Imported here: only reading a CSV file needs pyarrow, not the web process.
+        from .votes_columnar import votes_read_columnar
+
+        votes = votes_read_columnar(text, features=features)
+        if votes is not None:
+            return votes
+    return votes_read_rows(text, features=features)
+
+
+def votes_read_rows(text: str, *, features: Sequence[str] = ()) -> VoteArrays:
+    """The row-by-row reader: the reference for what a file means and which line is at fault."""
+    stripped = text.lstrip()
     rows: list[Mapping[str, Any]] = []
     lines: list[int] = []
     if stripped[0] == "{":
@@ -340,7 +353,7 @@ def votes_read(path: str | Path, *, features: Sequence[str] = ()) -> VoteArrays:
             for row in reader:
                 if None in row:
                     raise VoteDataError("more fields than the header", reader.line_num)
-                rows.append({key: _formula_unquoted(value) for key, value in row.items()})
+                rows.append({key: formula_unquoted(value) for key, value in row.items()})
                 lines.append(reader.line_num)
         except csv.Error as exc:
             raise VoteDataError(f"not valid CSV ({exc})", reader.line_num + 1) from None
