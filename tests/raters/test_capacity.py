@@ -48,3 +48,40 @@ def test_a_vote_and_the_next_pair_take_at_most_six_queries(client, django_assert
         assert response.status_code == 200
         assert b"Vote recorded." in response.content
         assert b'name="pair"' in response.content, "the response carries the next pair"
+
+
+@pytest.mark.django_db
+def test_a_reservation_colliding_with_one_from_another_tab_takes_the_next_pair(monkeypatch):
+    from django.utils import timezone
+
+    from raters import assignment as assignment_module
+    from raters.assignment import RESERVATION_TTL
+    from raters.models import Assignment
+    from tests.raters.test_hot_path import exact_loads, stored_loads
+
+    study = study_with_pairs(n_prompts=3, n_candidates=3, votes_per_pair=2)
+    rater = join(study)
+    rank = assignment_module._rank_candidates
+    collided = []
+
+    def rank_then_collide(*, study, rater, pool):
+        ranked = rank(study=study, rater=rater, pool=pool)
+        if not collided:  # the other tab reserves the best pair between lock and insert
+            collided.append(ranked[0].pair_id)
+            Assignment.objects.create(
+                study=study,
+                pair_id=ranked[0].pair_id,
+                rater=rater,
+                left_output_id=ranked[0].output_a_id,
+                expires_at=timezone.now() + RESERVATION_TTL,
+            )
+            assignment_module.pair_load_adjust(ranked[0].pair_id, +1)
+        return ranked
+
+    monkeypatch.setattr(assignment_module, "_rank_candidates", rank_then_collide)
+
+    assignment = assignment_next(rater=rater, study=study)
+
+    assert collided and assignment is not None and assignment.pair_id != collided[0]
+    assert Assignment.objects.filter(rater=rater).count() == 2
+    assert stored_loads(study) == exact_loads(study)
