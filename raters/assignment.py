@@ -371,50 +371,27 @@ def _assign_regular(*, study: Study, rater: Rater, now: datetime) -> Assignment 
     return None
 
 
-def _reserves_in_two_statements(study: Study) -> bool:
+def _reserves_in_one_statement(study: Study) -> bool:
     # Data-modifying CTEs and SKIP LOCKED are PostgreSQL's; adaptive studies filter the
     # candidates by model pair, which the ORM path does.
     return connection.vendor == "postgresql" and not study.adaptive_assignment
 
 
-def _rank_candidates(
-    *, study: Study, rater: Rater, pool: list[reservation_sql.Candidate]
-) -> list[reservation_sql.Candidate]:
-    """_rank's order: fewest load, then the model pair this rater has seen least, then a
-    seeded per-rater order."""
-    return sorted(
-        pool,
-        key=lambda c: (
-            c.load,
-            c.seen_model_pair,
-            _stable_int("order", study.seed, rater.pk, c.pair_id),
-        ),
-    )
-
-
-def _assign_regular_in_two_statements(
+def _assign_regular_in_one_statement(
     *, study: Study, rater: Rater, now: datetime
 ) -> tuple[Assignment | None, bool]:
-    """The regular reservation of _try_reserve's first (skip-locked) round, in two round trips
-    (raters/reservation_sql.py), ranked as _rank does. Returns it with its texts, and whether
-    the study has lapsed reservations to reclaim."""
-    with transaction.atomic():
-        pool, lapsed_seen = reservation_sql.candidates_lock(
-            study=study, rater=rater, now=now, limit=CANDIDATE_POOL
-        )
-        for candidate in _rank_candidates(study=study, rater=rater, pool=pool):
-            coin = _stable_int("side", study.seed, rater.pk, candidate.pair_id) % 2
-            assignment = reservation_sql.pair_reserve_with_texts(
-                study=study,
-                rater=rater,
-                candidate=candidate,
-                coin_output_id=candidate.output_a_id if coin == 0 else candidate.output_b_id,
-                now=now,
-                expires_at=now + RESERVATION_TTL,
-            )
-            if assignment is not None:
-                return assignment, lapsed_seen
-    return None, lapsed_seen
+    """_try_reserve's first (skip-locked) round in one statement (raters/reservation_sql.py).
+    Returns the reservation with its texts, and whether lapsed reservations await reclaiming."""
+    reserved = reservation_sql.regular_pair_reserve(
+        study=study,
+        rater=rater,
+        now=now,
+        expires_at=now + RESERVATION_TTL,
+        pool_size=CANDIDATE_POOL,
+    )
+    if reserved is None:
+        return None, False
+    return reserved.assignment, reserved.lapsed_seen
 
 
 def _renew(assignment: Assignment, now: datetime) -> bool:
@@ -474,16 +451,17 @@ def assignment_next(
     if not study.is_open:
         return None
     gold_due = _gold_due(study=study, rater=rater)
-    if not gold_due and _reserves_in_two_statements(study):
-        assignment, lapsed_seen = _assign_regular_in_two_statements(
+    if not gold_due and _reserves_in_one_statement(study):
+        assignment, lapsed_seen = _assign_regular_in_one_statement(
             study=study, rater=rater, now=now
         )
         if lapsed_seen:
             assignments_reclaim_lapsed(study=study, now=now)
         if assignment is not None:
             return assignment
-        # Nothing free in the first pool: the general path below waits for a locked pair,
-        # reclaims lapsed places first and repairs stale loads.
+        # Nothing free in the first pool, or its best pair was reserved by another tab of
+        # theirs meanwhile: the general path below reclaims lapsed places, waits for a locked
+        # pair and repairs stale loads.
     assignments_reclaim_lapsed(study=study, now=now)
     assignment = None
     if gold_due:

@@ -50,38 +50,55 @@ def test_a_vote_and_the_next_pair_take_at_most_six_queries(client, django_assert
         assert b'name="pair"' in response.content, "the response carries the next pair"
 
 
-@pytest.mark.django_db
-def test_a_reservation_colliding_with_one_from_another_tab_takes_the_next_pair(monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_a_reservation_colliding_with_one_another_tab_is_committing_takes_another_pair():
+    import threading
+
+    from django.db import connection, transaction
     from django.utils import timezone
 
-    from raters import assignment as assignment_module
     from raters.assignment import RESERVATION_TTL
     from raters.models import Assignment
+    from raters.reservation_sql import regular_pair_reserve
     from tests.raters.test_hot_path import exact_loads, stored_loads
 
     study = study_with_pairs(n_prompts=3, n_candidates=3, votes_per_pair=2)
     rater = join(study)
-    rank = assignment_module._rank_candidates
-    collided = []
+    now = timezone.now()
+    with transaction.atomic():  # which pair the statement picks, then undone
+        best = regular_pair_reserve(
+            study=study, rater=rater, now=now, expires_at=now + RESERVATION_TTL, pool_size=24
+        ).assignment.pair
+        transaction.set_rollback(True)
+    inserted, release = threading.Event(), threading.Event()
 
-    def rank_then_collide(*, study, rater, pool):
-        ranked = rank(study=study, rater=rater, pool=pool)
-        if not collided:  # the other tab reserves the best pair between lock and insert
-            collided.append(ranked[0].pair_id)
-            Assignment.objects.create(
-                study=study,
-                pair_id=ranked[0].pair_id,
-                rater=rater,
-                left_output_id=ranked[0].output_a_id,
-                expires_at=timezone.now() + RESERVATION_TTL,
-            )
-            assignment_module.pair_load_adjust(ranked[0].pair_id, +1)
-        return ranked
+    def other_tab():
+        try:
+            with transaction.atomic():
+                Assignment.objects.create(
+                    study=study,
+                    pair_id=best.pk,
+                    rater=rater,
+                    left_output_id=best.output_a_id,
+                    expires_at=now + RESERVATION_TTL,
+                )
+                Pair.objects.filter(pk=best.pk).update(load=F("load") + 1)
+                inserted.set()
+                release.wait(10)
+        finally:
+            connection.close()
 
-    monkeypatch.setattr(assignment_module, "_rank_candidates", rank_then_collide)
+    from django.db.models import F
 
-    assignment = assignment_next(rater=rater, study=study)
+    from evaluations.models import Pair
 
-    assert collided and assignment is not None and assignment.pair_id != collided[0]
+    tab = threading.Thread(target=other_tab)
+    tab.start()
+    assert inserted.wait(10)
+    threading.Timer(0.5, release.set).start()  # commits while this request waits on it
+    assignment = assignment_next(rater=rater, study=study, now=now)
+    tab.join()
+
+    assert assignment is not None and assignment.pair_id != best.pk
     assert Assignment.objects.filter(rater=rater).count() == 2
     assert stored_loads(study) == exact_loads(study)
