@@ -80,7 +80,8 @@ WITH held AS MATERIALIZED (
 SELECT d.id, d.pair_id, d.left_output_id, d.state, d.output_a_id, d.output_b_id, d.prompt_id,
        d.gold_answer, d.ca, d.cb, d.holds_another, d.choice, d.time_spent_ms,
        (SELECT id FROM recorded),
-       (SELECT m.flagged FROM {membership} m WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
+       (SELECT m.flagged FROM {membership} m
+        WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
        (SELECT m.flag_reason FROM {membership} m
         WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
        ARRAY(SELECT v.time_spent_ms FROM {vote} v
