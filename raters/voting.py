@@ -119,7 +119,8 @@ def vote_record(
                     stored_reason=held.stored_reason,
                 )
             return VoteOutcome(vote=vote, created=True, holds_another=held.holds_another)
-        # Nothing was written: a repeat, a pair not theirs, skipped or lapsed, decided below.
+        # Nothing written (a repeat, a pair not theirs, skipped or lapsed), or the reservation
+        # turned VOTED but a vote was stored already: the general path below decides.
     assignment = (
         Assignment.objects.select_related("pair")
         # The pair's candidates, copied onto the vote for ranking, and whether the rater holds
