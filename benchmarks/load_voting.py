@@ -11,6 +11,13 @@ clients saw acknowledged: none may be lost, none duplicated, no pair above its t
 
     .venv/bin/python benchmarks/load_voting.py              # 200 raters, 60 s, ~20 s per pair
     .venv/bin/python benchmarks/load_voting.py --think 0 --sweep 5,10,20,40 --duration 15
+    # the same levels against the code of another commit, served alongside in the same run:
+    .venv/bin/python benchmarks/load_voting.py --think 0 --sweep 40 --reference 0ba5b38
+
+With --reference, that commit's tree (git archive, nothing in the repository changes) is served
+by a second gunicorn with the same settings, on the same database, with the same virtualenv;
+each level runs against it and then against this tree, one after the other, and a line compares
+the two: on a shared machine only the ratio means something.
 
 Needs PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432) and, for sessions and
 rate limits shared across workers, Redis (CACHE_URL, default redis://127.0.0.1:6379/7).
@@ -362,6 +369,45 @@ def report(level: int, stats: Stats, elapsed: float, check: dict[str, int]) -> b
     return ok
 
 
+def tree_export(rev: str) -> Path:
+    """The tree of a commit, unpacked in a temporary directory."""
+    target = Path(tempfile.mkdtemp(prefix="tastetest-reference-"))
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+STATIC_ROOTS: list[str] = []
+
+
+def server_start(*, root: Path, env: dict[str, str]) -> tuple[str, subprocess.Popen]:
+    static_root = tempfile.mkdtemp(prefix="tastetest-static-")
+    STATIC_ROOTS.append(static_root)
+    env = {**env, "STATIC_ROOT": static_root, "GUNICORN_BIND": f"127.0.0.1:{_free_port()}"}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "--verbosity", "0"],
+        cwd=root,
+        env=env,
+        check=True,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        cwd=root,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://{env['GUNICORN_BIND']}"
+    for _ in range(300):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/login/", timeout=1).status_code == 200:
+                return base, server
+        time.sleep(0.1)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise SystemExit(f"gunicorn ({root}) did not come up within 30 s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--raters", type=int, default=200)
@@ -377,6 +423,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="gunicorn processes (WEB_CONCURRENCY)")
     parser.add_argument("--threads", type=int, help="threads per process (GUNICORN_THREADS)")
     parser.add_argument("--database", default="tastetest_load")
+    parser.add_argument(
+        "--reference", help="a commit whose code is measured alongside, level by level"
+    )
     args = parser.parse_args()
 
     pg_url = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
@@ -385,7 +434,6 @@ def main() -> int:
     levels = [int(x) for x in args.sweep.split(",")] if args.sweep else [args.raters]
 
     _recreate_database(pg_url, args.database)
-    static_root = tempfile.mkdtemp(prefix="tastetest-static-")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -394,7 +442,6 @@ def main() -> int:
         "DEBUG": "0",
         # Plain HTTP on localhost: no TLS redirect, cookies not marked Secure.
         "SECURE": "0",
-        "STATIC_ROOT": static_root,
         "GUNICORN_ACCESS_LOG": "",
         "LOG_LEVEL": "WARNING",
     }
@@ -403,53 +450,58 @@ def main() -> int:
     if args.threads:
         env["GUNICORN_THREADS"] = str(args.threads)
     _manage("migrate", "--no-input", env=env)
-    _manage("collectstatic", "--no-input", env=env)
     _setup_django(database_url, cache_url)
 
-    port = _free_port()
-    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    trees = [("this tree", ROOT)]
+    if args.reference:
+        trees.insert(0, (f"reference {args.reference}", tree_export(args.reference)))
+    servers: list[tuple[str, str, subprocess.Popen]] = []
     all_ok = True
     try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/login/", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise SystemExit("gunicorn did not come up within 30 s")
+        for name, root in trees:
+            base, server = server_start(root=root, env=env)
+            servers.append((name, base, server))
         print(
             f"gunicorn workers={env.get('WEB_CONCURRENCY', 2 * (os.cpu_count() or 1))} "
             f"threads={env.get('GUNICORN_THREADS', 8)}, {os.cpu_count()} CPUs, "
             f"PostgreSQL {database_url.rsplit('@', 1)[-1]}, think time {args.think} s"
         )
         for level in levels:
-            seeded = study_seed(
-                raters=level,
-                prompts=args.prompts,
-                candidates=args.candidates,
-                votes_per_pair=args.votes_per_pair,
-            )
-            print(
-                f"\nstudy {seeded.study_id}: {seeded.pairs} pairs x {seeded.votes_per_pair} votes"
-            )
-            load_before = os.getloadavg()[0]
-            stats, elapsed = asyncio.run(
-                run_level(base=base, seeded=seeded, duration=args.duration, think=args.think)
-            )
-            check = votes_check(seeded=seeded, acked=stats.acked)
-            all_ok &= report(level, stats, elapsed, check)
-            print(f"  load avg   {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+            throughput = {}
+            for name, base, _ in servers:
+                seeded = study_seed(
+                    raters=level,
+                    prompts=args.prompts,
+                    candidates=args.candidates,
+                    votes_per_pair=args.votes_per_pair,
+                )
+                print(
+                    f"\n[{name}] study {seeded.study_id}: "
+                    f"{seeded.pairs} pairs x {seeded.votes_per_pair} votes"
+                )
+                load_before = os.getloadavg()[0]
+                stats, elapsed = asyncio.run(
+                    run_level(base=base, seeded=seeded, duration=args.duration, think=args.think)
+                )
+                check = votes_check(seeded=seeded, acked=stats.acked)
+                all_ok &= report(level, stats, elapsed, check)
+                print(f"  load avg   {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+                throughput[name] = len(stats.acked) / elapsed
+            if len(throughput) == 2:
+                (ref_name, ref), (_, this) = throughput.items()
+                print(
+                    f"\n== {level} raters: this tree {this:.1f} votes/s beside {ref_name} "
+                    f"{ref:.1f} votes/s: {this / ref if ref else float('nan'):.2f}x"
+                )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-        shutil.rmtree(static_root, ignore_errors=True)
+        for _, _, server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+        for _, root in trees:
+            if root != ROOT:
+                shutil.rmtree(root, ignore_errors=True)
+        for static_root in STATIC_ROOTS:
+            shutil.rmtree(static_root, ignore_errors=True)
     return 0 if all_ok else 1
 
 

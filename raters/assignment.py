@@ -39,6 +39,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from evaluations.models import Candidate, Output, Pair, Study
+from raters import reservation_sql
 from raters.models import Assignment, Rater, Vote
 
 RESERVATION_TTL = timedelta(minutes=20)
@@ -370,6 +371,29 @@ def _assign_regular(*, study: Study, rater: Rater, now: datetime) -> Assignment 
     return None
 
 
+def _reserves_in_one_statement(study: Study) -> bool:
+    # Data-modifying CTEs and SKIP LOCKED are PostgreSQL's; adaptive studies filter the
+    # candidates by model pair, which the ORM path does.
+    return connection.vendor == "postgresql" and not study.adaptive_assignment
+
+
+def _assign_regular_in_one_statement(
+    *, study: Study, rater: Rater, now: datetime
+) -> tuple[Assignment | None, bool]:
+    """_try_reserve's first (skip-locked) round in one statement (raters/reservation_sql.py).
+    Returns the reservation with its texts, and whether lapsed reservations await reclaiming."""
+    reserved = reservation_sql.regular_pair_reserve(
+        study=study,
+        rater=rater,
+        now=now,
+        expires_at=now + RESERVATION_TTL,
+        pool_size=CANDIDATE_POOL,
+    )
+    if reserved is None:
+        return None, False
+    return reserved.assignment, reserved.lapsed_seen
+
+
 def _renew(assignment: Assignment, now: datetime) -> bool:
     """Extend a lapsed reservation that still holds its place (nobody reclaimed it)."""
     return bool(
@@ -426,9 +450,21 @@ def assignment_next(
             return current
     if not study.is_open:
         return None
+    gold_due = _gold_due(study=study, rater=rater)
+    if not gold_due and _reserves_in_one_statement(study):
+        assignment, lapsed_seen = _assign_regular_in_one_statement(
+            study=study, rater=rater, now=now
+        )
+        if lapsed_seen:
+            assignments_reclaim_lapsed(study=study, now=now)
+        if assignment is not None:
+            return assignment
+        # Nothing free in the first pool, or its best pair was reserved by another tab of
+        # theirs meanwhile: the general path below reclaims lapsed places, waits for a locked
+        # pair and repairs stale loads.
     assignments_reclaim_lapsed(study=study, now=now)
     assignment = None
-    if _gold_due(study=study, rater=rater):
+    if gold_due:
         assignment = _assign_gold(study=study, rater=rater, now=now)
     if assignment is None:
         assignment = _assign_regular(study=study, rater=rater, now=now)

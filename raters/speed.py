@@ -106,13 +106,37 @@ def membership_speed_flag_update(*, rater: Rater, study: Study) -> None:
     )
     if not rows or rows[0][1] is None:
         return
-    stored_flagged, stored_reason = rows[0][1], rows[0][2]
-    times = [row[0] for row in rows]
-    speed = VoteSpeed(median_ms=statistics.median(times), votes=len(times))
+    membership_speed_flag_write(
+        rater=rater,
+        study=study,
+        times_ms=[row[0] for row in rows],
+        stored_flagged=rows[0][1],
+        stored_reason=rows[0][2],
+    )
+
+
+def speed_flag_decide(
+    *, times_ms: list[int], stored_flagged: bool, stored_reason: str
+) -> tuple[bool, str]:
+    """The flag and its reason from the latest decisive vote times (newest first) and the
+    stored flag: the gold part of the reason stands, and a hand-set flag (no reason) stays."""
+    times = times_ms[:SPEED_RECENT_VOTES]
+    speed = VoteSpeed(median_ms=statistics.median(times) if times else None, votes=len(times))
     reasons = [r for r in stored_reason.split("; ") if r.startswith(GOLD_REASON)]
     if speed_is_implausible(speed):
         reasons.append(_speed_reason(speed))
     reason = "; ".join(reasons)
-    flagged = bool(reasons) or (stored_flagged and not stored_reason)
+    return bool(reasons) or (stored_flagged and not stored_reason), reason
+
+
+def membership_speed_flag_write(
+    *, rater: Rater, study: Study, times_ms: list[int], stored_flagged: bool, stored_reason: str
+) -> None:
+    """Write the speed part of the flag, only if it changed (no query otherwise)."""
+    flagged, reason = speed_flag_decide(
+        times_ms=times_ms, stored_flagged=stored_flagged, stored_reason=stored_reason
+    )
     if (flagged, reason) != (stored_flagged, stored_reason):
-        membership.update(flagged=flagged, flag_reason=reason)
+        Membership.objects.filter(rater=rater, study=study).update(
+            flagged=flagged, flag_reason=reason
+        )

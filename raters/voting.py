@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -18,12 +18,11 @@ from evaluations.models import Pair, Study
 from raters.assignment import RESERVATION_TTL, pair_load_adjust, pair_load_exact
 from raters.gold import membership_gold_flag_update
 from raters.models import Assignment, Rater, Vote
-from raters.speed import membership_speed_flag_update
+from raters.speed import membership_speed_flag_update, membership_speed_flag_write
+from raters.vote_sql import TIME_SLACK_MS, held_vote_record
 
 UNDO_WINDOW = timedelta(minutes=2)
 MAX_RATIONALE_CHARS = 4000
-# A client-reported time longer than the server saw the pair is a clock or a forgery.
-TIME_SLACK_MS = 5_000
 
 
 class VoteRejected(Exception):
@@ -93,6 +92,35 @@ def vote_record(
     VoteRejected when it is theirs but cannot take a vote now.
     """
     now = now or timezone.now()
+    if (
+        connection.vendor == "postgresql"
+        and study.is_open
+        and choice_allowed(study=study, side_choice=side_choice)
+    ):
+        held = held_vote_record(
+            rater=rater,
+            study=study,
+            public_id=public_id,
+            side_choice=side_choice,
+            rationale=rationale.strip()[:MAX_RATIONALE_CHARS],
+            time_spent_ms=time_spent_ms,
+            now=now,
+        )
+        if held is not None and held.vote is not None:
+            vote = held.vote
+            if held.is_gold:
+                membership_gold_flag_update(rater=rater, study=study)
+            elif vote.choice in (Vote.Choice.A, Vote.Choice.B) and held.stored_flagged is not None:
+                membership_speed_flag_write(
+                    rater=rater,
+                    study=study,
+                    times_ms=[vote.time_spent_ms, *held.recent_times_ms],
+                    stored_flagged=held.stored_flagged,
+                    stored_reason=held.stored_reason,
+                )
+            return VoteOutcome(vote=vote, created=True, holds_another=held.holds_another)
+        # Nothing written (a repeat, a pair not theirs, skipped or lapsed), or the reservation
+        # turned VOTED but a vote was stored already: the general path below decides.
     assignment = (
         Assignment.objects.select_related("pair")
         # The pair's candidates, copied onto the vote for ranking, and whether the rater holds

@@ -227,6 +227,9 @@ def test_a_reservation_that_collides_with_one_from_another_tab_is_retried(monkey
         return ranked
 
     monkeypatch.setattr(assignment_module, "_rank", rank_then_collide)
+    # The ORM path (SQLite, adaptive studies, a first pool with nothing free); the
+    # one-statement path hands a collision to it (tests/raters/test_capacity.py).
+    monkeypatch.setattr(assignment_module, "_reserves_in_one_statement", lambda study: False)
 
     assignment = assignment_next(rater=rater, study=study)
 

@@ -1,0 +1,163 @@
+"""Recording a vote on a held reservation on PostgreSQL in one statement.
+
+raters.voting's ORM path reads the assignment, turns it into a vote in a transaction and then
+reads the rater's latest vote times for the speed flag: three round trips and a transaction.
+Here one statement does the common case: the rater's reservation of the pair (found by its
+public id) turns VOTED only if it is still RESERVED, the vote row is inserted only if that
+happened, and the same statement returns what the caller needs to decide the rest: the
+assignment's state as found, whether the rater holds another reservation, their latest decisive
+vote times (before this vote) and their stored flag. Anything else (not theirs, a repeat,
+skipped, lapsed, a lost race) writes nothing and is left to the ORM path.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from evaluations.models import Output, Pair, Study
+from raters.models import Assignment, Membership, Rater, Vote
+from raters.speed import SPEED_RECENT_VOTES
+
+# A client-reported time longer than the server saw the pair is a clock or a forgery.
+TIME_SLACK_MS = 5_000
+
+
+@dataclass(frozen=True)
+class HeldVote:
+    vote: Vote | None  # None: nothing was written (see the module's docstring)
+    state: str  # the assignment's state as found
+    holds_another: bool
+    is_gold: bool
+    recent_times_ms: list[int]  # the rater's latest decisive vote times before this vote
+    stored_flagged: bool | None  # None without a membership
+    stored_reason: str
+
+
+def _sql() -> str:
+    q = connection.ops.quote_name
+    assignment, pair = q(Assignment._meta.db_table), q(Pair._meta.db_table)
+    output, vote = q(Output._meta.db_table), q(Vote._meta.db_table)
+    membership = q(Membership._meta.db_table)
+    return f"""
+WITH held AS MATERIALIZED (
+    SELECT a.id, a.pair_id, a.left_output_id, a.state, a.shown_at,
+           p.output_a_id, p.output_b_id, p.prompt_id, p.gold_answer,
+           oa.candidate_id AS ca, ob.candidate_id AS cb,
+           GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(now)s - a.shown_at)) * 1000))::bigint AS seen_ms,
+           EXISTS (SELECT 1 FROM {assignment} x
+                   WHERE x.rater_id = %(rater)s AND x.study_id = %(study)s
+                     AND x.state = %(reserved)s AND x.id <> a.id) AS holds_another
+    FROM {assignment} a
+    JOIN {pair} p ON p.id = a.pair_id
+    JOIN {output} oa ON oa.id = p.output_a_id
+    JOIN {output} ob ON ob.id = p.output_b_id
+    WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s AND p.public_id = %(public_id)s
+), decided AS MATERIALIZED (
+    SELECT h.*,
+           CASE WHEN %(side)s IN ('tie', 'both_bad') THEN %(side)s
+                WHEN (%(side)s = 'A') = (h.left_output_id = h.output_a_id) THEN %(choice_a)s
+                ELSE %(choice_b)s END AS choice,
+           CASE WHEN %(reported)s::bigint IS NULL OR %(reported)s::bigint < 0
+                     OR %(reported)s::bigint > h.seen_ms + %(slack)s THEN h.seen_ms
+                ELSE %(reported)s::bigint END AS time_spent_ms
+    FROM held h
+), voted AS (
+    UPDATE {assignment} SET state = %(voted)s
+    FROM decided d
+    WHERE {assignment}.id = d.id AND {assignment}.state = %(reserved)s
+    RETURNING {assignment}.id
+), recorded AS (
+    INSERT INTO {vote}
+        (study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, rationale,
+         created_at, candidate_a_id, candidate_b_id, prompt_id)
+    SELECT %(study)s, d.pair_id, %(rater)s, d.choice, d.left_output_id, d.time_spent_ms,
+           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id
+    FROM decided d JOIN voted ON voted.id = d.id
+    ON CONFLICT (pair_id, rater_id) DO NOTHING
+    RETURNING id
+)
+SELECT d.id, d.pair_id, d.left_output_id, d.state, d.output_a_id, d.output_b_id, d.prompt_id,
+       d.gold_answer, d.ca, d.cb, d.holds_another, d.choice, d.time_spent_ms,
+       (SELECT id FROM recorded),
+       (SELECT m.flagged FROM {membership} m
+        WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
+       (SELECT m.flag_reason FROM {membership} m
+        WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
+       ARRAY(SELECT v.time_spent_ms FROM {vote} v
+             WHERE v.rater_id = %(rater)s AND v.study_id = %(study)s
+               AND v.choice IN (%(choice_a)s, %(choice_b)s) AND v.time_spent_ms IS NOT NULL
+             ORDER BY v.created_at DESC LIMIT %(recent)s)
+FROM decided d
+"""
+
+
+def held_vote_record(
+    *,
+    rater: Rater,
+    study: Study,
+    public_id: str,
+    side_choice: str,
+    rationale: str,
+    time_spent_ms: int | None,
+    now: datetime,
+) -> HeldVote | None:
+    """Turn the rater's held reservation of the pair into their vote, in one statement.
+
+    The caller has checked that the study is open and the choice allowed. None when the pair
+    is not assigned to the rater in this study (nothing was written).
+    """
+    params = {
+        "rater": rater.pk,
+        "study": study.pk,
+        "public_id": public_id,
+        "side": side_choice,
+        "choice_a": Vote.Choice.A.value,
+        "choice_b": Vote.Choice.B.value,
+        "reported": time_spent_ms,
+        "slack": TIME_SLACK_MS,
+        "reserved": Assignment.State.RESERVED.value,
+        "voted": Assignment.State.VOTED.value,
+        "rationale": rationale,
+        "now": now,
+        "recent": SPEED_RECENT_VOTES,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (_, pair_id, left_output_id, state, output_a_id, output_b_id, prompt_id, gold_answer) = row[:8]
+    (ca, cb, holds_another, choice, spent_ms, vote_id, flagged, reason, recent) = row[8:]
+    vote = None
+    if vote_id is not None:
+        pair = Pair.from_db(
+            connection.alias,
+            ["id", "study_id", "prompt_id", "output_a_id", "output_b_id", "gold_answer"],
+            [pair_id, study.pk, prompt_id, output_a_id, output_b_id, gold_answer],
+        )
+        vote = Vote(
+            id=vote_id,
+            study=study,
+            pair=pair,
+            rater=rater,
+            choice=choice,
+            left_output_id=left_output_id,
+            time_spent_ms=spent_ms,
+            rationale=rationale,
+            created_at=now,
+            candidate_a_id=ca,
+            candidate_b_id=cb,
+            prompt_id=prompt_id,
+        )
+        vote._state.adding = False
+        vote._state.db = connection.alias
+    return HeldVote(
+        vote=vote,
+        state=state,
+        holds_another=holds_another,
+        is_gold=gold_answer != "",
+        recent_times_ms=list(recent),
+        stored_flagged=flagged,
+        stored_reason=reason or "",
+    )
