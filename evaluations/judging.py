@@ -787,5 +787,6 @@ def study_judge_results(*, study: Study) -> dict[str, Any]:
         "ppi_all_judges": _all_judges_ppi(judges, pairs, humans, labels),
         "verdict_rule": "each pair is judged in both orders; a verdict that flips with the "
         "order counts as a tie (MT-Bench); pairs with an unparseable or failed call are left "
-        "out of the judge's ranking and agreement",
+        "out of the judge's ranking and agreement; the prediction-powered ratings (ppi) "
+        "score a pair by the mean over the orders with a verdict (a 1, tie 1/2, b 0)",
     }
