@@ -10,6 +10,8 @@ over all pairs for rating differences, which is the coverage of the win-probabil
 sqrt(p (1 - p) / reps) (for ratings and pairs, on the per-study share, so it accounts for the
 dependence between the models of one study). FWER: the share of studies with all models equal
 in which some pair's Holm-adjusted p-value is below 0.05. --full runs 1000 replications.
+--cells TEXT runs only the coverage and PPI cells whose label contains TEXT (--cells PPI: all
+the PPI cells, which run judge verdicts through the product's scoring, judging_ppi).
 """
 
 from __future__ import annotations
