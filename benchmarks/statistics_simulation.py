@@ -10,6 +10,8 @@ over all pairs for rating differences, which is the coverage of the win-probabil
 sqrt(p (1 - p) / reps) (for ratings and pairs, on the per-study share, so it accounts for the
 dependence between the models of one study). FWER: the share of studies with all models equal
 in which some pair's Holm-adjusted p-value is below 0.05. --full runs 1000 replications.
+--cells TEXT runs only the coverage and PPI cells whose label contains TEXT (--cells PPI: all
+the PPI cells, which run judge verdicts through the product's scoring, judging/ppi.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from evaluations.analysis.bradley_terry import ELO_SCALE  # noqa: E402
 from evaluations.analysis.power import votes_needed  # noqa: E402
 from evaluations.analysis.ppi import ppi_bradley_terry  # noqa: E402
 from evaluations.analysis.sequential import anytime_p_value  # noqa: E402
+from evaluations.judging.ppi import judge_pair_score  # noqa: E402
 
 Z95 = 1.959963984540054
 
@@ -241,17 +244,55 @@ def run_style(rng, reps):
     _row("style control: length coefficient", reps, cov_b)
 
 
-def run_ppi(rng, reps, agreement, n=300, big_n=6000, m=6):
-    cover, cover_h, width, width_h, eff = [], [], [], [], []
+def _judge_verdicts(rng, y, agreement, shared, call_corr):
+    """One judge's verdicts ("a"/"b") in the two presentation orders on every row.
+
+    Each call agrees with the human vote y with probability `agreement`. Calls' errors are
+    correlated `call_corr` (between the two orders and between judges alike: with probability
+    sqrt(call_corr) a call's correctness is decided by the pair's `shared` uniform draw, a pair
+    that is hard for every call, otherwise by its own draw).
+    """
+    verdicts = {}
+    for order in ("ab", "ba"):
+        draw = np.where(rng.random(len(y)) < np.sqrt(call_corr), shared, rng.random(len(y)))
+        verdicts[order] = np.where(np.where(draw < agreement, y == 1, y == 0), "a", "b")
+    return verdicts
+
+
+def _favour(verdicts, a, b, model):
+    """The judge picks `model` whenever it is in the pair, whatever it says otherwise."""
+    for order in verdicts:
+        verdicts[order] = np.where(a == model, "a", np.where(b == model, "b", verdicts[order]))
+    return verdicts
+
+
+def run_ppi(
+    rng, reps, label, agreements, *, orders=2, call_corr=0.0, favour=None, n=300, big_n=6000, m=6
+):
+    """PPI++ as the product computes it: each judge's score is judge_pair_score over the orders
+    judged (evaluations/judging/ppi.py), one column per judge, then ppi_bradley_terry."""
+    if CELLS and CELLS not in f"PPI++ {label}":
+        return
+    cover, cover_h, width, width_h, eff, weights = [], [], [], [], [], []
+    t0 = time.time()
     for _ in range(reps):
         truth = rng.normal(0, 100, m) / ELO_SCALE
         truth -= truth.mean()
         a, b = _designs(rng, n + big_n, m)
         y = (rng.random(n + big_n) < expit(truth[a] - truth[b])).astype(float)
-        f = np.where(rng.random(n + big_n) < agreement, y, 1 - y)
+        columns = []
+        shared = rng.random(n + big_n)
+        for agreement in agreements:
+            verdicts = _judge_verdicts(rng, y, agreement, shared, call_corr)
+            if favour is not None:
+                verdicts = _favour(verdicts, a, b, favour)
+            shown = list(verdicts)[:orders]
+            columns.append(
+                [judge_pair_score({o: verdicts[o][i] for o in shown}) for i in range(n + big_n)]
+            )
         human = y.copy()
         human[n:] = np.nan
-        fit = ppi_bradley_terry(a, b, f, human, m)
+        fit = ppi_bradley_terry(a, b, np.array(columns).T, human, m)
         se = np.sqrt(np.diag(fit.cov))
         se_h = np.sqrt(np.diag(fit.human_only_cov))
         cover.append(np.mean(np.abs(fit.theta - truth) <= Z95 * se))
@@ -259,14 +300,40 @@ def run_ppi(rng, reps, agreement, n=300, big_n=6000, m=6):
         width.append(se.mean())
         width_h.append(se_h.mean())
         eff.append(fit.effective_human_votes)
+        weights.append(fit.judge_weights)
     ratio = np.mean(width) / np.mean(width_h)
+    lam = "/".join(f"{w:.2f}" for w in np.mean(weights, axis=0))
     _row(
-        f"PPI++ judge agreeing {agreement:.0%}: coverage ({n} human, {big_n} judge)",
+        f"PPI++ {label}",
         reps,
         cover,
         f"humans alone {np.mean(cover_h):.3f}; width ratio {ratio:.3f} "
-        f"({1 - ratio:.0%} narrower); effective human votes {np.mean(eff):.0f}",
+        f"({1 - ratio:.0%} narrower); lambda {lam}; effective human votes {np.mean(eff):.0f}"
+        f"  {time.time() - t0:.0f}s",
     )
+
+
+def run_ppi_cells(rng, reps):
+    if CELLS and "PPI" not in CELLS:
+        return
+    print(
+        "PPI++ cells: 6 models (Elo sd 100), 300 human votes on 300 pairs and 6000 pairs judged "
+        "only (judges run on every pair, humans on a random 1/21); 'agreement' is each judge "
+        "call's agreement with the human vote; calls' errors independent unless a correlation "
+        "is given; coverage of the centred ratings; width = mean se, PPI over humans alone"
+    )
+    for agreement in (0.7, 0.8, 0.9):
+        run_ppi(rng, reps, f"1 judge {agreement:.0%}, one verdict per pair", [agreement], orders=1)
+    for agreement in (0.7, 0.8, 0.9):
+        run_ppi(rng, reps, f"1 judge {agreement:.0%}, both orders (independent)", [agreement])
+    run_ppi(rng, reps, "1 judge 80%, both orders, errors corr 0.5", [0.8], call_corr=0.5)
+    for agreement in (0.7, 0.8, 0.9):
+        run_ppi(rng, reps, f"2 judges {agreement:.0%}, both orders", [agreement, agreement])
+    run_ppi(rng, reps, "2 judges 80%, both orders, errors corr 0.3", [0.8, 0.8], call_corr=0.3)
+    run_ppi(rng, reps, "useless judge (50%), both orders", [0.5])
+    run_ppi(rng, reps, "adversarial judge (20%), both orders", [0.2])
+    run_ppi(rng, reps, "judge 80% that always picks model 0", [0.8], favour=0)
+    run_ppi(rng, reps, "2 judges: 80% + useless", [0.8, 0.5])
 
 
 def run_sequential(rng, reps, m=5, n_max=2000, step=25, start=100):
@@ -369,18 +436,20 @@ def main() -> None:
     run_coverage(
         rng, reps, "sparse: 20 models, 30% of pairs, 200 votes", none, m=20, n=200, sparse=0.3
     )
-    run_ties(rng, reps, "half", "half")
-    run_ties(rng, reps, "davidson", "half")
-    run_ties(rng, reps, "davidson", "davidson")
-    run_style(rng, reps)
-    run_fwer(rng, reps, "FWER all equal, independent, 6 models 1000 votes", none, m=6, n=1000)
-    fw = {"m": 6, "n": 1000, "raters": 10, "taste": 100.0}
-    run_fwer(rng, reps, "FWER all equal, rater taste 100 Elo 10x100, cluster none", none, **fw)
-    run_fwer(rng, reps, "FWER all equal, rater taste 100 Elo 10x100, cluster rater", rater, **fw)
-    run_sequential(rng, reps)
-    run_power(rng, reps)
-    for agreement in (0.8, 0.9):
-        run_ppi(rng, reps, agreement)
+    if not CELLS:  # --cells filters the coverage and PPI cells; the others run without it
+        run_ties(rng, reps, "half", "half")
+        run_ties(rng, reps, "davidson", "half")
+        run_ties(rng, reps, "davidson", "davidson")
+        run_style(rng, reps)
+        run_fwer(rng, reps, "FWER all equal, independent, 6 models 1000 votes", none, m=6, n=1000)
+        fw = {"m": 6, "n": 1000, "raters": 10, "taste": 100.0}
+        run_fwer(rng, reps, "FWER all equal, rater taste 100 Elo 10x100, cluster none", none, **fw)
+        run_fwer(
+            rng, reps, "FWER all equal, rater taste 100 Elo 10x100, cluster rater", rater, **fw
+        )
+        run_sequential(rng, reps)
+        run_power(rng, reps)
+    run_ppi_cells(rng, reps)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ class JudgeBlockSerializer(serializers.Serializer):
     agreement_with_humans = serializers.DictField(
         help_text="Percent agreement with and without ties; Cohen's kappa vs the majority."
     )
+    ppi = serializers.DictField(
+        help_text="Prediction-powered (PPI++) ratings: the human votes plus this judge's score "
+        "on every pair (its mean over both orders), with tuning, effective_human_votes, "
+        "width_ratio (PPI over human-only interval width) and the assumption they rest on."
+    )
     cost = serializers.DictField(help_text="USD, tokens and latency of the judge calls.")
 
 
@@ -35,6 +40,10 @@ class JudgeResultsSerializer(serializers.Serializer):
     human_votes_only_in_ranking = serializers.BooleanField()
     human_ranking = serializers.DictField()
     judges = JudgeBlockSerializer(many=True)
+    ppi_all_judges = serializers.DictField(
+        help_text="PPI++ ratings from every judge at once, one power-tuning weight per judge "
+        "(judge_weights); a message with fewer than two judges."
+    )
     verdict_rule = serializers.CharField()
 
 

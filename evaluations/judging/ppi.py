@@ -1,47 +1,98 @@
-"""A judge's verdicts plus the human votes as prediction-powered (PPI++) Bradley-Terry ratings.
+"""LLM judges' scores plus the human votes as prediction-powered (PPI++) Bradley-Terry ratings.
 
-Every pair with a judge verdict is a comparison; the pairs humans voted on carry one labelled
-row per human vote (the judge's verdict repeated beside each), the others one unlabelled row.
-The intervals are valid whatever the judge's quality, provided the pairs humans voted on are a
-random subset of the judged pairs (the study's pair assignment draws them at random).
+A judge's score for a pair is model_a's mean score (a 1, tie 1/2, b 0) over the presentation
+orders it gave a verdict in: every pair is judged in both orders, so the score is usually the
+average of two verdicts (1, 3/4, 1/2, 1/4 or 0). The average keeps what MT-Bench's combined
+verdict throws away (one order "a", the other "tie" is 3/4, not a tie), and two verdicts whose
+errors are not the same carry more information about the humans' vote than one: at 80%
+agreement per call, one verdict narrows the intervals by at most 20%, two with independent
+errors by up to 31% (evaluations/analysis/ppi.py). Several judges (or one judge model entered
+twice, as several samples) enter as one score column each, each with its own power-tuning
+weight, so a useless judge gets weight 0 and cannot widen the intervals.
+
+Every pair with a score from every judge used is a comparison; the pairs humans voted on carry
+one labelled row per human vote (the scores repeated beside each), the others one unlabelled
+row. The intervals are valid whatever the judges' quality, provided the pairs humans voted on
+are a random subset of the judged pairs (the study's pair assignment does not look at the
+judges' verdicts) and the votes are independent (not clustered by rater or prompt).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evaluations.analysis.bradley_terry import ELO_SCALE
 from evaluations.analysis.ppi import ppi_bradley_terry
 
+if TYPE_CHECKING:
+    from evaluations.models import Judge
+
 SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
 Z95 = 1.959963984540054
 
 
+def judge_pair_score(verdicts: Mapping[str, str]) -> float | None:
+    """model_a's mean score over the orders with a usable verdict ({order: verdict}); None
+    when no order has one (pending, failed or unparseable)."""
+    usable = [SCORES[v] for v in verdicts.values() if v in SCORES]
+    return sum(usable) / len(usable) if usable else None
+
+
+def judge_pair_scores(verdicts: Mapping[int, Mapping[str, str]]) -> dict[int, float]:
+    """{pair id: judge_pair_score} for one judge's {pair id: {order: verdict}}, pairs without a
+    usable verdict left out."""
+    scores = {pair_id: judge_pair_score(v) for pair_id, v in verdicts.items()}
+    return {pair_id: s for pair_id, s in scores.items() if s is not None}
+
+
+def judges_pair_scores(*, judges: Sequence[Judge]) -> dict[int, dict[int, float]]:
+    """{judge id: {pair id: judge_pair_score}} from the judges' finished calls."""
+    # Imported here so that the simulation benchmark can score verdicts without Django.
+    from evaluations.models import JudgeVote
+
+    verdicts: dict[int, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    rows = JudgeVote.objects.filter(judge__in=judges, status=JudgeVote.Status.DONE).values_list(
+        "judge_id", "pair_id", "order", "verdict"
+    )
+    for judge_id, pair_id, order, verdict in rows.iterator(chunk_size=5000):
+        verdicts[judge_id][pair_id][order] = verdict
+    return {judge.pk: judge_pair_scores(verdicts[judge.pk]) for judge in judges}
+
+
 def judge_ppi_ratings(
     *,
-    combined: dict[int, str],
+    scores: Sequence[Mapping[int, float]],
+    judge_names: Sequence[str],
     pairs: dict[int, tuple[int, int, str]],
     humans: dict[int, Counter],
     labels: dict[int, str],
 ) -> dict[str, Any]:
-    """PPI++ ratings (Elo scale) with 95% intervals, the tuning and the effective human votes."""
-    candidates = sorted({pairs[p][0] for p in combined} | {pairs[p][1] for p in combined})
+    """PPI++ ratings (Elo scale) with 95% intervals from one or more judges' pair scores, the
+    weight each judge got and the effective human votes. Only pairs every judge scored count."""
+    shared = set(pairs).intersection(*[set(s) for s in scores]) if scores else set()
+    candidates = sorted({pairs[p][0] for p in shared} | {pairs[p][1] for p in shared})
     code = {cid: k for k, cid in enumerate(candidates)}
     a, b, judge, human = [], [], [], []
-    for pair_id, verdict in sorted(combined.items()):
+    for pair_id in sorted(shared):
         cand_a, cand_b, _ = pairs[pair_id]
+        row_scores = [s[pair_id] for s in scores]
         votes = humans.get(pair_id) or Counter({None: 1})
         for choice, count in votes.items():
             a += [code[cand_a]] * count
             b += [code[cand_b]] * count
-            judge += [SCORES[verdict]] * count
+            judge += [row_scores] * count
             human += [SCORES[choice] if choice is not None else np.nan] * count
     try:
         fit = ppi_bradley_terry(
-            np.asarray(a), np.asarray(b), np.asarray(judge), np.asarray(human), len(candidates)
+            np.asarray(a, dtype=np.int64),
+            np.asarray(b, dtype=np.int64),
+            np.asarray(judge, dtype=np.float64).reshape(len(a), len(scores)),
+            np.asarray(human, dtype=np.float64),
+            len(candidates),
         )
     except (ValueError, np.linalg.LinAlgError) as exc:
         return {"message": f"prediction-powered ratings not computed: {exc}"}
@@ -50,12 +101,15 @@ def judge_ppi_ratings(
     ratings = fit.ratings
     order = np.argsort(-ratings)
     return {
-        "method": "PPI++ (Angelopoulos, Duchi and Zrnic 2023): human votes plus the judge's "
-        "verdicts on every pair, the judge's bias corrected on the pairs humans voted on",
+        "method": "PPI++ (Angelopoulos, Duchi and Zrnic 2023): human votes plus the judges' "
+        "scores on every pair (each judge's mean over both presentation orders), the judges' "
+        "bias corrected on the pairs humans voted on",
         "tuning": fit.tuning,
+        "judge_weights": dict(zip(judge_names, fit.judge_weights, strict=True)),
         "human_votes": fit.human_votes,
         "judge_only_pairs": fit.judge_only_votes,
         "effective_human_votes": fit.effective_human_votes,
+        "width_ratio": float(np.mean(se) / np.mean(se_h)) if np.mean(se_h) > 0 else None,
         "models": [
             {
                 "model": labels[candidates[i]],
@@ -68,5 +122,7 @@ def judge_ppi_ratings(
             for i in order
         ],
         "assumption": "the pairs humans voted on are a random subset of the judged pairs; "
-        "votes are treated as independent (not clustered by rater)",
+        "votes are treated as independent (not clustered by rater or prompt), so the intervals "
+        "are about these raters on these prompts; ratings are centred (average 1000), a tie "
+        "counts as half a win",
     }

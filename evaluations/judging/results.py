@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 
 from evaluations.analysis import VoteArrays, analyze, cohen_kappa
-from evaluations.judging.ppi import judge_ppi_ratings
+from evaluations.judging.ppi import judge_pair_scores, judge_ppi_ratings, judges_pair_scores
 from evaluations.judging.verdicts import LABELS
 from evaluations.models import (
     Candidate,
@@ -191,7 +191,13 @@ def _judge_block(
             "spearman_rho": _spearman(side_by_side),
         },
         "agreement_with_humans": judge_human_agreement(judge=combined, humans=humans),
-        "ppi": judge_ppi_ratings(combined=combined, pairs=pairs, humans=humans, labels=labels),
+        "ppi": judge_ppi_ratings(
+            scores=[judge_pair_scores(by_pair)],
+            judge_names=[judge.model],
+            pairs=pairs,
+            humans=humans,
+            labels=labels,
+        ),
         "cost": {
             "total_usd": float(cost) if costed else None,
             "per_pair_usd": float(cost) / len(combined) if costed and combined else None,
@@ -237,6 +243,21 @@ def _spearman(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rho": value if np.isfinite(value) else None, "models": len(both)}
 
 
+def _all_judges_ppi(
+    judges: list[Judge], pairs: dict[int, tuple[int, int, str]], humans: dict[int, Counter],
+    labels: dict[int, str],
+) -> dict[str, Any]:  # fmt: skip
+    if len(judges) < 2:
+        return {"message": "one judge or none: its own block carries the prediction-powered "
+                "ratings"}  # fmt: skip
+    scores = judges_pair_scores(judges=judges)
+    return judge_ppi_ratings(
+        scores=[scores[j.pk] for j in judges],
+        judge_names=[f"{j.model} (#{j.pk})" for j in judges],
+        pairs=pairs, humans=humans, labels=labels,
+    )  # fmt: skip
+
+
 def study_judge_results(*, study: Study) -> dict[str, Any]:
     """Each judge's ranking beside the human one, agreement with the humans, position
     consistency, progress and cost. The human ranking itself is untouched by judge votes."""
@@ -261,7 +282,9 @@ def study_judge_results(*, study: Study) -> dict[str, Any]:
             "warnings": human_document["warnings"],
         },
         "judges": [_judge_block(j, pairs, humans, labels, human_models) for j in judges],
+        "ppi_all_judges": _all_judges_ppi(judges, pairs, humans, labels),
         "verdict_rule": "each pair is judged in both orders; a verdict that flips with the "
         "order counts as a tie (MT-Bench); pairs with an unparseable or failed call are left "
-        "out of the judge's ranking and agreement",
+        "out of the judge's ranking and agreement; the prediction-powered ratings (ppi) "
+        "score a pair by the mean over the orders with a verdict (a 1, tie 1/2, b 0)",
     }
