@@ -18,6 +18,7 @@ from evaluations.admin_prompts import StudyPromptsAdminMixin
 from evaluations.admin_scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
 from evaluations.admin_search import RelatedIdSearchAdminMixin
 from evaluations.admin_tokens import TokenByUserIdAdmin  # noqa: F401 - registers it
+from evaluations.decision.views import DecisionAdminMixin
 from evaluations.forms import PromptImportForm, StudyAdminForm
 from evaluations.importing import ImportFailed, prompts_import
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
@@ -82,6 +83,7 @@ class StudyAdmin(
     OpeningAdminMixin,
     JudgingAdminMixin,
     GenerationAdminMixin,
+    DecisionAdminMixin,
     admin.ModelAdmin,
 ):
     form = StudyAdminForm
