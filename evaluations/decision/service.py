@@ -35,6 +35,11 @@ def money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+def per_request(value: Decimal) -> Decimal:
+    """A cost per request as shown: to 1e-10 USD (the monthly figures use the exact mean)."""
+    return value.quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP).normalize()
+
+
 def monthly_cost(cost_per_request: Decimal | None, volume: Decimal) -> Decimal | None:
     """The projected monthly cost: the measured mean cost per request times the volume."""
     return None if cost_per_request is None else cost_per_request * volume
@@ -112,7 +117,7 @@ def _scope_decision(
                 "p_value": None if test is None else test.get("p_value"),
                 "p_value_holm": None if test is None else test.get("p_value_holm"),
                 "non_inferior": bool(test and test["non_inferior"]),
-                "cost_per_request_usd": None if cost is None else str(cost),
+                "cost_per_request_usd": None if cost is None else format(per_request(cost), "f"),
                 "monthly_cost_usd": money(monthly),
                 "no_price": measure["no_price"],
                 "meets_latency": not latency,

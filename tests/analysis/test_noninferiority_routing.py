@@ -99,8 +99,8 @@ def test_routing_quality_by_hand():
 
 
 def test_routing_quality_without_volume_or_standard_error_is_undefined_with_a_reason():
-    assert "no category" in routing_quality(np.array([0]), np.array([0.0]), np.array([0.0]))[
-        "message"
-    ]
+    assert (
+        "no category" in routing_quality(np.array([0]), np.array([0.0]), np.array([0.0]))["message"]
+    )
     result = routing_quality(np.array([1]), np.array([-5.0]), np.array([math.nan]))
     assert result["quality"] is None and "standard error" in result["message"]
