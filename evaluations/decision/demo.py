@@ -20,7 +20,7 @@ DEMO_DECISION_SLUG = "demo-decision-simulated"
 # simulated strength (Elo) per category.
 DEMO_MODELS = [
     ("Large", "demo/thorough", "2.50", "10.00", 420, 2600, {"billing": 60, "technical": 90}),
-    ("Medium", "demo/friendly", "0.40", "1.60", 300, 1400, {"billing": 70, "technical": 0}),
+    ("Medium", "demo/friendly", "0.40", "1.60", 300, 1400, {"billing": 50, "technical": 0}),
     ("Small", "demo/concise", "0.10", "0.40", 160, 700, {"billing": -10, "technical": -120}),
 ]
 CATEGORIES = ("billing", "technical")

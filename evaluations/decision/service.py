@@ -158,7 +158,7 @@ def _scope_decision(
                 {
                     "model": m["model"],
                     "additional_votes": plan["additional_votes"],
-                    "in": name,
+                    "in": "all categories" if name == OVERALL_NAME else name,
                     "would_save_usd": money(
                         None
                         if m["_monthly"] is None or chosen is None
