@@ -159,3 +159,21 @@ def test_a_recorded_decision_is_shown_on_a_clone_with_whether_it_holds(decided_s
     recorded = decision_document(study=clone)["recorded"]
     assert recorded[0]["origin"] == "the study this re-evaluates"
     assert recorded[0]["decided_by"] == researcher.get_username()
+
+
+def test_drift_of_a_recommended_model_makes_a_recorded_decision_no_longer_hold(
+    decided_study, researcher
+):
+    from evaluations.decision.records import decision_record
+
+    _constrain(decided_study)
+    decision_record(
+        study=decided_study, user=researcher, document=decision_document(study=decided_study)
+    )
+    assert decision_document(study=decided_study)["recorded"][0]["holds"]
+    Output.objects.filter(candidate__study=decided_study, candidate__label="gamma").update(
+        served_model="openai/other", version_mismatch=True
+    )
+    entry = decision_document(study=decided_study)["recorded"][0]
+    assert not entry["holds"]
+    assert {s["scope"] for s in entry["scopes"] if s["drift"]} >= {"overall"}
