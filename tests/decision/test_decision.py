@@ -1,13 +1,14 @@
 """The decision end to end over a voted study: Decimal costs, "no price", what-ifs, the API
 against the report, bad constraints, recorded decisions on a clone."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.test import Client
 
 from evaluations.decision.constraints import ConstraintsError, constraints_from_json
 from evaluations.decision.selectors import decision_document
+from evaluations.decision.service import CENT
 from evaluations.models import Decision, Output
 from evaluations.reevaluation import study_clone
 from tests.decision.conftest import price_outputs
@@ -49,8 +50,10 @@ def test_projected_monthly_cost_is_measured_mean_cost_per_request_times_volume(d
     ]
     mean = sum(measured, Decimal(0)) / len(measured)
     beta = _model(math, "beta")
-    assert Decimal(beta["cost_per_request_usd"]) == mean.quantize(Decimal("1e-10"))
-    assert beta["monthly_cost_usd"] == str((mean * 1000).quantize(Decimal("0.01")))
+    # Shown to 1e-10 USD; the monthly cost is computed from the exact mean, then to the cent.
+    shown = mean.quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
+    assert Decimal(beta["cost_per_request_usd"]) == shown
+    assert beta["monthly_cost_usd"] == str((mean * 1000).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def test_a_model_without_a_price_says_no_price_and_is_never_chosen_for_cost(decided_study):
