@@ -146,6 +146,12 @@ class Study(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies"
     )
+    decision_constraints = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The decision page's constraints: margin, latency budget, volumes, budget, "
+        "prices, self-hosting cost (evaluations.decision.constraints).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -546,3 +552,30 @@ class ProviderConnection(models.Model):
         errors = provider_connection_errors(self)
         if errors:
             raise ValidationError(errors)
+
+
+class Decision(models.Model):
+    """A decision recorded from a study's decision page: who, when, under which constraints,
+    on which votes, and what was recommended, so that a re-evaluation can say whether it holds."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="decisions")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+    constraints = models.JSONField(default=dict)
+    votes = models.PositiveIntegerField(help_text="Votes counted in the ranking it rests on.")
+    newest_vote_id = models.PositiveBigIntegerField(
+        null=True, help_text="The newest vote it saw: later votes came after the decision."
+    )
+    recommendations = models.JSONField(
+        default=dict, help_text="Per category (and overall): the recommended candidate label."
+    )
+    document = models.JSONField(default=dict, help_text="The decision as the API gave it.")
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.study} decided {self.decided_at:%Y-%m-%d %H:%M}"

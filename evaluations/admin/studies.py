@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from evaluations.admin.connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
 from evaluations.admin.counts import sorted_columns, studies_counts, study_count_expressions
+from evaluations.admin.decision import DecisionAdminMixin
 from evaluations.admin.forms import PromptImportForm, StudyAdminForm
 from evaluations.admin.generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from evaluations.admin.judging import CandidateDriftAdminMixin, JudgingAdminMixin
@@ -82,6 +83,7 @@ class StudyAdmin(
     OpeningAdminMixin,
     JudgingAdminMixin,
     GenerationAdminMixin,
+    DecisionAdminMixin,
     admin.ModelAdmin,
 ):
     form = StudyAdminForm

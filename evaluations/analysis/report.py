@@ -864,6 +864,7 @@ def _pairwise(
             "model_b": names[b],
             "votes": int(votes[a, b]),
             "rating_difference": float(diff[k]),
+            "se": float(se[k]),
             "win_probability": float(prob(diff[k])),
             "ci_low": float(prob(d_low[k])),
             "ci_high": float(prob(d_high[k])),

@@ -210,6 +210,7 @@ class PairwiseSerializer(serializers.Serializer):
     model_b = serializers.CharField()
     votes = serializers.IntegerField()
     rating_difference = serializers.FloatField(allow_null=True)
+    se = serializers.FloatField(allow_null=True, help_text="Standard error of rating_difference.")
     win_probability = serializers.FloatField(allow_null=True, help_text="P(model_a beats model_b)")
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)

@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from evaluations.api import judge_views, root, views
+from evaluations.api.decision import DecisionApi
 from evaluations.api.permissions import IsResearcher
 from evaluations.api.serializers import OutputQuerySerializer, VoteQuerySerializer
 
@@ -34,6 +35,7 @@ urlpatterns = [
     path(f"{study}outputs/", views.OutputListApi.as_view(), name="outputs"),
     path(f"{study}judges/", judge_views.JudgeResultsApi.as_view(), name="judges"),
     path(f"{study}drift/", judge_views.DriftApi.as_view(), name="drift"),
+    path(f"{study}decision/", DecisionApi.as_view(), name="decision"),
     path(
         f"{study}compare/<int:other_id>/",
         judge_views.StudyCompareApi.as_view(),

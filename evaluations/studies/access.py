@@ -22,6 +22,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "evaluations.Pair": "study",
     "evaluations.Judge": "study",
     "evaluations.JudgeVote": "study",
+    "evaluations.Decision": "study",
     "raters.Membership": "study",
     "raters.Invite": "study",
     "raters.Vote": "study",

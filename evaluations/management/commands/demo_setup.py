@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from evaluations.decision.demo import demo_decision_setup
 from evaluations.generation.errors import GenerationError
 from evaluations.generation.starting import generation_start
 from evaluations.studies.demo import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, demo_setup
@@ -12,6 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         study = demo_setup()
+        decision_demo = demo_decision_setup(owner=study.owner)
         try:
             # Through Celery and LiteLLM like any study; the demo models run offline.
             queued = generation_start(study=study)
@@ -27,6 +29,8 @@ class Command(BaseCommand):
             f"  Admin:       {base}/admin/  (user {DEMO_ADMIN_USERNAME!r}, "
             f"password {DEMO_ADMIN_PASSWORD!r})\n"
             f"  Demo study:  {base}/admin/evaluations/study/{study.pk}/change/\n"
+            f"  A decision (simulated votes): "
+            f"{base}/admin/evaluations/study/{decision_demo.pk}/decision/\n"
             f"  Rater invite (open it to vote as a demo rater):\n"
             f"               {base}{invite_path(invite_for_demo(study=study))}\n"
         )
