@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from evaluations.api import judge_views, root, views
 from evaluations.api.permissions import IsResearcher
 from evaluations.api.serializers import OutputQuerySerializer, VoteQuerySerializer
+from evaluations.preferences import api as preferences_api
 
 app_name = "api"
 
@@ -32,6 +33,16 @@ urlpatterns = [
     path(f"{study}biases/", views.BiasApi.as_view(), name="biases"),
     path(f"{study}votes/", views.VoteListApi.as_view(), name="votes"),
     path(f"{study}outputs/", views.OutputListApi.as_view(), name="outputs"),
+    path(
+        f"{study}preferences.jsonl",
+        preferences_api.PreferenceExportApi.as_view(),
+        name="preferences-jsonl",
+    ),
+    path(
+        f"{study}preferences.zip",
+        preferences_api.PreferenceDatasetApi.as_view(),
+        name="preferences-zip",
+    ),
     path(f"{study}judges/", judge_views.JudgeResultsApi.as_view(), name="judges"),
     path(f"{study}drift/", judge_views.DriftApi.as_view(), name="drift"),
     path(
