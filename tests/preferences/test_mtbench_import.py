@@ -36,9 +36,11 @@ def test_mtbench_human_judgments_import_and_rank_as_analyze_does_on_the_file(
         # One tie fewer (the repeat) moves ratings by well under an Elo point.
         assert model["rating"] == pytest.approx(file_ratings[model["model"]], abs=1.0)
     expected = from_file["agreement"]
-    assert agreement["units_with_two_or_more_raters"] == expected[
-        "units_with_two_or_more_raters"
-    ] == 484
+    assert (
+        agreement["units_with_two_or_more_raters"]
+        == expected["units_with_two_or_more_raters"]
+        == 484
+    )
     assert expected["repeat_votes_dropped"] == 1 and agreement["repeat_votes_dropped"] == 0
     for key in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha"):
         # Equal up to the order floating-point sums are taken in.
