@@ -63,8 +63,9 @@ class VotesImported:
 
     def summary(self) -> str:
         text = (
-            f"{self.votes} votes by {self.raters} judges on {self.pairs} new pairs "
-            f"({self.candidates} new candidates, {self.prompts} new prompts)"
+            f"{_count(self.votes, 'vote')} by {_count(self.raters, 'new judge')} on "
+            f"{_count(self.pairs, 'new pair')} ({_count(self.candidates, 'new candidate')}, "
+            f"{_count(self.prompts, 'new prompt')})"
         )
         if self.repeats:
             lines = ", ".join(f"line {a} (first on line {b})" for a, b in self.repeats[:10])
@@ -74,6 +75,10 @@ class VotesImported:
                 f"judged were left out: {lines}{more}"
             )
         return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _json_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
