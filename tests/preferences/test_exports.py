@@ -185,3 +185,15 @@ def test_the_schema_documents_the_preference_exports(api):
     names = {p["name"] for p in jsonl["parameters"]}
     assert {"format", "mode", "ties", "both_bad", "min_votes", "min_agreement"} <= names
     assert "/api/v1/studies/{study_id}/preferences.zip" in schema["paths"]
+
+
+def test_another_researchers_study_is_answered_as_missing(api, researcher):
+    from tests.factories import StudyFactory
+
+    theirs = StudyFactory()
+    known_study(theirs)
+    for suffix in ("preferences.jsonl", "preferences.zip"):
+        mine = api.get(f"/api/v1/studies/{theirs.pk}/{suffix}")
+        missing = api.get(f"/api/v1/studies/{10**9}/{suffix}")
+        assert mine.status_code == missing.status_code == 404
+        assert mine.content == missing.content
