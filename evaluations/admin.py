@@ -247,7 +247,7 @@ class StudyAdmin(
 class CandidateAdmin(
     StudyScopedAdminMixin, ProviderAccessAdminMixin, CandidateDriftAdminMixin, admin.ModelAdmin
 ):
-    list_display = ["label", "model", "version", "study", "demo_model"]
+    list_display = ["label", "model", "version", "study", "demo_model", "imported"]
     list_filter = ["study"]
     search_fields = ["label", "model", "version"]
 
