@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 
 from evaluations.analysis.votes import WINNER_CODES
 from evaluations.importing import ImportFailed, _decode, _iter_jsonl, size_text
@@ -500,7 +501,10 @@ def votes_import(
             study=study, prompt__in=list(prompts.values())
         ).select_related("output_a", "output_b"):
             pairs[(pair.output_a_id, pair.output_b_id)] = pair
-        votes = []
+        new_pairs: list[Pair] = []
+        added: dict[int, int] = {}  # id(pair) -> votes added, for the pair's load
+        votes: list[Vote] = []
+        dated: list[tuple[Vote, datetime]] = []
         for b in kept:
             out_a, out_b = outputs[(b.question_id, b.model_a)], outputs[(b.question_id, b.model_b)]
             pair = pairs.get((out_a.pk, out_b.pk))
@@ -508,11 +512,12 @@ def votes_import(
             if pair is None and (out_b.pk, out_a.pk) in pairs:
                 pair, flipped = pairs[(out_b.pk, out_a.pk)], True
             if pair is None:
-                pair = Pair.objects.create(
+                pair = Pair(
                     study=study, prompt=prompts[b.question_id], output_a=out_a, output_b=out_b
                 )
                 pairs[(out_a.pk, out_b.pk)] = pair
-                report.pairs += 1
+                new_pairs.append(pair)
+            added[id(pair)] = added.get(id(pair), 0) + 1
             vote = Vote(
                 study=study,
                 pair=pair,
@@ -523,20 +528,22 @@ def votes_import(
                 candidate_b_id=pair.output_b.candidate_id,
                 prompt_id=pair.prompt_id,
             )
-            votes.append((vote, b.tstamp))
-        created = Vote.objects.bulk_create([v for v, _ in votes], batch_size=2000)
-        dated = []
-        for vote, (_, tstamp) in zip(created, votes, strict=True):
-            if tstamp is not None:
-                vote.created_at = datetime.fromtimestamp(tstamp, tz=UTC)
-                dated.append(vote)
-        Vote.objects.bulk_update(dated, ["created_at"], batch_size=2000)
-        loads: dict[int, int] = {}
-        for vote in created:
-            loads[vote.pair_id] = loads.get(vote.pair_id, 0) + 1
-        for pair in {p.pk: p for p in pairs.values()}.values():
-            if pair.pk in loads:
-                Pair.objects.filter(pk=pair.pk).update(load=pair.load + loads[pair.pk])
+            votes.append(vote)
+            if b.tstamp is not None:
+                dated.append((vote, datetime.fromtimestamp(b.tstamp, tz=UTC)))
+        for pair in new_pairs:
+            pair.load = added[id(pair)]
+        Pair.objects.bulk_create(new_pairs, batch_size=1000)
+        report.pairs = len(new_pairs)
+        fresh = {id(p) for p in new_pairs}
+        for pair in pairs.values():
+            if id(pair) not in fresh and id(pair) in added:
+                Pair.objects.filter(pk=pair.pk).update(load=F("load") + added[id(pair)])
+        created = Vote.objects.bulk_create(votes, batch_size=2000)
+        # created_at is set on insert (auto_now_add); the battles' own times are written after.
+        for vote, moment in dated:
+            vote.created_at = moment
+        Vote.objects.bulk_update([v for v, _ in dated], ["created_at"], batch_size=2000)
         report.votes = len(created)
     results_invalidate(study_id=study.pk)
     return report

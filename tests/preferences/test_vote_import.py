@@ -90,6 +90,7 @@ def test_conversations_become_prompts_answers_imported_candidates_and_external_r
     y = Output.objects.get(prompt=prompt, candidate__label="model-y")
     assert y.raw_text == HTML and y.imported and y.status == Output.Status.DONE
     pair = Pair.objects.get(study=own_study)
+    assert pair.load == 3  # the votes count towards the pair's load, as raters' votes do
     first, second, third = Vote.objects.filter(study=own_study).order_by("id")
     assert first.choice == "a" and first.left_output == pair.output_a
     # The second battle shows model-y first and prefers model-x: the pair's a, on the right.
