@@ -238,6 +238,11 @@ class Candidate(models.Model):
     )
     max_concurrency = models.PositiveSmallIntegerField(default=16)
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    imported = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Its answers and votes came from a file: it is never called for outputs.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -186,6 +186,11 @@ class StudyAdmin(
                 name="evaluations_study_import_prompts",
             ),
             path(
+                "<int:study_id>/import-votes/",
+                self.admin_site.admin_view(self.import_votes_view),
+                name="evaluations_study_import_votes",
+            ),
+            path(
                 "<int:study_id>/results/",
                 self.admin_site.admin_view(self.results_view),
                 name="evaluations_study_results",
@@ -197,6 +202,11 @@ class StudyAdmin(
         from evaluations.results.views import study_results_view
 
         return study_results_view(request, study_id, self)
+
+    def import_votes_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
+        from evaluations.admin.preferences_upload import study_import_votes_view
+
+        return study_import_votes_view(request, study_id, self)
 
     def import_prompts_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
         study = study_for_user_or_404(request.user, study_id)
@@ -239,7 +249,7 @@ class StudyAdmin(
 class CandidateAdmin(
     StudyScopedAdminMixin, ProviderAccessAdminMixin, CandidateDriftAdminMixin, admin.ModelAdmin
 ):
-    list_display = ["label", "model", "version", "study", "demo_model"]
+    list_display = ["label", "model", "version", "study", "demo_model", "imported"]
     list_filter = ["study"]
     search_fields = ["label", "model", "version"]
 

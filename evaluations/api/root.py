@@ -26,6 +26,8 @@ STUDY_ENDPOINTS = [
     "outputs",
     "outputs-csv",
     "outputs-jsonl",
+    "preferences-jsonl",
+    "preferences-zip",
     "judges",
     "drift",
 ]

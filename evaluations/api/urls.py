@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from evaluations.api import judge_views, root, views
+from evaluations.api import preferences as preferences_api
 from evaluations.api.decision import DecisionApi
 from evaluations.api.permissions import IsResearcher
 from evaluations.api.serializers import OutputQuerySerializer, VoteQuerySerializer
@@ -33,6 +34,16 @@ urlpatterns = [
     path(f"{study}biases/", views.BiasApi.as_view(), name="biases"),
     path(f"{study}votes/", views.VoteListApi.as_view(), name="votes"),
     path(f"{study}outputs/", views.OutputListApi.as_view(), name="outputs"),
+    path(
+        f"{study}preferences.jsonl",
+        preferences_api.PreferenceExportApi.as_view(),
+        name="preferences-jsonl",
+    ),
+    path(
+        f"{study}preferences.zip",
+        preferences_api.PreferenceDatasetApi.as_view(),
+        name="preferences-zip",
+    ),
     path(f"{study}judges/", judge_views.JudgeResultsApi.as_view(), name="judges"),
     path(f"{study}drift/", judge_views.DriftApi.as_view(), name="drift"),
     path(f"{study}decision/", DecisionApi.as_view(), name="decision"),

@@ -31,7 +31,9 @@ BROKER_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0
 def outputs_create(*, study: Study) -> int:
     """Create the missing Output rows, one per (prompt, candidate). Returns how many."""
     prompt_ids = list(Prompt.objects.filter(study=study).values_list("id", flat=True))
-    candidate_ids = list(Candidate.objects.filter(study=study).values_list("id", flat=True))
+    candidate_ids = list(
+        Candidate.objects.filter(study=study, imported=False).values_list("id", flat=True)
+    )
     existing = set(
         Output.objects.filter(prompt__study=study).values_list("prompt_id", "candidate_id")
     )

@@ -51,8 +51,9 @@ RATER_MATRIX: dict[str, dict[str, int | str]] = {
 }
 # Results API: researchers only; anonymous is asked to authenticate, raters are refused.
 API_EXPECTED = {"anonymous": 401, "rater": 403, "other_rater": 403, "researcher": 200}
-# Let through, then refused on the data: these two studies share no candidate to compare.
-API_OVERRIDES = {"api:compare": {"researcher": 400}}
+# Let through, then refused on the data: these two studies share no candidate to compare,
+# and the preference dataset of a study without votes would hold no record.
+API_OVERRIDES = {"api:compare": {"researcher": 400}, "api:preferences-zip": {"researcher": 400}}
 
 
 def url_patterns(
