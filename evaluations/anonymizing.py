@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from evaluations import model_names
+from evaluations.output_style import output_style_columns
 
 NEUTRAL_TOKEN = "[model]"  # noqa: S105 - a placeholder shown to raters, not a secret
 
@@ -84,7 +85,8 @@ class ScrubResult:
         return bool(self.review)
 
     def output_fields(self) -> dict:
-        """The Output fields that record this scrub (a fresh scrub is not reviewed yet)."""
+        """The Output fields that record this scrub (a fresh scrub is not reviewed yet) and the
+        style features of the scrubbed text, which is what raters see."""
         findings = [{"name": n, "action": "replaced"} for n in self.found] + [
             {"name": n, "action": "review"} for n in self.review
         ]
@@ -94,6 +96,7 @@ class ScrubResult:
             "identity_findings": findings,
             "identity_reviewed_at": None,
             "identity_reviewed_by": None,
+            **output_style_columns(self.text),
         }
 
 

@@ -14,9 +14,9 @@ from evaluations.results import (
     ResultOptions,
     candidates_stats,
     pairwise_matrix,
-    study_analysis,
     study_progress,
 )
+from evaluations.results_snapshots import results_snapshot
 
 # Landis & Koch (1977) bands for kappa.
 KAPPA_WORDS = [
@@ -89,7 +89,9 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
     if not model_admin.has_view_permission(request, study):
         raise PermissionDenied
     options = ResultOptions(exclude_flagged=request.GET.get("exclude_flagged") == "1")
-    document = study_analysis(study=study, options=options)
+    snapshot = results_snapshot(study=study, kind="analysis", options=options)
+    # Nothing computed yet (a big study's first request): the page says it is computing.
+    document = snapshot.document or {"models": []}
     progress = study_progress(study=study)
     stats = candidates_stats(study=study)
     rows = _ranking_rows(document, stats)
@@ -120,6 +122,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "progress": progress,
         "no_votes": progress["votes"] == 0,
         "document": document,
+        "snapshot": snapshot,
         "rows": rows,
         "unrated": [s for s in stats if s["label"] not in {r["model"] for r in rows}],
         "categories": categories,

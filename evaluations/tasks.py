@@ -47,3 +47,10 @@ def judging_resume_task() -> None:
 @worker_ready.connect
 def _resume_judging_on_worker_start(**kwargs: object) -> None:
     judging_resume_task.delay()
+
+
+@shared_task(ignore_result=True)
+def results_compute_task(study_id: int, kind: str, options_values: dict) -> None:
+    from evaluations.results_snapshots import results_compute
+
+    results_compute(study_id=study_id, kind=kind, options_values=options_values)
