@@ -7,8 +7,11 @@ from evaluations.analysis.style import text_style_features
 
 
 def backfill_style(apps, schema_editor):
-    """Every existing output's style features from its text, in id-ordered batches."""
+    """Every existing output's style features from its text, in id-ordered batches, each
+    written with one UPDATE ... FROM (VALUES ...) (bulk_update's CASE is quadratic)."""
     output_model = apps.get_model("evaluations", "Output")
+    connection = schema_editor.connection
+    table = connection.ops.quote_name(output_model._meta.db_table)
     columns = ["style_length", "style_headers", "style_lists", "style_bold"]
     last_id = 0
     while True:
@@ -19,14 +22,18 @@ def backfill_style(apps, schema_editor):
         )
         if not batch:
             return
-        updates = []
+        params = []
         for output_id, text in batch:
             features = text_style_features(text or "")
-            output = output_model(id=output_id)
-            for column in columns:
-                setattr(output, column, int(features[column.removeprefix("style_")]))
-            updates.append(output)
-        output_model.objects.bulk_update(updates, columns)
+            params += [output_id, *(int(features[c.removeprefix("style_")]) for c in columns)]
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)}"
+                f" FROM (VALUES {placeholders}) AS v(id, {', '.join(columns)})"
+                f" WHERE {table}.id = v.id",
+                params,
+            )
         last_id = batch[-1][0]
 
 
