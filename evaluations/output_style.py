@@ -56,13 +56,17 @@ def outputs_style_fill(outputs: Any, *, batch_size: int = 2000) -> int:
 
     Rows are read in id order in batches, so a first fill of a large study neither holds every
     text in memory nor locks the table for long."""
+    from evaluations.models import Output
+
     missing = outputs.filter(style_length__isnull=True).order_by("id")
     filled = 0
     last_id = 0
     while True:
-        batch = list(missing.filter(id__gt=last_id).values_list("id", "text")[:batch_size])
-        if not batch:
+        # Ids first: the usual answer is none, and then no text is read at all.
+        ids = list(missing.filter(id__gt=last_id).values_list("id", flat=True)[:batch_size])
+        if not ids:
             return filled
+        batch = list(Output.objects.filter(id__in=ids).order_by("id").values_list("id", "text"))
         outputs_style_write(batch)
         filled += len(batch)
         last_id = batch[-1][0]
