@@ -201,7 +201,7 @@ def results_timings(client: Client, study: Study, reference: float, repeat: int)
         )
         if _line(label, seconds, reference, response, state):
             slow.append(label)
-    for kind in ("analysis", "ranking"):
+    for kind in ("analysis", "ranking", "figures"):
         start = time.perf_counter()
         results_compute(study_id=study.pk, kind=kind, options_values=options_data(ResultOptions()))
         print(

@@ -38,7 +38,9 @@ from raters.models import Vote
 logger = logging.getLogger(__name__)
 
 CURRENT, STALE, COMPUTING = "current", "stale", "computing"
-KINDS = ("analysis", "ranking")
+# "figures": the study's progress and its candidates' cost and latency, read from every vote
+# and output, so computed like the analysis on a big study rather than in each request.
+KINDS = ("analysis", "ranking", "figures")
 # A computation that has not finished by then (its worker died) is started again on request.
 LOCK_SECONDS = 300
 WATCH_SECONDS = 600
@@ -89,10 +91,21 @@ def _votes_at_most(study: Study, limit: int) -> bool:
     return Vote.objects.filter(study=study).values("id")[: limit + 1].count() <= limit
 
 
+def study_figures(*, study: Study, options: Any = None) -> dict[str, Any]:
+    from evaluations.results import candidates_stats, study_progress
+
+    progress = study_progress(study=study)
+    return {
+        "summary": {"votes": progress["votes"]},
+        "progress": progress,
+        "candidates": candidates_stats(study=study),
+    }
+
+
 def _compute_function(kind: str) -> Any:
     from evaluations.results import study_analysis, study_ranking
 
-    return {"analysis": study_analysis, "ranking": study_ranking}[kind]
+    return {"analysis": study_analysis, "ranking": study_ranking, "figures": study_figures}[kind]
 
 
 def _snapshot(row: SnapshotRow, status: str, **fields: Any) -> ResultSnapshot:

@@ -10,13 +10,9 @@ from django.urls import reverse
 from evaluations import plots
 from evaluations.access import study_for_user_or_404
 from evaluations.models import Study
-from evaluations.results import (
-    ResultOptions,
-    candidates_stats,
-    pairwise_matrix,
-    study_progress,
-)
+from evaluations.results import ResultOptions, pairwise_matrix
 from evaluations.results_snapshots import results_snapshot
+from raters.models import Vote
 
 # Landis & Koch (1977) bands for kappa.
 KAPPA_WORDS = [
@@ -92,8 +88,12 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
     snapshot = results_snapshot(study=study, kind="analysis", options=options)
     # Nothing computed yet (a big study's first request): the page says it is computing.
     document = snapshot.document or {"models": []}
-    progress = study_progress(study=study)
-    stats = candidates_stats(study=study)
+    # Progress, cost and latency read every vote and output: a big study's come with a result
+    # too (computed at the same time), and only the vote count is read now.
+    figures = results_snapshot(study=study, kind="figures", options=ResultOptions()).document
+    progress = figures["progress"] if figures else {}
+    votes_now = Vote.objects.filter(study=study).count()
+    stats = figures["candidates"] if figures else []
     rows = _ranking_rows(document, stats)
     categories = []
     for name, block in (document.get("categories") or {}).items():
@@ -120,7 +120,8 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "study": study,
         "title": f"Results: {study}",
         "progress": progress,
-        "no_votes": progress["votes"] == 0,
+        "no_votes": votes_now == 0,
+        "votes_now": votes_now,
         "document": document,
         "snapshot": snapshot,
         "rows": rows,
