@@ -12,7 +12,6 @@ from evaluations.access import study_for_user_or_404
 from evaluations.models import Study
 from evaluations.results import ResultOptions, pairwise_matrix
 from evaluations.results_snapshots import results_snapshot
-from raters.models import Vote
 
 # Landis & Koch (1977) bands for kappa.
 KAPPA_WORDS = [
@@ -90,9 +89,9 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
     document = snapshot.document or {"models": []}
     # Progress, cost and latency read every vote and output: a big study's come with a result
     # too (computed at the same time), and only the vote count is read now.
-    figures = results_snapshot(study=study, kind="figures", options=ResultOptions()).document
+    figures_snapshot = results_snapshot(study=study, kind="figures", options=ResultOptions())
+    figures = figures_snapshot.document
     progress = figures["progress"] if figures else {}
-    votes_now = Vote.objects.filter(study=study).count()
     stats = figures["candidates"] if figures else []
     rows = _ranking_rows(document, stats)
     categories = []
@@ -120,8 +119,8 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "study": study,
         "title": f"Results: {study}",
         "progress": progress,
-        "no_votes": votes_now == 0,
-        "votes_now": votes_now,
+        "no_votes": progress.get("votes", snapshot.votes) == 0,
+        "figures_snapshot": figures_snapshot,
         "document": document,
         "snapshot": snapshot,
         "rows": rows,
