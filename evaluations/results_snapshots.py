@@ -144,6 +144,24 @@ def results_snapshot(*, study: Study, kind: str, options: Any) -> ResultSnapshot
     return ResultSnapshot(COMPUTING, **fields)
 
 
+def _charts_draw(study: Study) -> None:
+    """Draw the results page's charts of the newest results, so that the page finds them."""
+    from evaluations.results import ResultOptions
+    from evaluations.results_views import results_page_charts
+
+    figures = SnapshotRow.objects.filter(
+        study=study, kind="figures", options_token=ResultOptions().cache_token()
+    ).first()
+    if figures is None or not figures.document:
+        return
+    stats = json.loads(figures.document)["candidates"]
+    for exclude_flagged in (False, True):
+        token = ResultOptions(exclude_flagged=exclude_flagged).cache_token()
+        row = SnapshotRow.objects.filter(study=study, kind="analysis", options_token=token).first()
+        if row is not None and row.document:
+            results_page_charts(json.loads(row.document), stats)
+
+
 def options_data(options: Any) -> dict[str, Any]:
     return {**asdict(options), "exclude_raters": list(options.exclude_raters)}
 
@@ -203,6 +221,8 @@ def results_compute(*, study_id: int, kind: str, options_values: dict[str, Any])
         )
     finally:
         rows.update(computing_since=None)
+    if kind in ("analysis", "figures"):
+        _charts_draw(study)
     row = rows.first()
     watched = timezone.now() - timedelta(seconds=WATCH_SECONDS)
     if (

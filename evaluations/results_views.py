@@ -1,7 +1,10 @@
 """The staff results page of a study, in the admin: tables, SVG charts, plain-words readings."""
 
+import hashlib
+import json
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,6 +15,8 @@ from evaluations.access import study_for_user_or_404
 from evaluations.models import Study
 from evaluations.results import ResultOptions, pairwise_matrix
 from evaluations.results_snapshots import results_snapshot
+
+CHARTS_TIMEOUT = 7 * 24 * 3600
 
 # Landis & Koch (1977) bands for kappa.
 KAPPA_WORDS = [
@@ -79,6 +84,27 @@ def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
     return charts
 
 
+def results_page_charts(document: dict[str, Any], stats: list[dict[str, Any]]) -> dict[str, str]:
+    """The page's SVG charts, drawn once per result: matplotlib took most of a request's time.
+
+    Cached under a digest of what they are drawn from; the task that computes a big study's
+    result draws them too (results_snapshots), so that its first page view does not."""
+    drawn_from = json.dumps([document.get("models"), document.get("pairwise"), stats], default=str)
+    key = f"results:charts:{hashlib.sha256(drawn_from.encode()).hexdigest()}"
+    charts = cache.get(key)
+    if charts is not None:
+        return charts
+    rows = _ranking_rows(document, stats)
+    charts = {}
+    if rows:
+        charts["ratings"] = plots.ratings_chart(document["models"])
+    if len(rows) >= 2:
+        charts["heatmap"] = plots.heatmap_chart(pairwise_matrix(document))
+        charts.update(_tradeoffs(rows))
+    cache.set(key, charts, timeout=CHARTS_TIMEOUT)
+    return charts
+
+
 def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) -> HttpResponse:
     study = study_for_user_or_404(request.user, study_id)
     if not model_admin.has_view_permission(request, study):
@@ -104,12 +130,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
                 "warnings": block["warnings"],
             }
         )
-    charts: dict[str, Any] = {}
-    if rows:
-        charts["ratings"] = plots.ratings_chart(document["models"])
-    if len(rows) >= 2:
-        charts["heatmap"] = plots.heatmap_chart(pairwise_matrix(document))
-        charts.update(_tradeoffs(rows))
+    charts = results_page_charts(document, stats)
     agreement = document.get("agreement", {})
     fleiss = (agreement.get("fleiss_kappa") or {}).get("kappa")
     api = f"/api/v1/studies/{study.pk}/"
