@@ -182,6 +182,10 @@ def results_timings(client: Client, study: Study, reference: float, repeat: int)
     """The results page and API of the big study: cold (nothing computed: the page says it is
     computing and a Celery task is queued), the computation as that task runs it (timed here,
     in this process, no worker), warm (the stored result), and stale (a vote added since)."""
+    # The admin imports the results view (and matplotlib, ~1.6 s) on its first use in a process:
+    # import it now, as the admin index warm-up does for the other views, so that "cold" is
+    # the results' state, not the process's.
+    import evaluations.results_views  # noqa: F401
     from config.celery import app
     from evaluations.models import ResultSnapshot
     from evaluations.results import ResultOptions
