@@ -9,7 +9,10 @@ database; plus a few small studies so that filters have choices. It VACUUM ANALY
 autovacuum would, then times, in this process (server-side: the request through Django's test
 client, no network), every registered model's changelist, its changelist filtered by the big
 study, a search, one change page and the add page, and the study's own pages, each the median
-of R runs, beside the admin index measured in the same run. Target: every page under 1 s.
+of R runs, beside the admin index measured in the same run. Then the study's results page and
+results API cold (nothing computed yet: the page says it is computing and queues a Celery task),
+the computation as that task runs it, warm (the stored result) and stale (a vote added since).
+--results-only skips the other pages. Target: every page under 1 s.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -158,6 +162,81 @@ def admin_urls(study: Study) -> list[tuple[str, str]]:
     return urls
 
 
+def _once(client: Client, url: str) -> tuple[float, Any]:
+    start = time.perf_counter()
+    response = client.get(url)
+    return time.perf_counter() - start, response
+
+
+def _line(label: str, seconds: float, reference: float, response: Any, state: str) -> bool:
+    slow = seconds >= LIMIT_S or response.status_code >= 400
+    print(
+        f"{label:<42} {seconds * 1000:8.0f} ms  ({seconds / reference:5.1f}x index)"
+        f"  {len(response.content) / 1000:8.0f} kB  HTTP {response.status_code}  {state}"
+        + ("  <-- SLOW" if slow else "")
+    )
+    return slow
+
+
+def results_timings(client: Client, study: Study, reference: float, repeat: int) -> list[str]:
+    """The results page and API of the big study: cold (nothing computed: the page says it is
+    computing and a Celery task is queued), the computation as that task runs it (timed here,
+    in this process, no worker), warm (the stored result), and stale (a vote added since)."""
+    # The admin imports the results view (and matplotlib, ~1.6 s) on its first use in a process:
+    # import it now, as the admin index warm-up does for the other views, so that "cold" is
+    # the results' state, not the process's.
+    import evaluations.results.views  # noqa: F401
+    from config.celery import app
+    from evaluations.models import ResultSnapshot
+    from evaluations.results.aggregation import ResultOptions
+    from evaluations.results.snapshots import options_data, results_compute
+
+    page = reverse("admin:evaluations_study_results", args=[study.pk])
+    api = f"/api/v1/studies/{study.pk}/"
+    endpoints = [f"{api}{name}/" for name in ("ranking", "pairwise", "agreement", "biases")]
+    print(f"-- results at {Vote.objects.filter(study=study).count():,} votes --")
+    cache.clear()
+    ResultSnapshot.objects.filter(study=study).delete()
+    slow = []
+    for label, url in [("results page, cold", page), *((f"{u}, cold", u) for u in endpoints)]:
+        seconds, response = _once(client, url)
+        state = response.headers.get("Results-Status") or (
+            "computing" if b'id="results-computing"' in response.content else "?"
+        )
+        if _line(label, seconds, reference, response, state):
+            slow.append(label)
+    for kind in ("analysis", "ranking", "figures"):
+        start = time.perf_counter()
+        results_compute(study_id=study.pk, kind=kind, options_values=options_data(ResultOptions()))
+        print(
+            f"{'computation of ' + kind + ' (the Celery task)':<42} "
+            f"{(time.perf_counter() - start) * 1000:8.0f} ms  (in the background: no request waits)"
+        )
+    for label, url in [("results page, warm", page), *((f"{u}, warm", u) for u in endpoints)]:
+        runs = [_once(client, url) for _ in range(repeat)]
+        seconds = statistics.median(t for t, _ in runs)
+        response = runs[-1][1]
+        state = response.headers.get("Results-Status") or (
+            "current" if b'id="results-computed"' in response.content else "?"
+        )
+        if _line(label, seconds, reference, response, state):
+            slow.append(label)
+    pair = Pair.objects.filter(study=study).order_by("id").first()
+    rater = Rater.objects.exclude(votes__pair=pair).first()
+    Vote.objects.create(
+        study=study, pair=pair, rater=rater, choice="a", left_output_id=pair.output_a_id
+    )
+    for label, url in [("results page, stale", page), (f"{endpoints[0]}, stale", endpoints[0])]:
+        seconds, response = _once(client, url)
+        state = response.headers.get("Results-Status") or (
+            "stale" if b'id="results-stale"' in response.content else "?"
+        )
+        if _line(label, seconds, reference, response, state):
+            slow.append(label)
+    app.control.purge()  # the tasks the cold and stale requests queued: no worker here
+    return slow
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", type=int, default=100_000)
@@ -168,6 +247,7 @@ def main() -> None:
         action="store_true",
         help="keep the seeded database for the next run, and reuse one a --keep run left",
     )
+    parser.add_argument("--results-only", action="store_true", help="only the results timings")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         print("benchmarks/admin.py needs PostgreSQL: set DATABASE_URL=postgres://...; skipped")
@@ -195,7 +275,7 @@ def main() -> None:
         client.get(reverse("admin:index"))  # warm-up: imports, templates
         slow = []
         reference = None
-        for label, url in admin_urls(study):
+        for label, url in admin_urls(study)[: 1 if args.results_only else None]:
             seconds, status, size = timed(client, url, args.repeat)
             reference = reference if reference is not None else seconds
             mark = "  <-- SLOW" if seconds >= LIMIT_S else ""
@@ -207,6 +287,7 @@ def main() -> None:
                 f"{label:<42} {seconds * 1000:8.0f} ms  ({seconds / reference:5.1f}x index)"
                 f"  {size / 1000:8.0f} kB  HTTP {status}{mark}"
             )
+        slow += results_timings(client, study, reference, args.repeat)
         load1, load5, _ = os.getloadavg()
         print(f"machine load average: {load1:.2f} (1 min), {load5:.2f} (5 min)")
         print(

@@ -171,6 +171,10 @@ LOGOUT_REDIRECT_URL = "raters:login"
 MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(20_000_000)))
 # A rater whose median time per decisive vote is below this is flagged (raters/speed.py).
 RATER_MIN_SECONDS_PER_VOTE = float(os.environ.get("RATER_MIN_SECONDS_PER_VOTE", "2"))
+# Results of a study with more votes than this are computed by a Celery task, not in the
+# request: the page shows the newest result, saying from when, meanwhile
+# (evaluations/results/snapshots.py).
+RESULTS_INLINE_MAX_VOTES = int(os.environ.get("RESULTS_INLINE_MAX_VOTES", "20000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -1,11 +1,14 @@
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+from evaluations.output_style import STYLE_COLUMNS, output_style_columns
 
 
 class IllegalTransition(Exception):
@@ -342,6 +345,12 @@ class Output(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The text's style features (evaluations.output_style), written with the text; NULL when
+    # a raw-SQL writer left them out (results compute those before reading).
+    style_length = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    style_headers = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    style_lists = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    style_bold = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["prompt", "candidate"]
@@ -351,10 +360,27 @@ class Output(models.Model):
             ),
         ]
         # A study's outputs by status, counted through its few candidates (the study list).
-        indexes = [models.Index(fields=["candidate", "status"], name="output_candidate_status")]
+        indexes = [
+            models.Index(fields=["candidate", "status"], name="output_candidate_status"),
+            # Outputs still lacking style features: one probe before results read them.
+            models.Index(
+                fields=["candidate"],
+                condition=models.Q(style_length__isnull=True),
+                name="output_style_missing",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prompt} / {self.candidate.label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "text" in update_fields:
+            for column, value in output_style_columns(self.text).items():
+                setattr(self, column, value)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, *STYLE_COLUMNS.values()}
+        super().save(*args, **kwargs)
 
     @property
     def cost(self) -> Decimal:
@@ -584,3 +610,32 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study} decided {self.decided_at:%Y-%m-%d %H:%M}"
+
+
+class ResultSnapshot(models.Model):
+    """The newest computed result of a study for one kind and set of options: what the results
+    page and API serve while the current one is computed (evaluations.results.snapshots)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    options_token = models.CharField(max_length=40)
+    # The votes state it was computed from (evaluations.results.results_state).
+    state = models.CharField(max_length=200, blank=True)
+    # JSON text, not jsonb: the document's key order is part of what the API returns.
+    document = models.TextField(blank=True)
+    votes = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="What analyze refused in the options.")
+    computed_at = models.DateTimeField(null=True, blank=True)
+    computing_since = models.DateTimeField(null=True, blank=True)
+    # Last asked for while not current: a computation ending behind newer votes starts again.
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind", "options_token"], name="resultsnapshot_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_id} {self.kind} {self.options_token}"

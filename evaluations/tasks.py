@@ -18,6 +18,7 @@ from evaluations.judging.runner import (
     judge_votes_run,
     judging_resume,
 )
+from evaluations.results.snapshots import RESULTS_COMPUTE_TASK, results_compute
 
 
 @shared_task(
@@ -63,3 +64,8 @@ def judging_resume_task() -> None:
 @worker_ready.connect
 def _resume_judging_on_worker_start(**kwargs: object) -> None:
     judging_resume_task.delay()
+
+
+@shared_task(name=RESULTS_COMPUTE_TASK, ignore_result=True)
+def results_compute_task(study_id: int, kind: str, options_values: dict) -> None:
+    results_compute(study_id=study_id, kind=kind, options_values=options_values)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from evaluations.output_style import output_style_columns
 from evaluations.providers import model_names
 from evaluations.providers.llm_loading import litellm_loaded
 
@@ -86,7 +87,8 @@ class ScrubResult:
         return bool(self.review)
 
     def output_fields(self) -> dict:
-        """The Output fields that record this scrub (a fresh scrub is not reviewed yet)."""
+        """The Output fields that record this scrub (a fresh scrub is not reviewed yet) and the
+        style features of the scrubbed text, which is what raters see."""
         findings = [{"name": n, "action": "replaced"} for n in self.found] + [
             {"name": n, "action": "review"} for n in self.review
         ]
@@ -96,6 +98,7 @@ class ScrubResult:
             "identity_findings": findings,
             "identity_reviewed_at": None,
             "identity_reviewed_by": None,
+            **output_style_columns(self.text),
         }
 
 

@@ -40,9 +40,7 @@ from evaluations.models import Study
 from evaluations.results.aggregation import (
     ResultOptions,
     pairwise_matrix,
-    study_analysis,
-    study_ranking,
-    study_ranking_json,
+    ranking_json_bytes,
 )
 from evaluations.results.exports import (
     EXPORT_FIELDS,
@@ -54,6 +52,7 @@ from evaluations.results.exports import (
     study_votes_values,
     vote_rows,
 )
+from evaluations.results.snapshots import ResultSnapshot, results_snapshot
 from evaluations.results.study_stats import candidates_stats, study_progress
 
 ERRORS = {
@@ -92,12 +91,40 @@ def _validated(serializer_class: type, request: Request) -> Any:
     return serializer
 
 
-def _result(compute: Any, study: Study, options: ResultOptions) -> Any:
+COMPUTING = {
+    202: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="A big study's first result for these options is being computed: "
+        "{detail, status: computing}; ask again after Retry-After seconds.",
+    )
+}
+
+
+def _snapshot(kind: str, study: Study, options: ResultOptions) -> ResultSnapshot:
     try:
-        return compute(study=study, options=options)
+        snapshot = results_snapshot(study=study, kind=kind, options=options)
     except ValueError as exc:
         # analyze rejects what only the data can tell: an unknown category or anchor model.
         raise InvalidOption(str(exc)) from None
+    if snapshot.error:
+        raise InvalidOption(snapshot.error)
+    return snapshot
+
+
+def _snapshot_response(snapshot: ResultSnapshot, body: Any) -> HttpResponse:
+    """The result with headers saying whether it is current, or a 202 while it is computed."""
+    if snapshot.document is None:
+        detail = snapshot.queue_error or "the results are being computed: ask again shortly"
+        response: HttpResponse = Response(
+            {"detail": detail, "status": snapshot.status}, status=status.HTTP_202_ACCEPTED
+        )
+        response["Retry-After"] = "5"
+    else:
+        response = body(snapshot.document)
+        response["Results-Computed-At"] = snapshot.computed_at.isoformat()
+        response["Results-Votes"] = str(snapshot.votes)
+    response["Results-Status"] = snapshot.status
+    return response
 
 
 class StudyListApi(ListAPIView):
@@ -146,58 +173,76 @@ class CandidateListApi(StudyApi):
 class RankingApi(StudyApi):
     @extend_schema(
         parameters=[ResultQuerySerializer],
-        responses={200: RankingSerializer, **BAD_REQUEST, **ERRORS},
+        responses={200: RankingSerializer, **COMPUTING, **BAD_REQUEST, **ERRORS},
     )
     def get(self, request: Request, study_id: int) -> Response:
         """The ranking, as `manage.py analyze` prints it, from votes aggregated in the database.
 
         Gold-pair votes never count. Agreement, gold accuracy and length bias are computed per
         vote: see the agreement and biases endpoints.
+
+        The ranking, pairwise, agreement and biases responses carry `Results-Status`: `current`
+        (the votes as they are now) or `stale` (a big study's newest result, computed before
+        the latest votes and served while it is recomputed), with `Results-Computed-At` and
+        `Results-Votes` saying when and from how many votes.
         """
         study = self.study()
         options = _validated(ResultQuerySerializer, request).to_options()
-        body = _result(study_ranking_json, study, options)
-        return HttpResponse(body, content_type="application/json")
+        return _snapshot_response(
+            _snapshot("ranking", study, options),
+            lambda document: HttpResponse(
+                ranking_json_bytes(document), content_type="application/json"
+            ),
+        )
 
 
 class PairwiseApi(StudyApi):
     @extend_schema(
         parameters=[ResultQuerySerializer],
-        responses={200: PairwiseMatrixSerializer, **BAD_REQUEST, **ERRORS},
+        responses={200: PairwiseMatrixSerializer, **COMPUTING, **BAD_REQUEST, **ERRORS},
     )
     def get(self, request: Request, study_id: int) -> Response:
         """Pairwise win probabilities with 95% intervals and Holm-adjusted p-values, as
         matrices in rating order and as a list of pairs."""
         study = self.study()
         options = _validated(ResultQuerySerializer, request).to_options()
-        return Response(pairwise_matrix(_result(study_ranking, study, options)))
+        return _snapshot_response(
+            _snapshot("ranking", study, options),
+            lambda document: Response(pairwise_matrix(document)),
+        )
 
 
 class AgreementApi(StudyApi):
     @extend_schema(
         parameters=[ResultQuerySerializer],
-        responses={200: AgreementSerializer, **BAD_REQUEST, **ERRORS},
+        responses={200: AgreementSerializer, **COMPUTING, **BAD_REQUEST, **ERRORS},
     )
     def get(self, request: Request, study_id: int) -> Response:
         """Inter-rater agreement and accuracy on gold pairs (raters pseudonymized)."""
         study = self.study()
         options = _validated(ResultQuerySerializer, request).to_options()
-        document = _result(study_analysis, study, options)
-        return Response({k: document[k] for k in ("summary", "agreement", "gold", "warnings")})
+        return _snapshot_response(
+            _snapshot("analysis", study, options),
+            lambda document: Response(
+                {k: document[k] for k in ("summary", "agreement", "gold", "warnings")}
+            ),
+        )
 
 
 class BiasApi(StudyApi):
     @extend_schema(
         parameters=[ResultQuerySerializer],
-        responses={200: BiasSerializer, **BAD_REQUEST, **ERRORS},
+        responses={200: BiasSerializer, **COMPUTING, **BAD_REQUEST, **ERRORS},
     )
     def get(self, request: Request, study_id: int) -> Response:
         """Position bias (does the left side win more?) and length bias (does the longer
         answer win more?), with tests and intervals."""
         study = self.study()
         options = _validated(ResultQuerySerializer, request).to_options()
-        document = _result(study_analysis, study, options)
-        return Response({k: document[k] for k in ("summary", "bias", "warnings")})
+        return _snapshot_response(
+            _snapshot("analysis", study, options),
+            lambda document: Response({k: document[k] for k in ("summary", "bias", "warnings")}),
+        )
 
 
 class VoteListApi(StudyApi):

@@ -25,11 +25,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Q
-from django.db.models.functions import Length
 
 from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, analyze
-from evaluations.analysis.style import STYLE_FEATURES, text_style_features
+from evaluations.analysis.style import STYLE_FEATURES
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
+from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
 from evaluations.results.cache_versioning import study_votes_version
 from raters.models import Membership, Vote
 
@@ -206,13 +206,45 @@ def study_vote_arrays_aggregated(*, study: Study, excluded_raters: list[int]) ->
     )
 
 
+def _array_codes(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """`_codes` of an integer array, vectorised: the same codes and names in the same order."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    names = unique.tolist()
+    order = sorted(range(len(names)), key=lambda k: str(names[k]))
+    rank = np.empty(len(names), dtype=np.int32)
+    rank[order] = np.arange(len(names), dtype=np.int32)
+    return rank[inverse].astype(np.int32), [names[k] for k in order]
+
+
+def _study_output_table(study: Study) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The study's outputs as sorted ids, their candidates and their stored style features.
+
+    Outputs written without style columns (raw SQL) get them first: normally one index probe."""
+    outputs_style_fill(Output.objects.filter(candidate__study=study))
+    columns = list(STYLE_COLUMNS.values())
+    rows = list(
+        Output.objects.filter(prompt__study=study)
+        .order_by("id")
+        .values_list("id", "candidate_id", *columns)
+    )
+    table = np.asarray(rows, dtype=np.float64).reshape(len(rows), 2 + len(columns))
+    style = {name: table[:, 2 + k] for k, name in enumerate(STYLE_COLUMNS)}
+    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), style
+
+
 def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> VoteArrays:
-    """One entry per vote with pseudonymous rater, item (pair) and the answers' lengths."""
+    """One entry per vote with pseudonymous rater, item (pair) and the answers' lengths and
+    style features (stored per output: see evaluations.output_style).
+
+    Votes are read as integer columns (the choice and gold answer coded in SQL) straight into
+    numpy arrays; per-output and per-prompt values are joined in numpy by id."""
     rater_sql, rater_params = _rater_filter(excluded_raters)
+    choice_code = " ".join(f"WHEN '{name}' THEN {code}" for name, code in CHOICE_CODES.items())
     sql = f"""
-        SELECT p.output_a_id, p.output_b_id, v.choice,
+        SELECT p.output_a_id, p.output_b_id, CASE v.choice {choice_code} END,
                CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
-               v.rater_id, v.pair_id, p.prompt_id, p.gold_answer
+               v.rater_id, v.pair_id, p.prompt_id,
+               CASE p.gold_answer {choice_code} ELSE -1 END
         FROM {Vote._meta.db_table} v
         JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
         WHERE v.study_id = %s{rater_sql}
@@ -222,56 +254,41 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         rows = cursor.fetchall()
     if not rows:
         return study_vote_arrays_aggregated(study=study, excluded_raters=excluded_raters)
-    out_a, out_b, choice, left, rater, pair, prompt, gold = (
-        list(col) for col in zip(*rows, strict=True)
+    columns = np.asarray(rows, dtype=np.int64).reshape(len(rows), 8)
+    del rows
+    out_a, out_b, choice, left, rater, pair, prompt, gold = columns.T
+    output_ids, output_candidate, style = _study_output_table(study)
+    row_a = np.searchsorted(output_ids, out_a)
+    row_b = np.searchsorted(output_ids, out_b)
+    model_a, model_b, models = _model_codes(
+        study, output_candidate[row_a].tolist(), output_candidate[row_b].tolist()
     )
-    outputs = {
-        oid: (cid, length)
-        for oid, cid, length in Output.objects.filter(prompt__study=study)
-        .annotate(length=Length("text"))
-        .values_list("id", "candidate_id", "length")
-    }
-    # The study's outputs, not id__in the paired ones: 200,000 ids as query parameters took
-    # longer to send than the texts themselves.
-    style = {
-        oid: text_style_features(text or "")
-        for oid, text in Output.objects.filter(prompt__study=study).values_list("id", "text")
-    }
-    cand_a = [outputs[o][0] for o in out_a]
-    cand_b = [outputs[o][0] for o in out_b]
-    model_a, model_b, models = _model_codes(study, cand_a, cand_b)
+    prompt_codes, prompt_ids = _array_codes(prompt)
     categories_by_prompt = dict(Prompt.objects.filter(study=study).values_list("id", "category"))
-    category_codes, categories = _codes([categories_by_prompt[p] for p in prompt])
-    rater_codes, rater_ids = _codes(rater)
+    prompt_category_codes, categories = _codes([categories_by_prompt[p] for p in prompt_ids])
+    rater_codes, rater_ids = _array_codes(rater)
     pseudonyms = rater_pseudonyms(study_id=study.pk, rater_ids=rater_ids)
-    item_codes, items = _codes(pair)
-    prompt_codes, prompt_ids = _codes(prompt)
+    item_codes, items = _array_codes(pair)
     external_ids = dict(Prompt.objects.filter(study=study).values_list("id", "external_id"))
     public_ids = dict(Pair.objects.filter(study=study).values_list("id", "public_id"))
     return VoteArrays(
         model_a=model_a,
         model_b=model_b,
-        outcome=np.fromiter((CHOICE_CODES[c] for c in choice), dtype=np.int8, count=len(choice)),
+        outcome=choice.astype(np.int8),
         models=models,
         rater=rater_codes,
         raters=[pseudonyms[r] for r in rater_ids],
         item=item_codes,
         items=[public_ids[p] for p in items],
-        category=category_codes,
+        category=prompt_category_codes[prompt_codes],
         categories=[str(c) for c in categories],
-        left_is_a=np.asarray(left, dtype=np.int8),
-        length_a=np.asarray([outputs[o][1] for o in out_a], dtype=np.float64),
-        length_b=np.asarray([outputs[o][1] for o in out_b], dtype=np.float64),
-        gold_answer=_gold_codes(gold),
+        left_is_a=left.astype(np.int8),
+        length_a=style["length"][row_a],
+        length_b=style["length"][row_b],
+        gold_answer=gold.astype(np.int8),
         prompt=prompt_codes,
         prompts=[str(external_ids[p]) for p in prompt_ids],
-        features={
-            name: (
-                np.asarray([style[o][name] for o in out_a], dtype=np.float64),
-                np.asarray([style[o][name] for o in out_b], dtype=np.float64),
-            )
-            for name in STYLE_FEATURES
-        },
+        features={name: (style[name][row_a], style[name][row_b]) for name in STYLE_FEATURES},
     )
 
 
@@ -289,15 +306,33 @@ def rater_pseudonyms(*, study_id: int, rater_ids: list[int]) -> dict[int, str]:
 # --- results -----------------------------------------------------------------------------------
 
 
+def results_state(*, study: Study, options: ResultOptions) -> tuple[str, list[int]]:
+    """What a result of the study under the options depends on, as a string, and the raters
+    left out.
+
+    The raters left out are part of it (not only the generation counter) because flags are also
+    changed by queryset updates that send no signal. Read before the votes are: votes that
+    arrive meanwhile make the stored result stale, never current."""
+    version = study_votes_version(study_id=study.pk)
+    excluded = study_excluded_raters(study=study, options=options)
+    raters = hashlib.sha256(",".join(map(str, excluded)).encode()).hexdigest()[:12]
+    return f"{version}:{raters}", excluded
+
+
 def _cached(study: Study, kind: str, options: ResultOptions, compute: Any) -> Any:
-    key = (
-        f"results:{kind}:{study.pk}:{study_votes_version(study_id=study.pk)}:"
-        f"{options.cache_token()}"
-    )
+    """The result for the study's current state: from the cache, or computed now (then stored
+    with when and from how many votes, for `results.snapshots`)."""
+    from evaluations.results.snapshots import results_snapshot_store
+
+    state, excluded = results_state(study=study, options=options)
+    key = f"results:{kind}:{study.pk}:{state}:{options.cache_token()}"
     document = cache.get(key)
     if document is None:
-        document = compute()
+        document = compute(excluded)
         cache.set(key, document, timeout=CACHE_TIMEOUT)
+        results_snapshot_store(
+            study_id=study.pk, kind=kind, options=options, state=state, document=document
+        )
     return document
 
 
@@ -310,8 +345,7 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
     need each vote's rater and prompt. Raises ValueError for options `analyze` rejects.
     """
 
-    def compute() -> dict[str, Any]:
-        excluded = study_excluded_raters(study=study, options=options)
+    def compute(excluded: list[int]) -> dict[str, Any]:
         # Clustered intervals need each vote's rater and prompt, which the aggregate drops.
         if options.cluster == "none":
             votes = study_vote_arrays_aggregated(study=study, excluded_raters=excluded)
@@ -355,18 +389,20 @@ def study_vote_counts(
 def study_ranking_json(*, study: Study, options: ResultOptions) -> bytes:
     """The ranking already serialized: a warm request then costs one cache read."""
 
-    def compute() -> bytes:
-        document = study_ranking(study=study, options=options)
-        return json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
+    def compute(excluded: list[int]) -> bytes:
+        return ranking_json_bytes(study_ranking(study=study, options=options))
 
     return _cached(study, "ranking-json", options, compute)
+
+
+def ranking_json_bytes(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
 
 
 def study_analysis(*, study: Study, options: ResultOptions) -> dict[str, Any]:
     """`analyze` over one row per vote: everything, agreement and biases included."""
 
-    def compute() -> dict[str, Any]:
-        excluded = study_excluded_raters(study=study, options=options)
+    def compute(excluded: list[int]) -> dict[str, Any]:
         votes = study_vote_arrays_detailed(study=study, excluded_raters=excluded)
         document = analyze(votes, **options.analysis_kwargs())
         document["summary"]["excluded_raters"] = len(excluded)

@@ -9,8 +9,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from evaluations.analysis.style import STYLE_FEATURES, text_style_features
+from evaluations.analysis.style import STYLE_FEATURES
 from evaluations.models import Candidate, Output, Study
+from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
 from evaluations.results.aggregation import rater_pseudonyms
 from raters.models import Vote
 
@@ -89,8 +90,10 @@ def vote_rows(
         )
     else:
         outputs = Output.objects.filter(prompt__study=study)
+    outputs_style_fill(outputs)
     style = {
-        oid: text_style_features(text or "") for oid, text in outputs.values_list("id", "text")
+        oid: dict(zip(STYLE_FEATURES, features, strict=True))
+        for oid, *features in outputs.values_list("id", *STYLE_COLUMNS.values())
     }
     for (
         cand_a,

@@ -1,7 +1,10 @@
 """The staff results page of a study, in the admin: tables, SVG charts, plain-words readings."""
 
+import hashlib
+import json
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,9 +12,11 @@ from django.urls import reverse
 
 from evaluations.models import Study
 from evaluations.results import plots
-from evaluations.results.aggregation import ResultOptions, pairwise_matrix, study_analysis
-from evaluations.results.study_stats import candidates_stats, study_progress
+from evaluations.results.aggregation import ResultOptions, pairwise_matrix
+from evaluations.results.snapshots import results_snapshot
 from evaluations.studies.access import study_for_user_or_404
+
+CHARTS_TIMEOUT = 7 * 24 * 3600
 
 # Landis & Koch (1977) bands for kappa.
 KAPPA_WORDS = [
@@ -79,14 +84,41 @@ def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
     return charts
 
 
+def results_page_charts(document: dict[str, Any], stats: list[dict[str, Any]]) -> dict[str, str]:
+    """The page's SVG charts, drawn once per result: matplotlib took most of a request's time.
+
+    Cached under a digest of what they are drawn from; the task that computes a big study's
+    result draws them too (results.snapshots), so that its first page view does not."""
+    drawn_from = json.dumps([document.get("models"), document.get("pairwise"), stats], default=str)
+    key = f"results:charts:{hashlib.sha256(drawn_from.encode()).hexdigest()}"
+    charts = cache.get(key)
+    if charts is not None:
+        return charts
+    rows = _ranking_rows(document, stats)
+    charts = {}
+    if rows:
+        charts["ratings"] = plots.ratings_chart(document["models"])
+    if len(rows) >= 2:
+        charts["heatmap"] = plots.heatmap_chart(pairwise_matrix(document))
+        charts.update(_tradeoffs(rows))
+    cache.set(key, charts, timeout=CHARTS_TIMEOUT)
+    return charts
+
+
 def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) -> HttpResponse:
     study = study_for_user_or_404(request.user, study_id)
     if not model_admin.has_view_permission(request, study):
         raise PermissionDenied
     options = ResultOptions(exclude_flagged=request.GET.get("exclude_flagged") == "1")
-    document = study_analysis(study=study, options=options)
-    progress = study_progress(study=study)
-    stats = candidates_stats(study=study)
+    snapshot = results_snapshot(study=study, kind="analysis", options=options)
+    # Nothing computed yet (a big study's first request): the page says it is computing.
+    document = snapshot.document or {"models": []}
+    # Progress, cost and latency read every vote and output: a big study's come with a result
+    # too (computed at the same time), and only the vote count is read now.
+    figures_snapshot = results_snapshot(study=study, kind="figures", options=ResultOptions())
+    figures = figures_snapshot.document
+    progress = figures["progress"] if figures else {}
+    stats = figures["candidates"] if figures else []
     rows = _ranking_rows(document, stats)
     categories = []
     for name, block in (document.get("categories") or {}).items():
@@ -98,12 +130,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
                 "warnings": block["warnings"],
             }
         )
-    charts: dict[str, Any] = {}
-    if rows:
-        charts["ratings"] = plots.ratings_chart(document["models"])
-    if len(rows) >= 2:
-        charts["heatmap"] = plots.heatmap_chart(pairwise_matrix(document))
-        charts.update(_tradeoffs(rows))
+    charts = results_page_charts(document, stats)
     agreement = document.get("agreement", {})
     fleiss = (agreement.get("fleiss_kappa") or {}).get("kappa")
     api = f"/api/v1/studies/{study.pk}/"
@@ -113,8 +140,10 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "study": study,
         "title": f"Results: {study}",
         "progress": progress,
-        "no_votes": progress["votes"] == 0,
+        "no_votes": progress.get("votes", snapshot.votes) == 0,
+        "figures_snapshot": figures_snapshot,
         "document": document,
+        "snapshot": snapshot,
         "rows": rows,
         "unrated": [s for s in stats if s["label"] not in {r["model"] for r in rows}],
         "categories": categories,

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from evaluations.models import Output
+from evaluations.output_style import output_style_columns
 from evaluations.results import plots
 from tests.api.conftest import build_study
 from tests.factories import CandidateFactory, StudyFactory
@@ -42,7 +43,10 @@ def test_length_bias_sentence_always_has_a_number_or_a_reason(client, staff_user
     study = build_study(staff_user, models=("a", "b", "c"), prompts=4, raters=2)
     body = page(client, staff_user, study)
     assert "won  of" not in body
-    Output.objects.filter(prompt__study=study).update(text="same length")
+    # A bulk update writes the style features stored with the text itself, as the app's do.
+    Output.objects.filter(prompt__study=study).update(
+        text="same length", **output_style_columns("same length")
+    )
     cache.clear()  # a bulk update sends no signal; outputs are not edited in the app
     body = page(client, staff_user, study)
     assert "won  of" not in body
