@@ -39,11 +39,12 @@ def outputs_style_write(rows: list[tuple[int, str]], *, db_table: str) -> None:
         values.append((output_id, *(style[c] for c in columns)))
     table = connection.ops.quote_name(db_table)
     placeholders = ", ".join(["(" + ", ".join(["%s"] * (1 + len(columns))) + ")"] * len(values))
-    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    # VALUES columns are column1, column2, ... in PostgreSQL and SQLite alike (SQLite takes no
+    # column aliases after the table alias).
+    assignments = ", ".join(f"{c} = v.column{k + 2}" for k, c in enumerate(columns))
     sql = (
         f"UPDATE {table} SET {assignments}"  # noqa: S608 - names from model metadata
-        f" FROM (VALUES {placeholders}) AS v(id, {', '.join(columns)})"
-        f" WHERE {table}.id = v.id"
+        f" FROM (VALUES {placeholders}) AS v WHERE {table}.id = v.column1"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in values for value in row])

@@ -29,9 +29,10 @@ def backfill_style(apps, schema_editor):
         placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)}"
-                f" FROM (VALUES {placeholders}) AS v(id, {', '.join(columns)})"
-                f" WHERE {table}.id = v.id",
+                # VALUES columns are column1, column2, ... in PostgreSQL and SQLite alike.
+                f"UPDATE {table} SET "
+                + ", ".join(f"{c} = v.column{k + 2}" for k, c in enumerate(columns))
+                + f" FROM (VALUES {placeholders}) AS v WHERE {table}.id = v.column1",
                 params,
             )
         last_id = batch[-1][0]

@@ -7,14 +7,14 @@ import pytest
 from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from evaluations.identity_review import study_outputs_rescrub
-from evaluations.importing import outputs_import
 
 from evaluations.analysis.style import text_style_features
+from evaluations.anonymity.identity_review import study_outputs_rescrub
 from evaluations.models import Output
 from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
 from evaluations.results.aggregation import study_vote_arrays_detailed
 from evaluations.results.exports import study_votes_values, vote_rows
+from evaluations.studies.importing import outputs_import
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_the_migration_backfills_every_existing_output(study):
     ]
     Output.objects.update(**dict.fromkeys(STYLE_COLUMNS.values()))
     migration = importlib.import_module(
-        "evaluations.migrations.0010_resfast_output_style_and_result_snapshots"
+        "evaluations.migrations.0012_resfast_output_style_and_result_snapshots"
     )
     migration.backfill_style(apps, SimpleNamespace(connection=connection))
     for output in outputs:
