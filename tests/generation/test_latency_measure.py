@@ -122,3 +122,33 @@ def test_time_to_first_token_is_the_first_tokens_not_the_streams_opening(
     assert provider_ms - KERNEL_TICK_MS <= output.ttft_ms < provider_ms + TOLERANCE_MS
     service_ms = openai_stub.service_seconds[-1] * 1000
     assert abs(output.latency_ms - service_ms) < TOLERANCE_MS, (output.latency_ms, service_ms)
+
+
+def test_a_stall_between_handing_over_the_request_and_writing_it_is_not_counted(
+    study, stub_candidate, openai_stub, monkeypatch
+):
+    """On a new connection, while the request waits to be written (aiohttp writes the body in a
+    task of its own), other work holds the loop: the time starts when the bytes go out."""
+    import aiohttp
+
+    from evaluations.generation import request_timing
+
+    openai_stub.latency = PROVIDER_SECONDS
+    candidate = stub_candidate(study, "fresh")
+    prompt = PromptFactory(study=study)
+    outputs_create(study=study)
+    write_bytes = aiohttp.ClientRequest.write_bytes
+
+    async def stalled_write_bytes(self, *args, **kwargs):
+        time.sleep(CLIENT_STALL_SECONDS)  # the loop held by other work before the body is written
+        return await write_bytes(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientRequest, "write_bytes", stalled_write_bytes)
+    # A session of its own, so that the request goes out on a new connection.
+    monkeypatch.setattr(request_timing, "_sessions", {})
+    output = Output.objects.get(prompt=prompt, candidate=candidate)
+    outputs_generate(output_ids=[output.pk])
+    output.refresh_from_db()
+    assert output.status == Output.Status.DONE, output.last_error
+    provider_ms = PROVIDER_SECONDS * 1000 - KERNEL_TICK_MS
+    assert provider_ms <= output.latency_ms < provider_ms + 250, output.latency_ms
