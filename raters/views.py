@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +21,7 @@ from raters.assignment import assignment_next, assignment_skip, rater_progress
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.models import Assignment, Membership, Rater
+from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
 from raters.ratelimit import client_address
 from raters.rendering import markdown_render
 from raters.signin_limits import ADDRESS_FAILURES, LOCKOUT_SECONDS, signin_failure_record
@@ -74,6 +76,13 @@ def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]
     return membership.rater, membership.study
 
 
+def _panel_session(request: HttpRequest, study: Study) -> PanelSession | None:
+    stored = request.session.get(PANEL_SESSION_KEY)
+    if not stored or stored.get("study_id") != study.pk:
+        return None
+    return PanelSession(**stored)
+
+
 def _is_fragment(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
@@ -83,13 +92,22 @@ def _panel_context(
 ) -> dict:
     """The voting panel; just_voted is a vote this request recorded (the newest, so undoable)."""
     assignment: Assignment | None = None
-    if study.is_open:
+    panel = _panel_session(request, study)
+    # A panel participant's quota is checked on the progress the page shows anyway, read before
+    # reserving the next pair: no query of its own (the quota travels in their session).
+    progress = rater_progress(rater=rater, study=study) if panel is not None else None
+    quota_reached = panel is not None and panel_quota_reached(
+        session=panel, voted=progress.voted, now=timezone.now()
+    )
+    if study.is_open and not quota_reached:
         none_held = just_voted is not None and not just_voted.holds_another
         assignment = assignment_next(rater=rater, study=study, none_held=none_held)
     context: dict = {
         "study": study,
         "assignment": assignment,
-        "progress": rater_progress(rater=rater, study=study),
+        "progress": progress or rater_progress(rater=rater, study=study),
+        "panel_key": panel.key if panel is not None else "",
+        "quota_reached": quota_reached,
         "undoable": just_voted is not None
         or (study.is_open and vote_undo_possible(rater=rater, study=study)),
         "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
