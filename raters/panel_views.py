@@ -31,8 +31,6 @@ from raters.panels import (
     participant_complete,
     participant_enter,
 )
-from raters.ratelimit import client_address
-from raters.signin_limits import signin_failure_record
 from raters.views import CONTENT_SECURITY_POLICY, strict_csp
 
 
@@ -41,7 +39,8 @@ def _panel(key: str) -> Panel:
 
 
 def _refused(request: HttpRequest, error: PanelRefused) -> HttpResponse:
-    signin_failure_record(address=client_address(request))
+    # Not counted as a failed sign-in: resuming needs the platform's session id as well, which
+    # nobody can guess, and one NAT of participants with a broken link must not lock out invites.
     return render(request, "raters/panel_refused.html", {"reason": str(error)}, status=400)
 
 
