@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from evaluations.models import Pair, Study
-from raters.assignment import assignment_next, assignment_skip, rater_progress
+from raters.assignment import Progress, assignment_next, assignment_skip, rater_progress
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.models import Assignment, Membership, Rater
@@ -83,6 +83,13 @@ def _panel_session(request: HttpRequest, study: Study) -> PanelSession | None:
     return PanelSession(**stored)
 
 
+def _progress_within_quota(progress: Progress, panel: PanelSession | None) -> Progress:
+    """A participant's share is their quota of pairs, when the study has more."""
+    if panel is None or panel.max_pairs is None or progress.available <= panel.max_pairs:
+        return progress
+    return Progress(voted=progress.voted, available=max(panel.max_pairs, progress.voted))
+
+
 def _is_fragment(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
@@ -105,7 +112,9 @@ def _panel_context(
     context: dict = {
         "study": study,
         "assignment": assignment,
-        "progress": progress or rater_progress(rater=rater, study=study),
+        "progress": _progress_within_quota(
+            progress or rater_progress(rater=rater, study=study), panel
+        ),
         "panel_key": panel.key if panel is not None else "",
         "quota_reached": quota_reached,
         "undoable": just_voted is not None
