@@ -37,6 +37,13 @@ class Membership(models.Model):
     flag_reason = models.CharField(
         max_length=300, blank=True, editable=False, help_text="The evidence for the flag."
     )
+
+    class Training(models.TextChoices):
+        NONE = "", "Not needed or passed"
+        IN_PROGRESS = "in_progress", "In training"
+        FAILED = "failed", "Failed training (screened out)"
+
+    training = models.CharField(max_length=12, choices=Training.choices, blank=True, default="")
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -283,3 +290,26 @@ class PanelParticipant(models.Model):
 
     def __str__(self) -> str:
         return f"Participant {self.pseudonym[:8]} of {self.panel}"
+
+
+class TrainingAnswer(models.Model):
+    """A rater's answer to a gold pair in the training round: kept apart from Vote, so that
+    no result, export or agreement can ever count it."""
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="training_answers"
+    )
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=Vote.Choice.choices)
+    correct = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "pair"], name="training_answer_unique_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Training answer of {self.membership} on {self.pair}"

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from raters.models import Membership, Panel, PanelParticipant, Rater
+from raters.training_state import training_initial
 
 PANEL_SESSION_KEY = "panel"
 PROLIFIC_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
@@ -124,7 +125,9 @@ def participant_enter(
                     username=f"panel-{panel.pk}-{pseudonym[:32]}", password=None
                 )
                 rater = Rater.objects.create(user=user, display_name=f"Participant {pseudonym[:8]}")
-                Membership.objects.create(rater=rater, study=panel.study)
+                Membership.objects.create(
+                    rater=rater, study=panel.study, training=training_initial(panel.study)
+                )
                 return PanelParticipant.objects.create(
                     panel=panel,
                     pseudonym=pseudonym,

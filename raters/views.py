@@ -73,6 +73,7 @@ def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]
     if membership is None:
         raise Http404
     request.user.rater = membership.rater  # for the page header, without a query of its own
+    request.rater_membership = membership
     return membership.rater, membership.study
 
 
@@ -228,6 +229,8 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def study(request: HttpRequest, study_id: int) -> HttpResponse:
     rater, study = _rater_and_study(request, study_id)
+    if request.rater_membership.training:  # in training, or screened out by it
+        return redirect("raters:training", study_id=study.pk)
     return render(request, "raters/vote.html", _panel_context(request, rater, study))
 
 

@@ -78,3 +78,31 @@ def test_a_prolific_participant_votes_their_quota_and_returns_with_the_completio
     page.get_by_role("button", name="Start").click()
     expect(page.locator("[data-completion-code]")).to_have_text("C7QX2B1M")
     page.screenshot(path=str(artifacts / "prolific_5_replay.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_participant_trains_with_feedback_then_votes_for_real(live_server, page, artifacts):
+    from evaluations.models import Pair
+
+    cache.clear()
+    study = study_with_pairs(n_prompts=4, n_candidates=3, training_pairs=1, gold_min_accuracy=1.0)
+    gold = Pair.objects.filter(study=study).order_by("id").first()
+    gold.gold_answer = "a"
+    gold.gold_explanation = "Response with the **refund steps** answers the question."
+    gold.save()
+    panel = Panel.objects.create(study=study, completion_code="C7QX2B1M", max_pairs=2)
+    url = live_server.url + panel_entry_url(panel)
+    for name, value in PROLIFIC.items():
+        url = url.replace(f"{{{{%{name}%}}}}", value)
+    page.goto(url)
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_text("Practice pair 1 of 1")).to_be_visible()
+    page.screenshot(path=str(artifacts / "training_1_pair.png"), full_page=True)
+    left_is_a = page.locator("#answer-a-title + .md").inner_text() == gold.output_a.text
+    page.get_by_role("button", name="A is better" if left_is_a else "B is better").click()
+    expect(page.get_by_role("heading", name="Right!")).to_be_visible()
+    expect(page.locator("[data-feedback] strong", has_text="refund steps")).to_be_visible()
+    page.screenshot(path=str(artifacts / "training_2_feedback.png"), full_page=True)
+    page.get_by_role("link", name="Start voting").click()
+    expect(page.locator('input[name="pair"]')).to_have_count(1)
+    assert not Vote.objects.exists()

@@ -45,6 +45,8 @@ RATER_MATRIX: dict[str, dict[str, int | str]] = {
     "raters:vote": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
     "raters:skip": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
     "raters:undo": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
+    # Members who need no training are sent on to the study.
+    "raters:training": {"anonymous": LOGIN, "rater": 302, "other_rater": 404, "researcher": 404},
     # A panel's entry without the platform's ids: refused with the reason, for everyone.
     "raters:panel_enter": {"anonymous": 400, "rater": 400, "other_rater": 400, "researcher": 400},
     # Only the panel's own participants have a code to collect.
@@ -283,6 +285,7 @@ def test_every_form_on_the_rater_pages_carries_a_csrf_token(world):
         ("raters:vote", True),
         ("raters:skip", True),
         ("raters:undo", True),
+        ("raters:training", True),
         ("raters:panel_enter", False),
         ("raters:panel_finish", True),
         ("admin:login", False),
@@ -297,6 +300,7 @@ def test_a_post_without_the_csrf_token_is_refused(world, name, signed_in):
         "raters:vote": [world["study"].pk],
         "raters:skip": [world["study"].pk],
         "raters:undo": [world["study"].pk],
+        "raters:training": [world["study"].pk],
         "raters:panel_enter": [world["panel"].key],
         "raters:panel_finish": [world["panel"].key],
     }.get(name, [])
