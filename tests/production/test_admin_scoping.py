@@ -358,6 +358,7 @@ def _study_form(**fields: object) -> dict:
         "pairing_mode": "all",
         "gold_rate": "0",
         "gold_min_accuracy": "0.7",
+        "training_pairs": "0",
         "judge_prompt_template": "{question} {answer_a} {answer_b}",
         **{
             f"{prefix}-{key}": value
