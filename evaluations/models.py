@@ -118,6 +118,11 @@ class Study(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="A rater below this accuracy on gold pairs is flagged.",
     )
+    training_pairs = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Gold pairs each new rater answers first, with feedback; below the gold "
+        "accuracy bar they are screened out before voting for real. 0: no training round.",
+    )
     adaptive_assignment = models.BooleanField(
         default=False,
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
@@ -404,6 +409,9 @@ class Pair(models.Model):
         choices=Answer.choices,
         blank=True,
         help_text="Set to make this an attention-check pair with a known right answer.",
+    )
+    gold_explanation = models.TextField(
+        blank=True, help_text="Shown to raters in training after they answer this gold pair."
     )
     # Votes plus held reservations, kept by raters.assignment so that the next pair is an index
     # probe rather than a count over the study; it orders, the locked recount there guards.

@@ -10,7 +10,8 @@ from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.admin_base.search import RelatedIdSearchAdminMixin
 from raters.gold import GoldAccuracy, memberships_gold_accuracy, rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
-from raters.models import Assignment, Invite, Membership, Rater, Vote
+from raters.models import Assignment, Invite, Membership, Panel, PanelParticipant, Rater, Vote
+from raters.panels import panel_entry_url
 from raters.voting import votes_delete
 
 
@@ -123,3 +124,34 @@ class AssignmentAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["created_at"]
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+
+class PanelParticipantInline(StudyScopedAdminMixin, admin.TabularInline):
+    model = PanelParticipant
+    extra = 0
+    fields = ["pseudonym", "rater", "state", "started_at", "finished_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:
+        return False
+
+
+@admin.register(Panel)
+class PanelAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["study", "platform", "enabled", "max_pairs", "max_minutes", "created_at"]
+    list_filter = ["platform", "enabled"]
+    readonly_fields = ["entry_url"]
+    fields = [
+        "study", "platform", "enabled", "entry_url", "id_param", "external_study_id",
+        "completion_url", "code_param", "completion_code", "screenout_code",
+        "max_pairs", "max_minutes",
+    ]  # fmt: skip
+    inlines = [PanelParticipantInline]
+
+    @admin.display(description="study URL to give the platform")
+    def entry_url(self, obj: Panel) -> str:
+        if not obj.pk:
+            return "Shown after saving."
+        url = settings.SITE_URL.rstrip("/") + panel_entry_url(obj)
+        return format_html('<input type="text" readonly size="90" value="{}">', url)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from evaluations.models import Study
 from raters.models import Invite, Membership, Rater
+from raters.training_state import training_initial
 
 SIGNING_SALT = "raters.invite"
 DEFAULT_VALIDITY = timedelta(days=14)
@@ -87,7 +88,9 @@ def invite_accept(*, invite: Invite, user: AbstractBaseUser, now: datetime | Non
         taken = Invite.objects.filter(_usable(now), pk=invite.pk).update(uses=F("uses") + 1)
         if not taken:
             raise InviteInvalid("This invite link has just been used up or has expired.")
-        Membership.objects.create(rater=rater, study=invite.study, invite=invite)
+        Membership.objects.create(
+            rater=rater, study=invite.study, invite=invite, training=training_initial(invite.study)
+        )
     return rater
 
 

@@ -1,6 +1,8 @@
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -35,6 +37,13 @@ class Membership(models.Model):
     flag_reason = models.CharField(
         max_length=300, blank=True, editable=False, help_text="The evidence for the flag."
     )
+
+    class Training(models.TextChoices):
+        NONE = "", "Not needed or passed"
+        IN_PROGRESS = "in_progress", "In training"
+        FAILED = "failed", "Failed training (screened out)"
+
+    training = models.CharField(max_length=12, choices=Training.choices, blank=True, default="")
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,3 +201,115 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pair} for {self.rater} ({self.state})"
+
+
+def new_panel_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Panel(models.Model):
+    """A study opened to an external panel (Prolific, MTurk, any platform passing an id).
+
+    The platform sends each participant to the panel's entry URL with their id (and, for
+    Prolific, the study and session ids) in the query string; on completion the participant is
+    sent to completion_url with the completion code, or shown the code when there is no URL.
+    Only the URL stored here is ever redirected to: nothing from the request chooses it.
+    """
+
+    class Platform(models.TextChoices):
+        PROLIFIC = "prolific", "Prolific"
+        GENERIC = "generic", "Generic panel (any platform passing an id)"
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="panel")
+    key = models.CharField(max_length=40, unique=True, default=new_panel_key, editable=False)
+    platform = models.CharField(max_length=10, choices=Platform.choices, default="prolific")
+    enabled = models.BooleanField(default=True)
+    id_param = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Query parameter carrying the participant id (generic panels; "
+        "Prolific uses PROLIFIC_PID).",
+    )
+    external_study_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Prolific's study id: a STUDY_ID other than this one is refused.",
+    )
+    completion_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="https URL participants are sent to when done (the code is added as the "
+        "code parameter); empty to show the code on screen (MTurk style). Prolific: "
+        "https://app.prolific.com/submissions/complete",
+    )
+    code_param = models.CharField(max_length=20, default="cc")
+    completion_code = models.CharField(max_length=64)
+    screenout_code = models.CharField(
+        max_length=64, blank=True, help_text="Given to participants who fail qualification."
+    )
+    max_pairs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Pairs per participant; empty for no limit."
+    )
+    max_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Minutes per participant; empty for no limit."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} panel of {self.study}"
+
+    def clean(self) -> None:
+        url = urlsplit(self.completion_url or "")
+        if self.completion_url and (url.scheme != "https" or "@" in url.netloc):
+            raise ValidationError({"completion_url": "Use an https URL without credentials."})
+
+
+class PanelParticipant(models.Model):
+    """One panel participant, known only by a keyed hash of their platform id."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        SCREENED_OUT = "screened_out", "Screened out"
+
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="participants")
+    pseudonym = models.CharField(max_length=64, editable=False)
+    # A keyed hash of the platform's session id: resuming needs the same session.
+    session_digest = models.CharField(max_length=64, blank=True, editable=False)
+    rater = models.OneToOneField(Rater, on_delete=models.CASCADE, related_name="panel_participant")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["panel", "pseudonym"], name="panel_participant_unique_pseudonym"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Participant {self.pseudonym[:8]} of {self.panel}"
+
+
+class TrainingAnswer(models.Model):
+    """A rater's answer to a gold pair in the training round: kept apart from Vote, so that
+    no result, export or agreement can ever count it."""
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="training_answers"
+    )
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=Vote.Choice.choices)
+    correct = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "pair"], name="training_answer_unique_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Training answer of {self.membership} on {self.pair}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from raters import views
+from raters import panel_views, training_views, views
 
 app_name = "raters"
 
@@ -13,4 +13,7 @@ urlpatterns = [
     path("studies/<int:study_id>/vote/", views.vote, name="vote"),
     path("studies/<int:study_id>/skip/", views.skip, name="skip"),
     path("studies/<int:study_id>/undo/", views.undo, name="undo"),
+    path("studies/<int:study_id>/training/", training_views.training, name="training"),
+    path("panel/<str:key>/", panel_views.panel_enter, name="panel_enter"),
+    path("panel/<str:key>/finish/", panel_views.panel_finish, name="panel_finish"),
 ]

@@ -11,15 +11,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from evaluations.models import Pair, Study
-from raters.assignment import assignment_next, assignment_skip, rater_progress
+from raters.assignment import Progress, assignment_next, assignment_skip, rater_progress
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.models import Assignment, Membership, Rater
+from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
 from raters.ratelimit import client_address
 from raters.rendering import markdown_render
 from raters.signin_limits import ADDRESS_FAILURES, LOCKOUT_SECONDS, signin_failure_record
@@ -71,7 +73,22 @@ def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]
     if membership is None:
         raise Http404
     request.user.rater = membership.rater  # for the page header, without a query of its own
+    request.rater_membership = membership
     return membership.rater, membership.study
+
+
+def _panel_session(request: HttpRequest, study: Study) -> PanelSession | None:
+    stored = request.session.get(PANEL_SESSION_KEY)
+    if not stored or stored.get("study_id") != study.pk:
+        return None
+    return PanelSession(**stored)
+
+
+def _progress_within_quota(progress: Progress, panel: PanelSession | None) -> Progress:
+    """A participant's share is their quota of pairs, when the study has more."""
+    if panel is None or panel.max_pairs is None or progress.available <= panel.max_pairs:
+        return progress
+    return Progress(voted=progress.voted, available=max(panel.max_pairs, progress.voted))
 
 
 def _is_fragment(request: HttpRequest) -> bool:
@@ -83,13 +100,24 @@ def _panel_context(
 ) -> dict:
     """The voting panel; just_voted is a vote this request recorded (the newest, so undoable)."""
     assignment: Assignment | None = None
-    if study.is_open:
+    panel = _panel_session(request, study)
+    # A panel participant's quota is checked on the progress the page shows anyway, read before
+    # reserving the next pair: no query of its own (the quota travels in their session).
+    progress = rater_progress(rater=rater, study=study) if panel is not None else None
+    quota_reached = panel is not None and panel_quota_reached(
+        session=panel, voted=progress.voted, now=timezone.now()
+    )
+    if study.is_open and not quota_reached:
         none_held = just_voted is not None and not just_voted.holds_another
         assignment = assignment_next(rater=rater, study=study, none_held=none_held)
     context: dict = {
         "study": study,
         "assignment": assignment,
-        "progress": rater_progress(rater=rater, study=study),
+        "progress": _progress_within_quota(
+            progress or rater_progress(rater=rater, study=study), panel
+        ),
+        "panel_key": panel.key if panel is not None else "",
+        "quota_reached": quota_reached,
         "undoable": just_voted is not None
         or (study.is_open and vote_undo_possible(rater=rater, study=study)),
         "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
@@ -201,6 +229,8 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def study(request: HttpRequest, study_id: int) -> HttpResponse:
     rater, study = _rater_and_study(request, study_id)
+    if request.rater_membership.training:  # in training, or screened out by it
+        return redirect("raters:training", study_id=study.pk)
     return render(request, "raters/vote.html", _panel_context(request, rater, study))
 
 

@@ -122,6 +122,7 @@ class StudyAdmin(
                     "pairs_per_prompt",
                     "gold_rate",
                     "gold_min_accuracy",
+                    "training_pairs",
                     "adaptive_assignment",
                     "cache_enabled",
                     "open_when_ready",

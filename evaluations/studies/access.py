@@ -27,6 +27,8 @@ STUDY_LOOKUPS: dict[str, str] = {
     "raters.Invite": "study",
     "raters.Vote": "study",
     "raters.Assignment": "study",
+    "raters.Panel": "study",
+    "raters.PanelParticipant": "panel__study",
     # A rater may belong to several researchers' studies: each sees the rater, not the others'
     # memberships.
     "raters.Rater": "memberships__study",

@@ -85,6 +85,7 @@
   document.addEventListener("submit", function (event) {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !panel.contains(form)) return;
+    if (form.hasAttribute("data-plain")) return;
     event.preventDefault();
     send(form, event.submitter);
   });

@@ -35,6 +35,7 @@ def test_staff_creates_a_study_with_candidates_and_prompts_through_the_admin(cli
         "pairing_mode": "all",
         "gold_rate": "0",
         "gold_min_accuracy": "0.7",
+        "training_pairs": "0",
         "cache_enabled": "on",
         **inline_management("candidates", 2),
         "candidates-0-label": "Mini",

@@ -39,6 +39,7 @@ def study_with_candidate(owner, **candidate: str) -> dict:
         "pairing_mode": "all",
         "gold_rate": "0",
         "gold_min_accuracy": "0.7",
+        "training_pairs": "0",
         **inline_management("candidates", 1),
         "candidates-0-label": "Leak",
         "candidates-0-model": "openai/gpt-4o",

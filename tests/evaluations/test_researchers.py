@@ -22,6 +22,8 @@ RESEARCHER_PERMISSIONS = {
     *(f"raters.{a}_invite" for a in ("add", "change", "delete", "view")),
     "raters.view_rater", "raters.change_membership", "raters.delete_membership",
     "raters.view_membership", "raters.delete_vote", "raters.view_vote", "raters.view_assignment",
+    *(f"raters.{a}_panel" for a in ("add", "change", "delete", "view")),
+    "raters.view_panelparticipant",
 }  # fmt: skip
 
 
@@ -84,7 +86,8 @@ def test_a_new_researcher_runs_their_own_study_in_the_admin_and_reaches_nothing_
     form = {
         "name": "Mine", "slug": "mine", "status": "draft", "question": "Which is better?",
         "votes_per_pair": "3", "seed": "1", "pairing_mode": "all", "gold_rate": "0",
-        "gold_min_accuracy": "0.7", "judge_prompt_template": "{question} {answer_a} {answer_b}",
+        "gold_min_accuracy": "0.7", "training_pairs": "0",
+        "judge_prompt_template": "{question} {answer_a} {answer_b}",
         **{f"{p}-{k}": "0" for p in ("candidates", "prompts", "judges")
            for k in ("TOTAL_FORMS", "INITIAL_FORMS")},
     }  # fmt: skip

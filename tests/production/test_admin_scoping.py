@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, ProviderConnection, Study
 from evaluations.studies.access import is_study_scoped
-from raters.models import Assignment, Invite, Membership, Rater, Vote
+from raters.models import Assignment, Invite, Membership, Panel, Rater, Vote
 from tests.factories import (
     CandidateFactory,
     InviteFactory,
@@ -95,6 +95,7 @@ def _study_objects(owner, *, name: str) -> dict[type[Model], Model]:
         Rater: rater,
         Membership: membership,
         Invite: InviteFactory(study=study, note=f"{name} invite"),
+        Panel: Panel.objects.create(study=study, completion_code=f"{name}-code"),
         Vote: VoteFactory(pair=pair, rater=rater),
         Assignment: Assignment.objects.create(
             study=study,
@@ -357,6 +358,7 @@ def _study_form(**fields: object) -> dict:
         "pairing_mode": "all",
         "gold_rate": "0",
         "gold_min_accuracy": "0.7",
+        "training_pairs": "0",
         "judge_prompt_template": "{question} {answer_a} {answer_b}",
         **{
             f"{prefix}-{key}": value

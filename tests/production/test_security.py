@@ -18,6 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from evaluations.models import Study
 from raters.invites import invite_token
+from raters.models import Panel
 from raters.views import JOIN_LIMIT, LOGIN_LIMIT
 from tests.factories import (
     InviteFactory,
@@ -44,6 +45,17 @@ RATER_MATRIX: dict[str, dict[str, int | str]] = {
     "raters:vote": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
     "raters:skip": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
     "raters:undo": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
+    # Members who need no training are sent on to the study.
+    "raters:training": {"anonymous": LOGIN, "rater": 302, "other_rater": 404, "researcher": 404},
+    # A panel's entry without the platform's ids: refused with the reason, for everyone.
+    "raters:panel_enter": {"anonymous": 400, "rater": 400, "other_rater": 400, "researcher": 400},
+    # Only the panel's own participants have a code to collect.
+    "raters:panel_finish": {
+        "anonymous": LOGIN,
+        "rater": 404,
+        "other_rater": 404,
+        "researcher": 404,
+    },  # fmt: skip
     # For load balancers: no session needed, nothing about anyone.
     "healthz": {"anonymous": 200, "rater": 200, "other_rater": 200, "researcher": 200},
     # Browsers ask for it on every site: a static icon, for everyone.
@@ -82,6 +94,7 @@ def world(db) -> dict:
     rater = MembershipFactory(study=study, rater=RaterFactory()).rater
     other_rater = MembershipFactory(study=other_study, rater=RaterFactory()).rater
     invite = InviteFactory(study=study, max_uses=None)
+    panel = Panel.objects.create(study=study, completion_code="DONE1")
     clients = {role: Client() for role in ROLES}
     clients["rater"].force_login(rater.user)
     clients["other_rater"].force_login(other_rater.user)
@@ -97,6 +110,7 @@ def world(db) -> dict:
         "other_rater": other_rater,
         "researcher": researcher,
         "invite": invite,
+        "panel": panel,
         "clients": clients,
         "token": token,
     }
@@ -107,6 +121,7 @@ def _kwargs(pattern: URLPattern, world: dict) -> dict[str, object]:
         "study_id": world["study"].pk,
         "other_id": world["second_study"].pk,
         "token": invite_token(world["invite"]),
+        "key": world["panel"].key,
         "object_id": str(world["study"].pk),
         "app_label": "evaluations",
         "content_type_id": 1,
@@ -271,6 +286,9 @@ def test_every_form_on_the_rater_pages_carries_a_csrf_token(world):
         ("raters:vote", True),
         ("raters:skip", True),
         ("raters:undo", True),
+        ("raters:training", True),
+        ("raters:panel_enter", False),
+        ("raters:panel_finish", True),
         ("admin:login", False),
     ],
 )
@@ -283,6 +301,9 @@ def test_a_post_without_the_csrf_token_is_refused(world, name, signed_in):
         "raters:vote": [world["study"].pk],
         "raters:skip": [world["study"].pk],
         "raters:undo": [world["study"].pk],
+        "raters:training": [world["study"].pk],
+        "raters:panel_enter": [world["panel"].key],
+        "raters:panel_finish": [world["panel"].key],
     }.get(name, [])
     before = world["rater"].votes.count()
     data = {"username": "x", "password": "y", "pair": world["pairs"][0].public_id, "choice": "A"}
