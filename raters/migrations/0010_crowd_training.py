@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evaluations', '0011_crowd_training'),
+        ('evaluations', '0013_crowd_training'),
         ('raters', '0009_crowd_panel_permissions'),
     ]
 

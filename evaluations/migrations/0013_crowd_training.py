@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evaluations', '0010_decision_constraints_and_records'),
+        ('evaluations', '0012_resfast_output_style_and_result_snapshots'),
     ]
 
     operations = [
