@@ -1,6 +1,6 @@
 from django.urls import path
 
-from raters import views
+from raters import media_views, views
 
 app_name = "raters"
 
@@ -13,4 +13,9 @@ urlpatterns = [
     path("studies/<int:study_id>/vote/", views.vote, name="vote"),
     path("studies/<int:study_id>/skip/", views.skip, name="skip"),
     path("studies/<int:study_id>/undo/", views.undo, name="undo"),
+    path(
+        "studies/<int:study_id>/media/<str:digest>",
+        media_views.prompt_media,
+        name="prompt_media",
+    ),
 ]
