@@ -238,6 +238,18 @@ class Candidate(models.Model):
     )
     max_concurrency = models.PositiveSmallIntegerField(default=16)
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+
+    class Images(models.TextChoices):
+        AUTO = "auto", "As LiteLLM knows the model (allowed when it does not know it)"
+        YES = "yes", "Accepts images"
+        NO = "no", "Does not accept images"
+
+    accepts_images = models.CharField(
+        max_length=4,
+        choices=Images.choices,
+        default=Images.AUTO,
+        help_text="Generation refuses a study with image prompts for a candidate without them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,13 @@ import zipfile
 import pytest
 from PIL import Image
 
+from tests.generation.conftest import (  # noqa: F401 - the stub's fixtures, shared
+    fast_generation,
+    openai_stub,
+    openai_stub_server,
+    stub_candidate,
+)
+
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
