@@ -357,6 +357,12 @@ class Output(models.Model):
         blank=True, help_text="What raters see: scrubbed of self-identification."
     )
     raw_text = models.TextField(blank=True, help_text="The answer as the provider returned it.")
+    turns = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="A scripted conversation's answers, one per finished turn, with each turn's "
+        "text (scrubbed), raw_text, latency_ms, ttft_ms, tokens and cost_usd.",
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     latency_ms = models.FloatField(null=True, blank=True)

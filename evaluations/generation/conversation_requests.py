@@ -86,16 +86,6 @@ def candidate_images_refusal(candidate: Candidate) -> str:
 
 def study_conversations_check(*, study: Study, candidates: list[Candidate]) -> None:
     """Refuse, before anything is spent, prompts some candidate cannot be sent."""
-    scripted = list(
-        Prompt.objects.filter(study=study)
-        .exclude(turns=[])
-        .values_list("external_id", flat=True)[:5]
-    )
-    if scripted:
-        raise GenerationError(
-            f"prompt(s) {', '.join(scripted)} have scripted turns, which this version cannot "
-            "generate yet; remove them from the study"
-        )
     conversations = Prompt.objects.filter(study=study).exclude(messages=[])
     with_images = [
         p.external_id

@@ -111,7 +111,7 @@ def candidate_request_params(candidate: Candidate) -> dict:
 
 
 def output_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict]:
-    if prompt.messages:
+    if prompt.messages or prompt.turns:
         from evaluations.generation.conversation_requests import conversation_messages
 
         return conversation_messages(candidate=candidate, prompt=prompt)

@@ -11,6 +11,7 @@ from evaluations.models import Candidate, Output
 from evaluations.studies.importing import prompts_import
 from tests.conversations.conftest import data_url, jsonl, png_bytes
 from tests.factories import CandidateFactory
+from tests.openai_stub import StubRequest, default_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -177,9 +178,85 @@ def test_a_model_litellm_does_not_know_is_allowed_images_unless_the_researcher_s
     study_conversations_check(study=study, candidates=list(study.candidates.all()))
 
 
-def test_scripted_turns_are_refused_plainly_until_their_generation_exists(study, stub_candidate):
-    prompts_import(study=study, data=jsonl({"id": "q81", "turns": ["a", "b"]}), filename="p.jsonl")
+MT_ROW = {
+    "id": "q81",
+    "category": "writing",
+    "system": "You write well.",
+    "turns": ["Write a haiku about rain.", "Make it sadder.", "Now give it a title."],
+}
+
+
+def own_answers_only(violations: list[str]):
+    """A reply that also checks, in the server, that every assistant message a candidate is
+    sent is one of its own answers (the stub answers "Answer from <model>: ...")."""
+
+    def reply(request: StubRequest) -> str:
+        for message in request.messages:
+            if message["role"] == "assistant" and not str(message["content"]).startswith(
+                f"Answer from {request.model}:"
+            ):
+                violations.append(f"{request.model} was sent {message['content']!r}")
+        return default_reply(request)
+
+    return reply
+
+
+def test_each_candidate_answers_scripted_turns_given_its_own_earlier_answers_only(
+    study, stub_candidate, openai_stub, monkeypatch
+):
+    violations: list[str] = []
+    monkeypatch.setattr(openai_stub, "reply", own_answers_only(violations))
+    prompts_import(study=study, data=jsonl(MT_ROW), filename="mt.jsonl")
+    alpha, beta = stub_candidate(study, "alpha"), stub_candidate(study, "beta")
+    outputs = {o.candidate_id: o for o in generate_all(study)}
+    assert {o.status for o in outputs.values()} == {Output.Status.DONE}
+    assert violations == []
+    for candidate, other in ((alpha, beta), (beta, alpha)):
+        output = outputs[candidate.pk]
+        requests = [r for r in openai_stub.requests if r.model == candidate.model.split("/")[1]]
+        assert len(requests) == 3  # one per turn, in order
+        assert [len(r.messages) for r in requests] == [2, 4, 6]
+        second = requests[1].messages
+        assert second[0] == {"role": "system", "content": "You write well."}
+        assert second[1] == {"role": "user", "content": MT_ROW["turns"][0]}
+        assert second[2] == {"role": "assistant", "content": output.turns[0]["raw_text"]}
+        assert second[3] == {"role": "user", "content": MT_ROW["turns"][1]}
+        other_first = outputs[other.pk].turns[0]["raw_text"]
+        assert all(other_first not in str(m["content"]) for r in requests for m in r.messages)
+        assert len(output.turns) == 3
+        for turn in output.turns:
+            assert turn["latency_ms"] > 0 and 0 < turn["ttft_ms"] <= turn["latency_ms"]
+            assert turn["output_tokens"] == len(turn["raw_text"].split())
+        assert output.output_tokens == sum(t["output_tokens"] for t in output.turns)
+        assert output.raw_text == "\n\n".join(t["raw_text"] for t in output.turns)
+
+
+def test_a_scripted_conversation_resumes_at_its_first_unanswered_turn(
+    study, stub_candidate, openai_stub
+):
+    prompts_import(study=study, data=jsonl(MT_ROW), filename="mt.jsonl")
     stub_candidate(study, "alpha")
-    with pytest.raises(GenerationError, match="q81 have scripted turns"):
-        generation_start(study=study)
-    assert not Output.objects.exists()
+    openai_stub.plan("alpha", ["ok", "400"])  # turn 2 is refused: the output fails there
+    (failed,) = generate_all(study)
+    assert failed.status == Output.Status.FAILED
+    assert len(failed.turns) == 1
+    first = failed.turns[0]
+    generation_start(study=study, retry_failed=True)  # what the admin's "retry" does
+    openai_stub.requests.clear()
+    (done,) = generate_all(study)
+    assert done.status == Output.Status.DONE
+    assert done.turns[0] == first  # turn 1 kept, not asked again
+    assert [len(r.messages) for r in openai_stub.requests] == [4, 6]
+
+
+def test_scrubbing_applies_to_every_turn(study, stub_candidate, openai_stub, monkeypatch):
+    answers = iter(["I am Alpha, made by Example.", "Still Alpha here.", "Fine."])
+    monkeypatch.setattr(openai_stub, "reply", lambda request: next(answers))
+    prompts_import(study=study, data=jsonl(MT_ROW), filename="mt.jsonl")
+    stub_candidate(study, "alpha", label="Alpha")
+    (output,) = generate_all(study)
+    assert output.status == Output.Status.DONE
+    assert "Alpha" not in output.turns[0]["text"] and "Alpha" not in output.turns[1]["text"]
+    assert "Alpha" in output.turns[1]["raw_text"]
+    assert "Alpha" not in output.text
+    assert output.identity_leak
