@@ -151,8 +151,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Prompts' images and documents (evaluations/studies/prompt_media.py). They are never served
+# from here directly: only through the study's authenticated view (raters/media_views.py). Any
+# Django storage backend (an S3-compatible one through django-storages) can replace the default.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": os.environ.get(
+            "MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        )
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -169,6 +177,10 @@ LOGOUT_REDIRECT_URL = "raters:login"
 
 # Uploads: prompt and output files are read whole and validated before anything is saved.
 MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(20_000_000)))
+# One image or document of a prompt (in a zip next to the JSONL, or a data URL).
+MAX_MEDIA_BYTES = int(os.environ.get("MAX_MEDIA_BYTES", str(10_000_000)))
+# Width times height of an image: beyond this it is refused, not decoded.
+MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
 # A rater whose median time per decisive vote is below this is flagged (raters/speed.py).
 RATER_MIN_SECONDS_PER_VOTE = float(os.environ.get("RATER_MIN_SECONDS_PER_VOTE", "2"))
 # Results of a study with more votes than this are computed by a Celery task, not in the

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from raters import panel_views, training_views, views
+from raters import media_views, panel_views, training_views, views
 
 app_name = "raters"
 
@@ -16,4 +16,9 @@ urlpatterns = [
     path("studies/<int:study_id>/training/", training_views.training, name="training"),
     path("panel/<str:key>/", panel_views.panel_enter, name="panel_enter"),
     path("panel/<str:key>/finish/", panel_views.panel_finish, name="panel_finish"),
+    path(
+        "studies/<int:study_id>/media/<str:digest>",
+        media_views.prompt_media,
+        name="prompt_media",
+    ),
 ]

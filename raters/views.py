@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from evaluations.models import Pair, Study
 from raters.assignment import Progress, assignment_next, assignment_skip, rater_progress
+from raters.conversation_view import conversation_pair_view
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.models import Assignment, Membership, Rater
@@ -143,6 +144,8 @@ def _panel_context(
             answer_b_html=markdown_render(right.text),
             instructions_html=markdown_render(study.instructions) if study.instructions else "",
         )
+        if pair.prompt.is_conversation:
+            context["conversation"] = conversation_pair_view(pair.prompt, left, right)
     return context
 
 

@@ -1,10 +1,21 @@
 import datetime
+import hashlib
 
 import factory
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from evaluations.models import Candidate, Judge, JudgeVote, Output, Pair, Prompt, Study
+from evaluations.models import (
+    Candidate,
+    Judge,
+    JudgeVote,
+    Output,
+    Pair,
+    Prompt,
+    PromptMedia,
+    Study,
+)
 from raters.models import Invite, Membership, Rater, Vote
 
 
@@ -45,6 +56,22 @@ class PromptFactory(factory.django.DjangoModelFactory):
     external_id = factory.Sequence(lambda n: f"q{n}")
     text = factory.Sequence(lambda n: f"Question number {n}?")
     category = "general"
+
+
+class PromptMediaFactory(factory.django.DjangoModelFactory):
+    """A stored file of a study's prompts (pass ``data``; set MEDIA_ROOT to a temporary folder)."""
+
+    class Meta:
+        model = PromptMedia
+        exclude = ("data",)
+
+    study = factory.SubFactory(StudyFactory)
+    data = factory.Sequence(lambda n: f"document {n}".encode())
+    sha256 = factory.LazyAttribute(lambda o: hashlib.sha256(o.data).hexdigest())
+    file = factory.LazyAttribute(lambda o: ContentFile(o.data, name=o.sha256))
+    content_type = "text/plain"
+    size = factory.LazyAttribute(lambda o: len(o.data))
+    filename = "notes.txt"
 
 
 class OutputFactory(factory.django.DjangoModelFactory):

@@ -5,7 +5,9 @@ from evaluations.models import Study
 
 class PromptImportForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV or JSONL with columns id, text and optionally category, context, reference."
+        help_text="CSV or JSONL with id, text and optionally category, context, reference; "
+        "or JSONL with messages (a chat ending with the user's turn) or turns (scripted "
+        "follow-ups), zipped with the images and documents it names."
     )
 
 

@@ -7,7 +7,7 @@ import email.utils
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -47,6 +47,9 @@ class ProviderJob:
     price_out: Decimal | None
     terms: tuple[str, ...]
     cached_from: int | None = None
+    # A scripted conversation: the user's turns, and the turns already answered (a resume).
+    scripted_turns: list[str] = field(default_factory=list)
+    answered: list[dict] = field(default_factory=list)
 
 
 @dataclass

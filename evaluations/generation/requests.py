@@ -110,7 +110,11 @@ def candidate_request_params(candidate: Candidate) -> dict:
     return params
 
 
-def output_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict[str, str]]:
+def output_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict]:
+    if prompt.messages or prompt.turns:
+        from evaluations.generation.conversation_requests import conversation_messages
+
+        return conversation_messages(candidate=candidate, prompt=prompt)
     messages = []
     if candidate.system_prompt.strip():
         messages.append({"role": "system", "content": candidate.system_prompt})

@@ -54,6 +54,7 @@ from evaluations.generation.batch_database import (
 )
 from evaluations.generation.limits import Limiter, LocalLimiter, RedisLimiter
 from evaluations.generation.provider_calls import (
+    ProviderAnswer,
     ProviderJob,
     error_is_transient,
     error_message,
@@ -67,6 +68,7 @@ from evaluations.generation.requests import (
     output_messages,
     request_hash,
 )
+from evaluations.generation.scripted_turns import scripted_job_call
 from evaluations.generation.starting import (
     GenerationError,
     lease_expired_before,
@@ -233,6 +235,7 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
         if study_id not in terms_by_study:
             terms_by_study[study_id] = study_scrub_terms(study_id)
         messages = output_messages(candidate=candidate, prompt=prompt)
+        hashed = [*messages, {"turns": prompt.turns}] if prompt.turns else messages
         jobs.append(
             ProviderJob(
                 output_id=output.pk,
@@ -243,15 +246,19 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
                 deployments=deployments,
                 params=params,
                 messages=messages,
-                request_hash=request_hash(candidate=candidate, params=params, messages=messages),
+                request_hash=request_hash(candidate=candidate, params=params, messages=hashed),
                 max_concurrency=max(1, candidate.max_concurrency),
                 requests_per_minute=candidate.requests_per_minute,
                 price_in=candidate.input_price_per_mtok,
                 price_out=candidate.output_price_per_mtok,
                 terms=terms_by_study[study_id],
+                scripted_turns=list(prompt.turns),
+                answered=list(output.turns) if prompt.turns else [],
             )
         )
     cache_enabled = {o.pk: o.prompt.study.cache_enabled for o in outputs}
+    # A scripted conversation is never copied from another: its turns are its own.
+    cache_enabled.update({job.output_id: False for job in jobs if job.scripted_turns})
     cacheable = {job.request_hash for job in jobs if cache_enabled[job.output_id]}
     if cacheable:
         sources = dict(
@@ -299,6 +306,21 @@ async def _job_call(
     job: ProviderJob, limiter: Limiter, claimed_at: datetime, db: BatchDatabase
 ) -> tuple[str, Callable[[], bool]]:
     """Call the provider until it answers or the attempts run out; returns the final write."""
+    if job.scripted_turns:
+        return await scripted_job_call(
+            job, claimed_at, db, partial(_attempts_run, limiter=limiter, db=db)
+        )
+    outcome = await _attempts_run(job, claimed_at, limiter=limiter, db=db)
+    if isinstance(outcome, tuple):
+        answer, deployment = outcome
+        return "done", FinishWrite(job, claimed_at, answer, deployment)
+    return "failed", outcome
+
+
+async def _attempts_run(
+    job: ProviderJob, claimed_at: datetime, *, limiter: Limiter, db: BatchDatabase
+) -> tuple[ProviderAnswer, Deployment] | Callable[[], bool]:
+    """The provider's answer and the deployment that gave it, or the write of the failure."""
     attempt = 0
     while True:
         deployment = job.deployments[attempt % len(job.deployments)]
@@ -310,8 +332,8 @@ async def _job_call(
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the output
             message = error_message(exc, deployment, attempt)
             if not error_is_transient(exc) or attempt >= settings.GENERATION_MAX_ATTEMPTS:
-                return "failed", partial(_output_fail, job, claimed_at, message)
+                return partial(_output_fail, job, claimed_at, message)
             await db.write(partial(_output_note_error, job, claimed_at, message))
             await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
             continue
-        return "done", FinishWrite(job, claimed_at, answer, deployment)
+        return answer, deployment

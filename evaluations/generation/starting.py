@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from evaluations.generation.conversation_requests import study_conversations_check
 from evaluations.generation.errors import GenerationError
 from evaluations.generation.pairing import pairs_build
 from evaluations.generation.requests import (
@@ -102,6 +103,7 @@ def generation_start(*, study: Study, retry_failed: bool = False) -> int:
     for candidate in candidates:
         candidate_deployments_authorized(candidate, owner=study.owner)
         candidate_request_params(candidate)
+    study_conversations_check(study=study, candidates=candidates)
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         outputs_create(study=study)

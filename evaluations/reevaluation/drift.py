@@ -110,6 +110,8 @@ def drift_check(
     for candidate in candidates:
         outputs = (
             Output.objects.filter(candidate=candidate, status=Output.Status.DONE, imported=False)
+            # A scripted conversation is not one request to repeat; its turns are not checked.
+            .filter(prompt__turns=[])
             .select_related("prompt")
             .order_by("prompt_id")[:prompts]
         )

@@ -18,6 +18,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "evaluations.Study": "",
     "evaluations.Candidate": "study",
     "evaluations.Prompt": "study",
+    "evaluations.PromptMedia": "study",
     "evaluations.Output": "prompt__study",
     "evaluations.Pair": "study",
     "evaluations.Judge": "study",

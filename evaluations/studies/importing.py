@@ -15,7 +15,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from evaluations.models import Prompt, Study
+from evaluations.models import Prompt, PromptMedia, Study
+from evaluations.studies.conversations import ArchiveReader, Conversation, conversation_parse
+from evaluations.studies.prompt_archive import ArchiveRefused, archive_open, is_zip
+from evaluations.studies.prompt_media import Media, MediaRefused, media_delete_files, media_store
 
 
 class ImportFailed(Exception):
@@ -192,10 +195,12 @@ def parse_rows(
     required: tuple[str, ...],
     optional: tuple[str, ...],
     size: int | None = None,
+    structured: tuple[str, ...] = (),
 ) -> list[tuple[int, dict[str, str]]]:
     """Parse CSV or JSONL bytes into (line number, row) with string values, or raise.
 
     ``size`` is the whole file's size when ``data`` was read only up to just past the limit.
+    JSONL values of the ``structured`` fields are kept as parsed (lists, objects).
     """
     limit = settings.MAX_IMPORT_BYTES
     size = max(size or 0, len(data))
@@ -220,7 +225,14 @@ def parse_rows(
                 errors.append(f"line {number}: missing field(s) {', '.join(missing)}")
                 continue
             rows.append(
-                (number, {k: "" if v is None else str(v) for k, v in value.items() if k in known})
+                (
+                    number,
+                    {
+                        k: v if k in structured else "" if v is None else str(v)
+                        for k, v in value.items()
+                        if k in known or k in structured
+                    },
+                )
             )
     else:
         rows, errors = _csv_rows(text, known, required, optional)
@@ -233,18 +245,66 @@ def parse_rows(
 
 PROMPT_FIELDS = ("id", "text")
 PROMPT_OPTIONAL = ("category", "context", "reference")
+# A JSONL line may hold a conversation instead of text (studies/conversations.py).
+PROMPT_CONVERSATION = ("text", "messages", "turns", "system")
+
+
+def _prompt_rows(data: bytes, filename: str, size: int | None) -> list[tuple[int, dict]]:
+    head = data[:4096].decode("utf-8", "ignore").lstrip("\ufeff")
+    if _guess_format(filename, head) == "csv":
+        return parse_rows(
+            data, filename, required=PROMPT_FIELDS, optional=PROMPT_OPTIONAL, size=size
+        )
+    rows = parse_rows(
+        data,
+        filename,
+        required=("id",),
+        optional=PROMPT_OPTIONAL,
+        size=size,
+        structured=PROMPT_CONVERSATION,
+    )
+    missing = [
+        f"line {number}: missing field(s) text (or messages, or turns)"
+        for number, row in rows
+        if not any(key in row for key in ("text", "messages", "turns"))
+    ]
+    if missing:
+        raise ImportFailed(missing)
+    return rows
+
+
+def _prompts_source(
+    data: bytes, filename: str, size: int | None
+) -> tuple[bytes, str, int | None, ArchiveReader | None]:
+    """The prompt file's bytes, name and size, and the reader of the zip's files if zipped."""
+    if not is_zip(data, filename):
+        return data, filename, size, None
+    limit = settings.MAX_IMPORT_BYTES
+    whole = max(size or 0, len(data))
+    if whole > limit:
+        raise ImportFailed(
+            [f"line 1: the zip is {size_text(whole)}; the limit is {size_text(limit)}"]
+        )
+    try:
+        archive = archive_open(data)
+        prompt_data = archive.prompt_file()
+    except (ArchiveRefused, MediaRefused) as exc:
+        raise ImportFailed([f"line 1: {exc}"]) from None
+    return prompt_data, archive.prompt_name, None, archive.media_read
 
 
 def prompts_import(*, study: Study, data: bytes, filename: str, size: int | None = None) -> int:
-    """Create the study's prompts from a CSV/JSONL file; all or nothing. Returns rows created."""
-    rows = parse_rows(data, filename, required=PROMPT_FIELDS, optional=PROMPT_OPTIONAL, size=size)
+    """Create the study's prompts from a CSV/JSONL file, or a zip of one with the images and
+    documents it names; all or nothing. Returns rows created."""
+    data, filename, size, read = _prompts_source(data, filename, size)
+    rows = _prompt_rows(data, filename, size)
     errors: list[str] = []
     seen: dict[str, int] = {}
     existing = set(Prompt.objects.filter(study=study).values_list("external_id", flat=True))
     prompts: list[Prompt] = []
+    media: dict[str, Media] = {}
     for number, row in rows:
         external_id = row.get("id", "").strip()
-        text = row.get("text", "")
         if not external_id:
             errors.append(f"line {number}: empty id")
         elif len(external_id) > 200:
@@ -256,8 +316,20 @@ def prompts_import(*, study: Study, data: bytes, filename: str, size: int | None
             errors.append(f"line {number}: id {external_id!r} already exists in this study")
         else:
             seen[external_id] = number
-        if not text.strip():
-            errors.append(f"line {number}: empty text")
+        conversation = Conversation()
+        if "messages" in row or "turns" in row:
+            conversation, problems = conversation_parse(row, read)
+            errors.extend(f"line {number}: {problem}" for problem in problems)
+            text = conversation.text
+            media.update((m.sha256, m) for m in conversation.media)
+        else:
+            text = row.get("text", "")
+            if not isinstance(text, str):
+                text = "" if text is None else json.dumps(text)
+            if "system" in row:
+                errors.append(f"line {number}: system goes with turns, not with text")
+            if not text.strip():
+                errors.append(f"line {number}: empty text")
         category = row.get("category", "").strip()
         if len(category) > 100:
             errors.append(f"line {number}: category longer than 100 characters")
@@ -269,12 +341,24 @@ def prompts_import(*, study: Study, data: bytes, filename: str, size: int | None
                 category=category,
                 context=row.get("context", ""),
                 reference=row.get("reference", ""),
+                messages=conversation.messages,
+                turns=conversation.turns,
             )
         )
     if errors:
         raise ImportFailed(errors)
-    with transaction.atomic():
-        Prompt.objects.bulk_create(prompts, batch_size=1000)
+    stored: list[PromptMedia] = []
+    try:
+        with transaction.atomic():
+            for item in media.values():
+                before = PromptMedia.objects.filter(study=study, sha256=item.sha256).exists()
+                record = media_store(study, item)
+                if not before:
+                    stored.append(record)
+            Prompt.objects.bulk_create(prompts, batch_size=1000)
+    except BaseException:
+        media_delete_files(stored)  # the rows rolled back; their files go too
+        raise
     return len(prompts)
 
 

@@ -24,6 +24,7 @@ from tests.factories import (
     InviteFactory,
     MembershipFactory,
     PairFactory,
+    PromptMediaFactory,
     RaterFactory,
     StudyFactory,
     UserFactory,
@@ -56,6 +57,13 @@ RATER_MATRIX: dict[str, dict[str, int | str]] = {
         "other_rater": 404,
         "researcher": 404,
     },  # fmt: skip
+    # A prompt's image or document: the study's raters and its owner.
+    "raters:prompt_media": {
+        "anonymous": LOGIN,
+        "rater": 200,
+        "other_rater": 404,
+        "researcher": 200,
+    },
     # For load balancers: no session needed, nothing about anyone.
     "healthz": {"anonymous": 200, "rater": 200, "other_rater": 200, "researcher": 200},
     # Browsers ask for it on every site: a static icon, for everyone.
@@ -82,8 +90,9 @@ def url_patterns(
 
 
 @pytest.fixture
-def world(db) -> dict:
+def world(db, settings, tmp_path) -> dict:
     cache.clear()
+    settings.MEDIA_ROOT = tmp_path / "media"
     researcher = UserFactory(is_staff=True)
     researcher.user_permissions.add(Permission.objects.get(codename="view_study"))
     study = StudyFactory(owner=researcher, status=Study.Status.OPEN)
@@ -95,6 +104,7 @@ def world(db) -> dict:
     other_rater = MembershipFactory(study=other_study, rater=RaterFactory()).rater
     invite = InviteFactory(study=study, max_uses=None)
     panel = Panel.objects.create(study=study, completion_code="DONE1")
+    media = PromptMediaFactory(study=study)
     clients = {role: Client() for role in ROLES}
     clients["rater"].force_login(rater.user)
     clients["other_rater"].force_login(other_rater.user)
@@ -111,6 +121,7 @@ def world(db) -> dict:
         "researcher": researcher,
         "invite": invite,
         "panel": panel,
+        "media": media,
         "clients": clients,
         "token": token,
     }
@@ -129,6 +140,7 @@ def _kwargs(pattern: URLPattern, world: dict) -> dict[str, object]:
         "uidb64": "MQ",
         "url": "x",
         "status": "open",
+        "digest": world["media"].sha256,
     }
     return {name: values[name] for name in pattern.pattern.regex.groupindex}
 
