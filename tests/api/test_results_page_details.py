@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from evaluations.models import Output
-from evaluations.results import plots
+from research.results import plots
 from tests.api.conftest import build_study
 from tests.factories import CandidateFactory, StudyFactory
 
