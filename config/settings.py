@@ -12,8 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.sqlite_broker import ALIAS as SQLITE_BROKER
-from config.sqlite_broker import broker_url as sqlite_broker_url
+from config.sqlite_broker_url import ALIAS as SQLITE_BROKER
+from config.sqlite_broker_url import broker_url as sqlite_broker_url
 
 # LiteLLM downloads its price table at import unless told not to; this machine (and most
 # production networks) must never depend on that.

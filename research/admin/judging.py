@@ -14,7 +14,6 @@ from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.models import Candidate, Judge, JudgeVote, Study
 from research.admin.connections import ProviderAccessInlineMixin
 from research.admin.counts import candidates_drift_counts, sorted_columns
-from research.judging.results import study_judge_results
 from research.judging.runner import judging_start
 from research.judging.verdicts import JudgingError
 
@@ -67,6 +66,8 @@ class JudgingAdminMixin:
     def judging_summary(self, obj: Study) -> str:
         if not obj.judges.exists():
             return "No judge models yet: add one below, save, then use the Run judges action."
+        from research.judging.results import study_judge_results  # scipy: loaded on first use
+
         return mark_safe(  # noqa: S308 - our template, autoescaped
             render_to_string(
                 "admin/evaluations/_judges.html",

@@ -10,8 +10,6 @@ from rest_framework.response import Response
 
 from research.api.permissions import study_get_for
 from research.api.views import BAD_REQUEST, ERRORS, InvalidOption, StudyApi
-from research.judging.results import study_judge_results
-from research.reevaluation.comparing import CompareError, studies_compare
 from research.reevaluation.drift import candidates_drift
 
 
@@ -80,6 +78,8 @@ class JudgeResultsApi(StudyApi):
         """Each LLM judge's ranking beside the human ranking, its agreement with the humans,
         its position consistency, progress and cost. Judge votes never enter the human ranking.
         """
+        from research.judging.results import study_judge_results  # scipy: loaded on first use
+
         return Response(study_judge_results(study=self.study()))
 
 
@@ -95,6 +95,11 @@ class StudyCompareApi(StudyApi):
         query.is_valid(raise_exception=True)
         study = self.study()
         other = study_get_for(request.user, other_id)
+        from research.reevaluation.comparing import (  # scipy: on first use
+            CompareError,
+            studies_compare,
+        )
+
         try:
             document = studies_compare(
                 study_a=study, study_b=other, anchor=query.validated_data.get("anchor")

@@ -3,8 +3,7 @@ OpenAPI schema of the analysis documents, whose layout `evaluations.analysis.ana
 
 from rest_framework import serializers
 
-from evaluations.analysis.clustered import CLUSTER_OPTIONS
-from evaluations.analysis.report import BOTH_BAD_OPTIONS, TIES_OPTIONS
+from evaluations.analysis.options import BOTH_BAD_OPTIONS, CLUSTER_OPTIONS, TIES_OPTIONS
 from evaluations.models import Output, Study
 from research.results.aggregation import ResultOptions
 

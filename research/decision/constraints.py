@@ -7,8 +7,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from evaluations.analysis.noninferiority import margin_from_win_probability_points
-
 MARGIN_KINDS = ("rating", "win_probability")
 PRICE_SOURCES = ("measured", "litellm", "typed")
 HOURS_PER_MONTH = Decimal(730)  # 365 x 24 / 12
@@ -45,6 +43,8 @@ class DecisionConstraints:
     def margin_elo(self) -> float:
         if self.margin_kind == "rating":
             return float(self.margin)
+        from evaluations.analysis.noninferiority import margin_from_win_probability_points
+
         return margin_from_win_probability_points(self.margin)
 
     def margin_text(self) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from research.decision.charts import monthly_cost_chart, quality_cost_chart
-
 
 def _cell(text: str) -> str:
     """Researchers' names inside a Markdown table cell: no row or column breaks."""
@@ -129,6 +127,8 @@ def decision_markdown(document: dict[str, Any]) -> str:
 
 
 def decision_charts(document: dict[str, Any]) -> dict[str, str]:
+    from research.decision.charts import monthly_cost_chart, quality_cost_chart  # matplotlib
+
     charts = {
         "monthly_cost": monthly_cost_chart(document["routing"]),
         "quality_cost": quality_cost_chart(document["overall"]),

@@ -13,7 +13,6 @@ from research.decision.constraints import (
     constraints_from_json,
 )
 from research.decision.records import decisions_status
-from research.decision.service import study_decision
 
 
 def study_decision_constraints(*, study: Study) -> DecisionConstraints:
@@ -28,6 +27,8 @@ def study_decision_constraints(*, study: Study) -> DecisionConstraints:
 def decision_document(
     *, study: Study, price_source: str | None = None, volume_scale: Decimal | None = None
 ) -> dict[str, Any]:
+    from research.decision.service import study_decision  # numpy/scipy: loaded on first use
+
     constraints = study_decision_constraints(study=study).with_overrides(price_source=price_source)
     document = study_decision(
         study=study, constraints=constraints, volume_scale=volume_scale or Decimal(1)

@@ -27,8 +27,8 @@ from django.db import connection
 from django.db.models import Count, F, Q
 from django.db.models.functions import Length
 
-from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, analyze
-from evaluations.analysis.style import STYLE_FEATURES, text_style_features
+from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays
+from evaluations.analysis.style_features import STYLE_FEATURES, text_style_features
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 from raters.models import Membership, Vote
 from research.results.cache_versioning import study_votes_version
@@ -325,6 +325,8 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
                 length_a=None,
                 length_b=None,
             )
+        from evaluations.analysis import analyze  # scipy: loaded with the first analysis
+
         document = analyze(votes, **options.analysis_kwargs())
         document["summary"].update(
             study_vote_counts(study=study, excluded_raters=excluded, category=options.category)
@@ -368,6 +370,8 @@ def study_analysis(*, study: Study, options: ResultOptions) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         excluded = study_excluded_raters(study=study, options=options)
         votes = study_vote_arrays_detailed(study=study, excluded_raters=excluded)
+        from evaluations.analysis import analyze  # scipy: loaded with the first analysis
+
         document = analyze(votes, **options.analysis_kwargs())
         document["summary"]["excluded_raters"] = len(excluded)
         return document

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from evaluations.analysis.style import STYLE_FEATURES, text_style_features
+from evaluations.analysis.style_features import STYLE_FEATURES, text_style_features
 from evaluations.models import Candidate, Output, Study
 from raters.models import Vote
 from research.results.aggregation import rater_pseudonyms
