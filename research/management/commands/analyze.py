@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluations.analysis import VoteDataError, analyze, votes_read
+from evaluations.analysis import VoteDataError, votes_read
 
 
 class Command(BaseCommand):
@@ -47,6 +47,8 @@ class Command(BaseCommand):
             raise CommandError(f"{options['votes_file']}: no such file") from None
         except VoteDataError as exc:
             raise CommandError(f"{options['votes_file']}: {exc}") from None
+        from evaluations.analysis import analyze  # scipy: not for `help analyze`
+
         try:
             document = analyze(
                 votes,
