@@ -78,7 +78,7 @@ def test_commands_load_no_heavy_library_at_start_up(argv):
 def test_heavy_libraries_still_load_where_used():
     code = REPORT_HEAVY_AT_EXIT + (
         "import django; django.setup()\n"
-        "import evaluations.analysis, research.results.plots\n"
+        "import evaluations.analysis.report, research.results.plots\n"
         "import evaluations.generation.request_timing, config.sqlite_broker\n"
     )
     result = run_python(code)
