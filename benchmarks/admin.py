@@ -185,11 +185,11 @@ def results_timings(client: Client, study: Study, reference: float, repeat: int)
     # The admin imports the results view (and matplotlib, ~1.6 s) on its first use in a process:
     # import it now, as the admin index warm-up does for the other views, so that "cold" is
     # the results' state, not the process's.
-    import evaluations.results.views  # noqa: F401
+    import research.results.views  # noqa: F401
     from config.celery import app
     from evaluations.models import ResultSnapshot
-    from evaluations.results.aggregation import ResultOptions
-    from evaluations.results.snapshots import options_data, results_compute
+    from research.results.aggregation import ResultOptions
+    from research.results.snapshots import options_data, results_compute
 
     page = reverse("admin:evaluations_study_results", args=[study.pk])
     api = f"/api/v1/studies/{study.pk}/"

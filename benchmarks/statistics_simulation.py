@@ -31,7 +31,7 @@ from evaluations.analysis.bradley_terry import ELO_SCALE  # noqa: E402
 from evaluations.analysis.power import votes_needed  # noqa: E402
 from evaluations.analysis.ppi import ppi_bradley_terry  # noqa: E402
 from evaluations.analysis.sequential import anytime_p_value  # noqa: E402
-from evaluations.judging.ppi import judge_pair_score  # noqa: E402
+from research.judging.ppi import judge_pair_score  # noqa: E402
 
 Z95 = 1.959963984540054
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.sqlite_broker import ALIAS as SQLITE_BROKER
-from config.sqlite_broker import broker_url as sqlite_broker_url
+from config.sqlite_broker_url import ALIAS as SQLITE_BROKER
+from config.sqlite_broker_url import broker_url as sqlite_broker_url
 
 # LiteLLM downloads its price table at import unless told not to; this machine (and most
 # production networks) must never depend on that.
@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "evaluations",
     "raters",
+    "research",
 ]
 
 MIDDLEWARE = [
@@ -185,7 +186,7 @@ MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
 RATER_MIN_SECONDS_PER_VOTE = float(os.environ.get("RATER_MIN_SECONDS_PER_VOTE", "2"))
 # Results of a study with more votes than this are computed by a Celery task, not in the
 # request: the page shows the newest result, saying from when, meanwhile
-# (evaluations/results/snapshots.py).
+# (research/results/snapshots.py).
 RESULTS_INLINE_MAX_VOTES = int(os.environ.get("RESULTS_INLINE_MAX_VOTES", "20000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -249,7 +250,7 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "evaluations.api.authentication.LimitedTokenAuthentication",
+        "research.api.authentication.LimitedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],

@@ -12,11 +12,11 @@ not yet filled, and the worker died of a JSONDecodeError). Two fixes to kombu's 
 
 from __future__ import annotations
 
-from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from sqlalchemy import create_engine, event
 
-ALIAS = "sqlite-broker"
+from config.sqlite_broker_url import ALIAS, broker_url  # noqa: F401 - registers the alias
+
 # A task should start within ~0.1 s of being sent; each poll is one indexed SELECT.
 POLLING_INTERVAL = 0.05
 BUSY_TIMEOUT_SECONDS = 30
@@ -42,10 +42,3 @@ class Channel(kombu_sqlalchemy.Channel):
 class Transport(kombu_sqlalchemy.Transport):
     Channel = Channel
     polling_interval = POLLING_INTERVAL
-
-
-def broker_url(path: str) -> str:
-    return f"{ALIAS}+sqlite:///{path}"
-
-
-TRANSPORT_ALIASES[ALIAS] = f"{__name__}:Transport"

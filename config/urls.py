@@ -11,7 +11,7 @@ admin.site.site_title = "tastetest admin"
 admin.site.index_title = "Studies, candidates, prompts and votes"
 
 urlpatterns = [
-    path("api/v1/", include("evaluations.api.urls")),
+    path("api/v1/", include("research.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),

@@ -98,7 +98,7 @@ class Vote(models.Model):
     # recorded so that ranking groups one table instead of joining a million votes to pairs
     # and outputs. A pair's outputs and prompt never change, so the copies cannot go stale.
     # Nullable because bulk writers may leave them out: results read such rows through the
-    # pair (see evaluations.results.aggregation). No single-column indexes: vote_study_cells
+    # pair (see research.results.aggregation). No single-column indexes: vote_study_cells
     # covers them.
     candidate_a = models.ForeignKey(
         Candidate,

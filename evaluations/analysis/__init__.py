@@ -5,29 +5,58 @@ Building blocks for other callers (e.g. adaptive pair assignment): `pair_counts`
 `fit_bradley_terry`, `bootstrap_bradley_terry`, `fit_davidson`, the agreement statistics.
 """
 
-from .agreement import agreement_block, cohen_kappa, fleiss_kappa, krippendorff_alpha
-from .bradley_terry import (
-    ELO_SCALE,
-    BTFit,
-    bootstrap_bradley_terry,
-    comparison_structure,
-    fit_bradley_terry,
-    fit_bradley_terry_covariates,
-    refit_bradley_terry,
-)
-from .davidson import DavidsonFit, fit_davidson
-from .report import analyze
-from .votes import (
-    A_WINS,
-    B_WINS,
-    BOTH_BAD,
-    TIE,
-    PairCounts,
-    VoteArrays,
-    VoteDataError,
-    pair_counts,
-    votes_read,
-)
+import importlib
+from typing import Any
+
+# Each name is imported from its module on first use (PEP 562): scipy costs about a second of
+# CPU, and the web process, the admin and `manage.py help` import this package without
+# computing anything.
+_MODULE_OF = {
+    **dict.fromkeys(
+        ["agreement_block", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha"], "agreement"
+    ),
+    **dict.fromkeys(
+        [
+            "ELO_SCALE",
+            "BTFit",
+            "bootstrap_bradley_terry",
+            "comparison_structure",
+            "fit_bradley_terry",
+            "fit_bradley_terry_covariates",
+            "refit_bradley_terry",
+        ],
+        "bradley_terry",
+    ),
+    **dict.fromkeys(["DavidsonFit", "fit_davidson"], "davidson"),
+    "analyze": "report",
+    **dict.fromkeys(
+        [
+            "A_WINS",
+            "B_WINS",
+            "BOTH_BAD",
+            "TIE",
+            "PairCounts",
+            "VoteArrays",
+            "VoteDataError",
+            "pair_counts",
+            "votes_read",
+        ],
+        "votes",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULE_OF])
+
 
 __all__ = [
     "A_WINS",

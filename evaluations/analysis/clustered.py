@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-CLUSTER_OPTIONS = ("auto", "none", "rater", "prompt", "both")
+from .options import CLUSTER_OPTIONS
+
 POPULATION = {
     "none": "these raters and these prompts: votes are treated as independent draws, so the "
     "intervals say how precisely the ratings of this study's raters on this study's prompts are "

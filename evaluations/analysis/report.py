@@ -28,14 +28,13 @@ from .clustered import (
 )
 from .davidson import fit_davidson
 from .distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_sf
+from .options import BOTH_BAD_OPTIONS, TIES_OPTIONS
 from .power import DEFAULT_POWER, votes_needed
 from .sequential import MIXTURE_SCALE, anytime_p_value, confidence_sequence_halfwidth
 from .style import style_controlled_ranking
 from .votes import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays, pair_counts
 
 Z95 = float(norm_ppf(0.975))
-TIES_OPTIONS = ("half", "davidson")
-BOTH_BAD_OPTIONS = ("tie", "exclude")
 # Each round stores a rating per model; beyond this the percentiles gain nothing and memory
 # runs out long before the rounds do.
 MAX_BOOTSTRAP_ROUNDS = 100_000

@@ -10,7 +10,6 @@ of the feature difference.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -18,24 +17,11 @@ import numpy as np
 from .bradley_terry import ELO_SCALE, fit_bradley_terry_covariates
 from .clustered import clustered_covariance
 from .distributions import norm_ppf, norm_sf, t_ppf, t_sf
+from .style_features import STYLE_FEATURES, text_style_features  # noqa: F401 - re-exported
 
-STYLE_FEATURES = ("length", "headers", "lists", "bold")
-_HEADER = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
-_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s", re.MULTILINE)
 # Above this share of a style covariate's variance explained by the model identities, the
 # ratings and the style coefficients are not separately identifiable (intervals explode).
 MAX_EXPLAINED = 0.9
-_BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
-
-
-def text_style_features(text: str) -> dict[str, float]:
-    """Length in characters and counts of Markdown headers, list items and bold spans."""
-    return {
-        "length": float(len(text)),
-        "headers": float(len(_HEADER.findall(text))),
-        "lists": float(len(_LIST.findall(text))),
-        "bold": float(len(_BOLD.findall(text))),
-    }
 
 
 def style_covariates(

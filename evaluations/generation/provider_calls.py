@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from evaluations.generation.errors import EmptyAnswer, MissingKey
 from evaluations.generation.provider_errors import transport_error
-from evaluations.generation.request_timing import RequestMarks, request_marks, timed_session
 from evaluations.providers.access import (
     Deployment,
     ProviderAccessRefused,
@@ -91,6 +90,9 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
     served = ""
     usage = None
     ttft: float | None = None
+    # aiohttp is loaded with the first call, like LiteLLM, not by every process importing this.
+    from evaluations.generation.request_timing import RequestMarks, request_marks, timed_session
+
     marks = RequestMarks()
     request_marks.set(marks)
     kwargs["shared_session"] = timed_session()

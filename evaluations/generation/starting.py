@@ -144,7 +144,7 @@ def outputs_retry(*, output_ids: list[int]) -> int:
     return len(ids)
 
 
-# Services enqueue by task name and never import evaluations.tasks (which imports them); the
+# Services enqueue by task name and never import research.tasks (which imports them); the
 # task registers under this name.
 OUTPUTS_GENERATE_TASK = "evaluations.tasks.outputs_generate_task"
 

@@ -7,7 +7,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluations.judging.ppi import judge_pair_scores, judge_ppi_ratings
+from research.judging.ppi import judge_pair_scores, judge_ppi_ratings
 
 VERDICTS = st.sampled_from(["a", "b", "tie", "unparseable"])
 

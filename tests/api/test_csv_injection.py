@@ -10,7 +10,7 @@ from django.core.management import call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluations.api import exports
+from research.api import exports
 from tests.factories import (
     CandidateFactory,
     MembershipFactory,

@@ -12,9 +12,9 @@ from evaluations.analysis.style import text_style_features
 from evaluations.anonymity.identity_review import study_outputs_rescrub
 from evaluations.models import Output
 from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
-from evaluations.results.aggregation import study_vote_arrays_detailed
-from evaluations.results.exports import study_votes_values, vote_rows
 from evaluations.studies.importing import outputs_import
+from research.results.aggregation import study_vote_arrays_detailed
+from research.results.exports import study_votes_values, vote_rows
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

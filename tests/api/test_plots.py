@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluations.results import plots
+from research.results import plots
 
 
 def points(n: int, *, seed: int = 1) -> list[dict]:

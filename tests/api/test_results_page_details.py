@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from evaluations.models import Output
 from evaluations.output_style import output_style_columns
-from evaluations.results import plots
+from research.results import plots
 from tests.api.conftest import build_study
 from tests.factories import CandidateFactory, StudyFactory
 

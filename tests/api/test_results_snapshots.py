@@ -12,10 +12,12 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from evaluations.models import Prompt, Study
-from evaluations.reevaluation.clones import study_clone
-from evaluations.results.aggregation import ResultOptions, results_state, study_analysis
-from evaluations.results.cache_versioning import _generation_key, results_invalidate
-from evaluations.results.snapshots import (
+from raters.models import Membership, Vote
+from raters.speed import membership_flags_update
+from research.reevaluation.clones import study_clone
+from research.results.aggregation import ResultOptions, results_state, study_analysis
+from research.results.cache_versioning import _generation_key, results_invalidate
+from research.results.snapshots import (
     COMPUTING,
     CURRENT,
     STALE,
@@ -23,8 +25,6 @@ from evaluations.results.snapshots import (
     results_compute,
     results_snapshot,
 )
-from raters.models import Membership, Vote
-from raters.speed import membership_flags_update
 from tests.factories import RaterFactory, VoteFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,11 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from evaluations.results.aggregation import ResultOptions, study_ranking_json, study_vote_cells
-from evaluations.results.cache_versioning import results_invalidate
 from raters.assignment import assignment_next
 from raters.models import Membership, Vote
 from raters.voting import vote_record
+from research.results.aggregation import ResultOptions, study_ranking_json, study_vote_cells
+from research.results.cache_versioning import results_invalidate
 from tests.api.conftest import add_gold_pair
 from tests.raters.conftest import join, study_with_pairs
 

@@ -5,8 +5,8 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
-from evaluations.decision.demo import demo_decision_setup
-from evaluations.decision.selectors import decision_document
+from research.decision.demo import demo_decision_setup
+from research.decision.selectors import decision_document
 from tests.factories import UserFactory
 
 PASSWORD = "a-long-test-password-1"

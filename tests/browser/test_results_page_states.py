@@ -4,9 +4,9 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
-from evaluations.results.aggregation import ResultOptions
-from evaluations.results.snapshots import options_data, results_compute
 from raters.models import Rater, Vote
+from research.results.aggregation import ResultOptions
+from research.results.snapshots import options_data, results_compute
 from tests.browser.test_results_page import PASSWORD, normal_study
 from tests.factories import UserFactory
 

@@ -4,8 +4,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluations.decision.constraints import ConstraintsError, constraints_from_json
 from evaluations.models import Study
+from research.decision.constraints import ConstraintsError, constraints_from_json
 from tests.factories import StudyFactory, UserFactory
 
 JSON = st.recursive(

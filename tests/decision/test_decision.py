@@ -6,11 +6,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.test import Client
 
-from evaluations.decision.constraints import ConstraintsError, constraints_from_json
-from evaluations.decision.selectors import decision_document
-from evaluations.decision.service import CENT
 from evaluations.models import Decision, Output
-from evaluations.reevaluation.clones import study_clone
+from research.decision.constraints import ConstraintsError, constraints_from_json
+from research.decision.selectors import decision_document
+from research.decision.service import CENT
+from research.reevaluation.clones import study_clone
 from tests.decision.conftest import price_outputs
 
 
@@ -167,7 +167,7 @@ def test_a_recorded_decision_is_shown_on_a_clone_with_whether_it_holds(decided_s
 def test_drift_of_a_recommended_model_makes_a_recorded_decision_no_longer_hold(
     decided_study, researcher
 ):
-    from evaluations.decision.records import decision_record
+    from research.decision.records import decision_record
 
     _constrain(decided_study)
     decision_record(

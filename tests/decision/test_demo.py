@@ -1,7 +1,7 @@
 """The simulated decision demo that `make run` sets up decides something."""
 
-from evaluations.decision.demo import demo_decision_setup
-from evaluations.decision.selectors import decision_document
+from research.decision.demo import demo_decision_setup
+from research.decision.selectors import decision_document
 from tests.factories import UserFactory
 
 

@@ -9,10 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluations.admin.studies import StudyAdmin
 from evaluations.admin_base import paginator as admin_paginator
 from evaluations.models import Output
 from raters.models import Assignment
+from research.admin.studies import StudyAdmin
 from tests.factories import (
     MembershipFactory,
     OutputFactory,

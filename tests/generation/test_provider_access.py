@@ -17,7 +17,7 @@ from evaluations.generation.runner import outputs_generate
 from evaluations.generation.starting import generation_start, outputs_create
 from evaluations.models import Candidate, Output, ProviderConnection
 from evaluations.providers.outbound import OutboundRefused, outbound_url_check
-from evaluations.reevaluation.clones import CloneError, study_clone
+from research.reevaluation.clones import CloneError, study_clone
 from tests.factories import CandidateFactory, PromptFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

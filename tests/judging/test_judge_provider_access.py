@@ -4,9 +4,9 @@ the operator did not approve. The judge stub on 127.0.0.1 plays the attacker's s
 import pytest
 from django.core.exceptions import ValidationError
 
-from evaluations.judging.runner import judge_votes_create, judge_votes_run, judging_start
-from evaluations.judging.verdicts import JudgingError
 from evaluations.models import Judge, JudgeVote, ProviderConnection
+from research.judging.runner import judge_votes_create, judge_votes_run, judging_start
+from research.judging.verdicts import JudgingError
 from tests.factories import JudgeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.judging.results import study_judge_results
 from evaluations.models import JudgeVote
-from evaluations.results.aggregation import ResultOptions, study_ranking
+from research.judging.results import study_judge_results
+from research.results.aggregation import ResultOptions, study_ranking
 from tests.factories import (
     CandidateFactory,
     JudgeFactory,

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.judging.runner import judge_votes_run, judging_start
-from evaluations.judging.verdicts import JudgingError
 from evaluations.models import JudgeVote, Pair
+from research.judging.runner import judge_votes_run, judging_start
+from research.judging.verdicts import JudgingError
 from tests.factories import JudgeFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,7 +114,7 @@ def test_an_identical_judge_request_in_another_study_is_answered_from_the_cache(
     stub_judge(judged_study, "fair")
     judging_start(study=judged_study)
     run_all(judged_study)
-    from evaluations.reevaluation.clones import study_clone
+    from research.reevaluation.clones import study_clone
 
     clone = study_clone(study=judged_study, name="Again", slug="again").study
     JudgeVote.objects.filter(study=clone).delete()  # judge the clone from scratch

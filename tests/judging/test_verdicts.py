@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from evaluations.judging.results import combined_verdict, human_majority
-from evaluations.judging.verdicts import judge_messages, verdict_canonical, verdict_parse
 from evaluations.models import JudgeVote, Study
+from research.judging.results import combined_verdict, human_majority
+from research.judging.verdicts import judge_messages, verdict_canonical, verdict_parse
 
 
 @pytest.mark.parametrize(

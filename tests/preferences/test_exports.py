@@ -8,8 +8,8 @@ import pytest
 from datasets import load_dataset
 
 from evaluations.analysis import votes_read
-from evaluations.results.aggregation import rater_pseudonyms
 from raters.models import Membership
+from research.results.aggregation import rater_pseudonyms
 from tests.preferences.study_data import HOSTILE, known_study
 
 PSEUDONYM = re.compile(r"rater-[0-9a-f]{12}")

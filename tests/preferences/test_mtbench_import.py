@@ -7,8 +7,8 @@ import pytest
 
 from evaluations.analysis import analyze, votes_read
 from evaluations.models import Candidate, Output, Pair
-from evaluations.preferences.battle_import import votes_import
 from raters.models import Rater, Vote
+from research.preferences.battle_import import votes_import
 
 
 @pytest.mark.refdata

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from evaluations.generation.starting import outputs_create
 from evaluations.models import Candidate, Output, Pair, Prompt
-from evaluations.preferences.battle_import import votes_import
 from evaluations.studies.importing import ImportFailed
 from raters.models import Rater, Vote
+from research.preferences.battle_import import votes_import
 from tests.factories import PromptFactory, StudyFactory, UserFactory
 from tests.preferences.study_data import known_study
 

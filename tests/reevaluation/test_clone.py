@@ -2,8 +2,8 @@ import pytest
 
 from evaluations.generation.starting import generation_start
 from evaluations.models import Candidate, JudgeVote, Output, Pair, Prompt, Study
-from evaluations.reevaluation.clones import CloneError, study_clone
 from raters.models import Assignment, Membership, Vote
+from research.reevaluation.clones import CloneError, study_clone
 
 pytestmark = pytest.mark.django_db
 

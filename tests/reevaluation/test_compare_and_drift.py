@@ -5,9 +5,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from evaluations.analysis import analyze
-from evaluations.reevaluation.comparing import CompareError, holm, studies_compare
-from evaluations.reevaluation.drift import candidates_drift
-from evaluations.results.aggregation import study_vote_arrays_aggregated
+from research.reevaluation.comparing import CompareError, holm, studies_compare
+from research.reevaluation.drift import candidates_drift
+from research.results.aggregation import study_vote_arrays_aggregated
 from tests.factories import (
     CandidateFactory,
     OutputFactory,

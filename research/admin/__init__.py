@@ -1,0 +1,3 @@
+"""The admin, one module per concern; `studies` registers the ModelAdmins."""
+
+from research.admin import studies  # noqa: F401 - autodiscover imports this package
