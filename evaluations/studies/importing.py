@@ -78,7 +78,26 @@ def _iter_jsonl(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
         if not isinstance(value, dict):
             yield number, None, f"line {number}: expected a JSON object, got {type(value).__name__}"
             continue
+        if "\\u0000" in line and _holds_nul(value):
+            yield number, None, f"line {number}: a text holds a NUL character (\\u0000), which "
+            "cannot be stored"
+            continue
         yield number, value, None
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a decoded JSON value has a NUL in any string (PostgreSQL text cannot hold one)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return False
 
 
 def size_text(n: int) -> str:

@@ -218,3 +218,21 @@ def test_any_bytes_as_prompts_import_cleanly_or_fail_with_line_numbers(study, da
 def test_any_bytes_as_outputs_import_cleanly_or_fail_with_line_numbers(study, data, filename):
     Prompt.objects.get_or_create(study=study, external_id="q1", defaults={"text": "Q?"})
     _assert_clean_outcome(study, outputs_import, data, filename)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": "p1", "text": "a\\u0000b"}',
+        '{"id": "p1", "text": "fine", "category": "x\\u0000"}',
+        '{"id": "p1", "text": "fine", "reference": {"k": ["\\u0000"]}}',
+    ],
+)
+def test_a_json_escaped_nul_is_refused_with_its_line_not_a_database_error(study, line):
+    """PostgreSQL text cannot hold NUL; hypothesis found `DataError: PostgreSQL text fields
+    cannot contain NUL (0x00) bytes` from a JSONL import that spelled it `\\u0000`."""
+    data = ('{"id": "p0", "text": "first"}\n' + line + "\n").encode()
+    with pytest.raises(ImportFailed) as refused:
+        prompts_import(study=study, data=data, filename="p.jsonl")
+    assert any(e.startswith("line 2:") and "NUL" in e for e in refused.value.errors)
+    assert not Prompt.objects.filter(study=study).exists()
