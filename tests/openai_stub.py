@@ -131,6 +131,11 @@ class OpenAIStub(BatchEndpoints):
             self.peak_in_flight = self.in_flight
             self.batch_endpoints_reset()
 
+    def reset_hangs(self) -> None:
+        """End hanging requests (their connections close unanswered), keeping the record."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._release_hangs)
+
     def _release_hangs(self) -> None:
         self._hang_release.set()
         self._hang_release = asyncio.Event()

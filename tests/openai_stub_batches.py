@@ -9,6 +9,9 @@ reply and usage as a live call would get. Behaviour, set on the stub:
   ``in_progress``)
 - ``batch_fail_every``: every n-th line (1-based) fails with a 500 in the error file
 - ``batch_malformed_every``: every n-th line of the output file is not JSON
+- ``batch_hang``: ``"before_create"`` / ``"after_create"`` hold ``POST /v1/batches`` unanswered
+  (before or after the batch exists), ``"content"`` holds file downloads: a worker can be killed
+  there
 - ``batch_expire``: the batch ends ``expired`` with only the first half of its lines answered;
   the rest are in the error file with code ``batch_expired`` (as OpenAI reports them)
 
@@ -47,6 +50,8 @@ class BatchEndpoints:
         self.batch_fail_every = 0
         self.batch_malformed_every = 0
         self.batch_expire = False
+        self.batch_hang = ""
+        self.batch_hung = 0  # requests held so far
         self.files: dict[str, dict] = {}
         self.batches: dict[str, StubBatch] = {}
         self._ids = itertools.count(1)
@@ -58,13 +63,28 @@ class BatchEndpoints:
     async def batch_respond(self, method: str, path: str, body: bytes, headers: dict, writer):
         url = urlsplit(path)
         parts = [p for p in url.path.split("/") if p and p != "v1"]
+        creating = parts == ["batches"] and method == "POST"
+        reading = len(parts) == 3 and parts[0] == "files" and parts[2] == "content"
+        hang = (creating and self.batch_hang.endswith("create")) or (
+            reading and self.batch_hang == "content"
+        )
+        if hang and self.batch_hang != "after_create":
+            return await self._batch_hold()
         with self._lock:
             status, payload = self._batch_route(method, parts, parse_qs(url.query), body, headers)
+        if hang:
+            return await self._batch_hold()
         if isinstance(payload, bytes):
             await self._send(writer, status, payload, "application/jsonl")
         else:
             await self._send_json(writer, status, payload)
         return True
+
+    async def _batch_hold(self) -> bool:
+        with self._lock:
+            self.batch_hung += 1
+        await self._hang_release.wait()
+        return False  # the connection closes unanswered
 
     def _batch_route(self, method, parts, query, body, headers):
         if parts == ["files"] and method == "POST":
