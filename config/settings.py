@@ -196,6 +196,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 BATCH_POLL_MIN_SECONDS = float(os.environ.get("BATCH_POLL_MIN_SECONDS", "30"))
 BATCH_POLL_MAX_SECONDS = float(os.environ.get("BATCH_POLL_MAX_SECONDS", "600"))
 BATCH_POLL_EVERY_SECONDS = float(os.environ.get("BATCH_POLL_EVERY_SECONDS", "15"))
+# The offline demo provider's batches finish after this long (providers/demo_batches.py).
+DEMO_BATCH_SECONDS = float(os.environ.get("DEMO_BATCH_SECONDS", "20"))
 CELERY_BEAT_SCHEDULE = {
     "batches-poll": {
         "task": "evaluations.tasks.batches_poll_task",

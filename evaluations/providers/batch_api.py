@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from evaluations.providers import demo_batches
 from evaluations.providers.access import Deployment, deployment_call_kwargs
 from evaluations.providers.batch_support import model_batch_provider
 from evaluations.providers.llm_loading import litellm_loaded
@@ -30,6 +31,22 @@ class BatchState:
     total: int
     completed: int
     failed: int
+
+
+def _demo(model: str) -> bool:
+    return model_batch_provider(model) == "demo"
+
+
+def _demo_state(batch: dict) -> BatchState:
+    return BatchState(
+        id=batch["id"],
+        status=batch["status"],
+        output_file_id=batch["output_file_id"],
+        error_file_id=batch["error_file_id"],
+        total=batch["total"],
+        completed=batch["completed"],
+        failed=batch["failed"],
+    )
 
 
 def _state(batch: object) -> BatchState:
@@ -62,6 +79,8 @@ def _wrapped(exc: Exception) -> BatchApiError:
 
 
 async def batch_file_upload(deployment: Deployment, model: str, path: Path) -> str:
+    if _demo(model):
+        return demo_batches.demo_file_upload(path)
     kwargs = await _call_kwargs(deployment, model)
     try:
         with path.open("rb") as file:
@@ -76,6 +95,12 @@ async def batch_file_upload(deployment: Deployment, model: str, path: Path) -> s
 async def batch_create(
     deployment: Deployment, model: str, *, input_file_id: str, key: str
 ) -> BatchState:
+    if _demo(model):
+        return _demo_state(
+            demo_batches.demo_batch_create(
+                input_file_id=input_file_id, key_metadata={KEY_METADATA: key}
+            )
+        )
     kwargs = await _call_kwargs(deployment, model)
     try:
         created = await litellm_loaded().acreate_batch(
@@ -92,6 +117,11 @@ async def batch_create(
 
 async def batch_find(deployment: Deployment, model: str, *, key: str) -> BatchState | None:
     """The batch created with ``key`` among the provider's most recent 100, if any."""
+    if _demo(model):
+        for batch in demo_batches.demo_batches_list():
+            if batch["metadata"].get(KEY_METADATA) == key:
+                return _demo_state(batch)
+        return None
     kwargs = await _call_kwargs(deployment, model)
     try:
         listed = await litellm_loaded().alist_batches(limit=100, **kwargs)
@@ -104,6 +134,8 @@ async def batch_find(deployment: Deployment, model: str, *, key: str) -> BatchSt
 
 
 async def batch_retrieve(deployment: Deployment, model: str, batch_id: str) -> BatchState:
+    if _demo(model):
+        return _demo_state(demo_batches.demo_batch_retrieve(batch_id))
     kwargs = await _call_kwargs(deployment, model)
     try:
         return _state(await litellm_loaded().aretrieve_batch(batch_id=batch_id, **kwargs))
@@ -112,6 +144,8 @@ async def batch_retrieve(deployment: Deployment, model: str, batch_id: str) -> B
 
 
 async def batch_cancel(deployment: Deployment, model: str, batch_id: str) -> BatchState:
+    if _demo(model):
+        return _demo_state(demo_batches.demo_batch_cancel(batch_id))
     kwargs = await _call_kwargs(deployment, model)
     try:
         return _state(await litellm_loaded().acancel_batch(batch_id=batch_id, **kwargs))
@@ -120,6 +154,8 @@ async def batch_cancel(deployment: Deployment, model: str, batch_id: str) -> Bat
 
 
 async def batch_file_read(deployment: Deployment, model: str, file_id: str) -> bytes:
+    if _demo(model):
+        return demo_batches.demo_file_read(file_id)
     kwargs = await _call_kwargs(deployment, model)
     try:
         content = await litellm_loaded().afile_content(file_id=file_id, **kwargs)

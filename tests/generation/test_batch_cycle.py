@@ -235,3 +235,34 @@ def test_a_mixed_study_generates_one_candidate_live_and_one_in_a_batch(
     assert not any(r.stream for r in openai_stub.requests_for("cheap"))
     study.refresh_from_db()
     assert study.status == Study.Status.READY
+
+
+def test_the_offline_demo_provider_runs_batches(
+    study, prompts, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from tests.factories import CandidateFactory
+
+    settings.DATA_DIR = tmp_path
+    settings.DEMO_BATCH_SECONDS = 0
+    candidate = CandidateFactory(
+        study=study,
+        model="demo/thorough",
+        generation_mode="batch",
+        input_price_per_mtok=Decimal(1),
+        output_price_per_mtok=Decimal(3),
+    )
+    candidate.full_clean()
+    outputs_batch_assign(output_ids=started(study))
+    with django_capture_on_commit_callbacks(execute=True):
+        for batch in ProviderBatch.objects.filter(status=ProviderBatch.Status.PREPARING):
+            batch_submit(batch_id=batch.pk)
+        run_to_end()
+    from evaluations.providers.demo_provider import demo_answer
+
+    for output in Output.objects.filter(candidate=candidate).select_related("prompt"):
+        assert output.status == Output.Status.DONE and output.latency_ms is None
+        expected = demo_answer("thorough", [{"role": "user", "content": output.prompt.text}])
+        assert output.raw_text == expected
+        assert output.cost_usd > 0
+    study.refresh_from_db()
+    assert study.status == Study.Status.READY
