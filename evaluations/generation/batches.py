@@ -13,11 +13,13 @@ answer is never written twice.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from celery import signature
@@ -326,7 +328,7 @@ def _answer_of(line: dict) -> ProviderAnswer | None:
 
 def _lines(content: bytes) -> Iterator[tuple[int | None, dict | None, str]]:
     """(output id, parsed line, problem) of each line; a malformed line gives its problem."""
-    for number, raw in enumerate(content.splitlines(), start=1):
+    for number, raw in enumerate(io.BytesIO(content), start=1):
         if not raw.strip():
             continue
         try:
@@ -359,6 +361,9 @@ def batch_ingest(*, batch_id: int) -> bool:
         )
         errors: dict[int, str] = {}
         answers: dict[int, ProviderAnswer] = {}
+        settled = 0
+        terms = study_scrub_terms(batch.study_id)
+        write = partial(_answers_write, batch, candidate, deployment, params, prices, terms)
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
@@ -372,9 +377,13 @@ def batch_ingest(*, batch_id: int) -> bool:
                     errors[output_id] = (
                         f"batch {batch.provider_batch_id}: {json.dumps(error)[:500]}"
                     )
-                else:
-                    answers[output_id] = answer
-        settled = _answers_write(batch, candidate, deployment, params, prices, answers)
+                    continue
+                answers[output_id] = answer
+                if len(answers) >= INGEST_CHUNK:  # written as read: never the whole file's
+                    settled += write(answers)
+                    answers = {}
+            del content
+        settled += write(answers)
         _rest_fall_back(batch, candidate, errors)
         batch.ingested_count = settled
         batch.status = ProviderBatch.Status.INGESTED
@@ -384,11 +393,10 @@ def batch_ingest(*, batch_id: int) -> bool:
     return True
 
 
-def _answers_write(batch, candidate, deployment, params, prices, answers) -> int:
+def _answers_write(batch, candidate, deployment, params, prices, terms, answers) -> int:
     now = timezone.now()
     settled = 0
     ids = list(answers)
-    terms = study_scrub_terms(batch.study_id)
     for start in range(0, len(ids), INGEST_CHUNK):
         chunk = ids[start : start + INGEST_CHUNK]
         # Claimed as a live worker claims, so that the write is the live one, conditional on it.
