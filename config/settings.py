@@ -207,6 +207,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Batch generation (evaluations/generation/batches.py): Celery beat runs the poll; each open
+# batch is asked for its state after BATCH_POLL_MIN_SECONDS, then twice as long each time, up
+# to BATCH_POLL_MAX_SECONDS. Production runs one beat: `celery -A config beat`.
+BATCH_POLL_MIN_SECONDS = float(os.environ.get("BATCH_POLL_MIN_SECONDS", "30"))
+BATCH_POLL_MAX_SECONDS = float(os.environ.get("BATCH_POLL_MAX_SECONDS", "600"))
+BATCH_POLL_EVERY_SECONDS = float(os.environ.get("BATCH_POLL_EVERY_SECONDS", "15"))
+# The offline demo provider's batches finish after this long (providers/demo_batches.py).
+DEMO_BATCH_SECONDS = float(os.environ.get("DEMO_BATCH_SECONDS", "20"))
+CELERY_BEAT_SCHEDULE = {
+    "batches-poll": {
+        "task": "evaluations.tasks.batches_poll_task",
+        "schedule": BATCH_POLL_EVERY_SECONDS,
+    },
+}
 
 # Generation (evaluations/generation/runner.py). A batch task keeps all its outputs in flight
 # at once, within each candidate's concurrency cap. A worker renews the claims it holds every

@@ -263,6 +263,32 @@ class Candidate(models.Model):
         default=Images.AUTO,
         help_text="Generation refuses a study with image prompts for a candidate without them.",
     )
+
+    class GenerationMode(models.TextChoices):
+        LIVE = "live", "live (one call per output, answers in minutes, full price)"
+        BATCH = "batch", "batch (the provider's batch API: within 24 h, about half price)"
+
+    class BatchFallback(models.TextChoices):
+        BATCH = "batch", "a new batch"
+        LIVE = "live", "live calls"
+
+    generation_mode = models.CharField(
+        max_length=8, choices=GenerationMode.choices, default=GenerationMode.LIVE
+    )
+    batch_discount = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.5"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text="Batch mode: the fraction taken off the live price (0.5 = half price), used "
+        "when LiteLLM has no batch price for the model.",
+    )
+    batch_fallback = models.CharField(
+        max_length=8,
+        choices=BatchFallback.choices,
+        default=BatchFallback.BATCH,
+        help_text="Batch mode: where the outputs of failed or expired batch lines go next.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -280,10 +306,60 @@ class Candidate(models.Model):
 
     def clean(self) -> None:
         from evaluations.providers.access import candidate_access_errors
+        from evaluations.providers.batch_support import batch_mode_errors
 
         errors = candidate_access_errors(self, owner=_study_owner(self))
+        if self.generation_mode == self.GenerationMode.BATCH:
+            errors.update(batch_mode_errors(self.model))
         if errors:
             raise ValidationError(errors)
+
+
+class ProviderBatch(models.Model):
+    """One batch at a provider's batch API: the outputs it answers (``Output.provider_batch``)
+    and where it is. ``key`` is stored before anything is uploaded, and sent as the batch's
+    metadata, so that a worker restarted at any step finds the batch it created."""
+
+    class Status(models.TextChoices):
+        PREPARING = "preparing"  # key stored, request file not yet accepted as a batch
+        SUBMITTED = "submitted"  # the provider has it (validating, queued or in progress)
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        EXPIRED = "expired"
+        CANCELLED = "cancelled"
+        INGESTED = "ingested"  # its answers settled their outputs; nothing more to do
+
+    OPEN = (Status.PREPARING, Status.SUBMITTED, Status.IN_PROGRESS)
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="provider_batches")
+    candidate = models.ForeignKey(
+        Candidate, on_delete=models.CASCADE, related_name="provider_batches"
+    )
+    key = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PREPARING)
+    provider_status = models.CharField(max_length=40, blank=True)
+    input_file_id = models.CharField(max_length=200, blank=True)
+    provider_batch_id = models.CharField(max_length=200, blank=True)
+    output_file_id = models.CharField(max_length=200, blank=True)
+    error_file_id = models.CharField(max_length=200, blank=True)
+    request_count = models.PositiveIntegerField(default=0)
+    completed_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    ingested_count = models.PositiveIntegerField(default=0)
+    poll_interval_seconds = models.FloatField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "id"]
+        indexes = [models.Index(fields=["status", "next_poll_at"], name="providerbatch_poll")]
+
+    def __str__(self) -> str:
+        return f"batch {self.provider_batch_id or self.key} ({self.status})"
 
 
 class Prompt(models.Model):
@@ -387,6 +463,14 @@ class Output(models.Model):
     )
     served_model = models.CharField(max_length=200, blank=True)
     deployment = models.CharField(max_length=500, blank=True)
+    provider_batch = models.ForeignKey(
+        ProviderBatch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outputs",
+        help_text="The provider batch answering it, while one does (batch mode).",
+    )
     request_hash = models.CharField(max_length=64, blank=True, db_index=True)
     identity_leak = models.BooleanField(default=False, help_text="Self-identification scrubbed.")
     identity_review = models.BooleanField(

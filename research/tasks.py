@@ -6,8 +6,16 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from evaluations.generation.batches import (
+    BATCH_SUBMIT_TASK,
+    BATCHES_POLL_TASK,
+    batch_submit,
+    batches_poll,
+    outputs_batch_assign,
+)
 from evaluations.generation.runner import outputs_generate
 from evaluations.generation.starting import (
+    OUTPUTS_BATCH_TASK,
     OUTPUTS_GENERATE_TASK,
     generation_resume,
     outputs_enqueue,
@@ -36,7 +44,23 @@ def outputs_generate_task(output_ids: list[int]) -> None:
         )
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=OUTPUTS_BATCH_TASK, acks_late=True, ignore_result=True)
+def outputs_batch_task(output_ids: list[int]) -> None:
+    outputs_batch_assign(output_ids=output_ids)
+
+
+@shared_task(name=BATCH_SUBMIT_TASK, acks_late=True, ignore_result=True)
+def batch_submit_task(batch_id: int) -> None:
+    batch_submit(batch_id=batch_id)
+
+
+@shared_task(name=BATCHES_POLL_TASK, ignore_result=True)
+def batches_poll_task() -> None:
+    batches_poll()
+
+
+# Named as before the tasks moved to research/, so that messages queued then still find them.
+@shared_task(name="evaluations.tasks.generation_resume_task", acks_late=True, ignore_result=True)
 def generation_resume_task() -> None:
     generation_resume()
 
@@ -56,7 +80,7 @@ def judge_votes_run_task(judge_vote_ids: list[int]) -> None:
         judge_votes_enqueue(judge_vote_ids=report.leased, countdown=report.lease_ends_in + 1)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="evaluations.tasks.judging_resume_task", acks_late=True, ignore_result=True)
 def judging_resume_task() -> None:
     judging_resume()
 

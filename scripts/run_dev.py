@@ -127,6 +127,8 @@ def main() -> int:
     )
     notice = setup.stdout.decode(errors="replace")
     worker_cmd = [python, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO"]
+    # With the beat embedded: it polls the open provider batches (batch generation).
+    worker_cmd += ["--beat", "--schedule", str(ROOT / "data" / "celerybeat-schedule")]
     worker_cmd += os.environ.get("WORKER_ARGS", "--pool=threads --concurrency=4").split()
     worker = Child("Celery worker", worker_cmd, env, ready_text=" ready.")
     web = Child(

@@ -14,6 +14,8 @@ interfere: ``stub.plan("flaky", ["429", "500", "ok"])`` makes the next three req
 - ``slow``: a normal answer after ``stub.slow_seconds``
 - ``hang``: accept the request and never answer
 
+The Files and Batch APIs (``/v1/files``, ``/v1/batches``) are in ``tests/openai_stub_batches.py``.
+
 Every request is recorded (model, messages, stream, mode, headers) and the server tracks how many
 requests it had in flight at once (``peak_in_flight``) and its own service time of each answer,
 from the request read to the answer's last byte written (``service_seconds``).
@@ -35,6 +37,8 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from tests.openai_stub_batches import BatchEndpoints
 
 MODES = {"ok", "429", "500", "503", "400", "401", "garbage", "slow", "hang"}
 
@@ -59,7 +63,7 @@ def default_reply(request: StubRequest) -> str:
     return f"Answer from {request.model}: {request.last_user_text[::-1]}"
 
 
-class OpenAIStub:
+class OpenAIStub(BatchEndpoints):
     """The server; start() binds an ephemeral port and serves from a background thread."""
 
     def __init__(
@@ -89,6 +93,7 @@ class OpenAIStub:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self.batch_endpoints_reset()
 
     # -- control -------------------------------------------------------------------------------
 
@@ -124,6 +129,12 @@ class OpenAIStub:
             self.service_seconds.clear()
             self._plans.clear()
             self.peak_in_flight = self.in_flight
+            self.batch_endpoints_reset()
+
+    def reset_hangs(self) -> None:
+        """End hanging requests (their connections close unanswered), keeping the record."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._release_hangs)
 
     def _release_hangs(self) -> None:
         self._hang_release.set()
@@ -210,6 +221,8 @@ class OpenAIStub:
         writer: asyncio.StreamWriter,
         headers: dict[str, str] | None = None,
     ) -> bool:
+        if self.handles_batch_path(path):
+            return await self.batch_respond(method, path, body, headers or {}, writer)
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             await self._send_json(writer, 404, {"error": {"message": f"no route {path}"}})
             return True

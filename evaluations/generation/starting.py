@@ -147,22 +147,34 @@ def outputs_retry(*, output_ids: list[int]) -> int:
 # Services enqueue by task name and never import research.tasks (which imports them); the
 # task registers under this name.
 OUTPUTS_GENERATE_TASK = "evaluations.tasks.outputs_generate_task"
+# Outputs of batch-mode candidates go to the provider's batch API (generation/batches.py).
+OUTPUTS_BATCH_TASK = "evaluations.tasks.outputs_batch_task"
 
 
 def outputs_enqueue(*, output_ids: list[int], countdown: float | None = None) -> None:
+    batched = set(
+        Output.objects.filter(
+            pk__in=output_ids, candidate__generation_mode=Candidate.GenerationMode.BATCH
+        ).values_list("pk", flat=True)
+    )
+    if batched:
+        output_ids = [pk for pk in output_ids if pk not in batched]
+        _send_or_refuse(OUTPUTS_BATCH_TASK, sorted(batched), countdown)
     size = settings.GENERATION_BATCH_SIZE
     for start in range(0, len(output_ids), size):
-        try:
-            signature(OUTPUTS_GENERATE_TASK).apply_async(
-                args=[output_ids[start : start + size]],
-                countdown=countdown,
-                retry_policy=BROKER_RETRY_POLICY,
-            )
-        except BrokerUnreachable as exc:
-            raise GenerationError(
-                f"could not reach the Celery broker ({exc}); the outputs are saved as pending, "
-                "start generation again once the broker is back"
-            ) from None
+        _send_or_refuse(OUTPUTS_GENERATE_TASK, output_ids[start : start + size], countdown)
+
+
+def _send_or_refuse(task: str, output_ids: list[int], countdown: float | None) -> None:
+    try:
+        signature(task).apply_async(
+            args=[output_ids], countdown=countdown, retry_policy=BROKER_RETRY_POLICY
+        )
+    except BrokerUnreachable as exc:
+        raise GenerationError(
+            f"could not reach the Celery broker ({exc}); the outputs are saved as pending, "
+            "start generation again once the broker is back"
+        ) from None
 
 
 def generation_resume() -> int:

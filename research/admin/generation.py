@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from evaluations.generation.batch_progress import batch_progress
 from evaluations.generation.errors import GenerationError
 from evaluations.generation.pairing import pairs_build
 from evaluations.generation.progress import generation_progress
@@ -29,6 +30,7 @@ def _progress_html(study: Study) -> str:
         {
             "study": study,
             "progress": generation_progress(study=study),
+            "batches": batch_progress(study=study),
             "take_over_url": reverse("admin:evaluations_study_take_over", args=[study.pk]),
         },
     )

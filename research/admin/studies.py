@@ -310,7 +310,7 @@ class OutputAdmin(
     ]
     search_fields = ["prompt__external_id", "candidate__label", "text", "last_error"]
     list_select_related = ["prompt", "candidate"]
-    readonly_fields = ["created_at", "started_at", "finished_at"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "provider_batch"]
     paginator = CappedCountPaginator
     show_full_result_count = False
     # The unique (prompt, candidate) index, not the model's ordering through Prompt and Study.

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from evaluations.generation.batch_progress import batch_saving
 from evaluations.models import Study
 from evaluations.studies.access import study_for_user_or_404
 from research.results import plots
@@ -161,5 +162,6 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
             ("Ranking (JSON)", f"{api}ranking/"),
         ],
         "change_url": reverse("admin:evaluations_study_change", args=[study.pk]),
+        "batch_saving": batch_saving(study=study),
     }
     return render(request, "admin/evaluations/results.html", context)

@@ -55,6 +55,8 @@ class Worker:
             "-n",
             f"{self.name}@%h",
         ]
+        if env.pop("WORKER_BEAT", None):  # the beat embedded, as `make run` runs it
+            command += ["--beat", "--schedule", str(log_dir / f"{self.name}-beat")]
         self._log = self.log_path.open("wb")
         # A session of its own, so that SIGKILL reaches the worker and anything it started.
         self.process = subprocess.Popen(
