@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from evaluations.analysis.style import STYLE_FEATURES, text_style_features
+from evaluations.analysis.style_features import STYLE_FEATURES, text_style_features
 
 STYLE_COLUMNS = {name: f"style_{name}" for name in STYLE_FEATURES}
 

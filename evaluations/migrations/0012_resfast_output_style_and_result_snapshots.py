@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from evaluations.analysis.style import text_style_features
+from evaluations.analysis.style_features import text_style_features
 
 
 def backfill_style(apps, schema_editor):

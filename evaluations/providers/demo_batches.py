@@ -11,8 +11,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from evaluations.providers.demo_provider import demo_answer
-
 
 def _root() -> Path:
     root = Path(settings.DATA_DIR) / "demo-batches"
@@ -94,6 +92,10 @@ def _demo_batch_run(batch: dict) -> dict:
         for raw in requests:
             line = json.loads(raw)
             body = line["body"]
+            # The demo provider is a LiteLLM provider: loaded when a batch is answered, not at
+            # start-up (the admin imports the batch progress).
+            from evaluations.providers.demo_provider import demo_answer
+
             text = demo_answer(body["model"], body["messages"])
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
             answer = {
