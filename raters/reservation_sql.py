@@ -17,6 +17,7 @@ Side counts come from the snapshot: a reservation committed in that window may p
 on an already fuller side, which the next reservation of the pair evens out.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,6 +118,7 @@ WITH seen AS MATERIALIZED (
 SELECT i.id, i.left_output_id, c.id, c.output_a_id, c.output_b_id, c.prompt_id, c.public_id,
        (SELECT r."load" FROM repaired r WHERE r.id = c.id),
        pr.text, pr.context, oa.text, ob.text,
+       pr.study_id, pr.messages, pr.turns, oa.turns, ob.turns,
        EXISTS (SELECT 1 FROM {t["assignment"]} x
                WHERE x.study_id = %(study)s AND x.state = %(reserved)s AND x.is_gold = false
                  AND x.expires_at <= %(now)s)
@@ -156,11 +158,18 @@ def regular_pair_reserve(
     if row is None:
         return None
     assignment_id, left_output_id, pair_id, output_a_id, output_b_id, prompt_id = row[:6]
-    public_id, load, prompt_text, prompt_context, text_a, text_b, lapsed_seen = row[6:]
+    public_id, load, prompt_text, prompt_context, text_a, text_b = row[6:12]
+    prompt_study_id, messages, turns, turns_a, turns_b = map(_json, row[12:17])
+    lapsed_seen = row[17]
     db = connection.alias
-    prompt = Prompt.from_db(db, ["id", "text", "context"], [prompt_id, prompt_text, prompt_context])
-    output_a = Output.from_db(db, ["id", "text"], [output_a_id, text_a])
-    output_b = Output.from_db(db, ["id", "text"], [output_b_id, text_b])
+    # Everything the pair's page reads, so that rendering it loads no deferred field.
+    prompt = Prompt.from_db(
+        db,
+        ["id", "study_id", "text", "context", "messages", "turns"],
+        [prompt_id, prompt_study_id, prompt_text, prompt_context, messages, turns],
+    )
+    output_a = Output.from_db(db, ["id", "text", "turns"], [output_a_id, text_a, turns_a])
+    output_b = Output.from_db(db, ["id", "text", "turns"], [output_b_id, text_b, turns_b])
     pair = Pair.from_db(
         db,
         ["id", "study_id", "prompt_id", "output_a_id", "output_b_id", "public_id", "gold_answer"]
@@ -184,3 +193,8 @@ def regular_pair_reserve(
     assignment._state.adding = False
     assignment._state.db = db
     return Reserved(assignment=assignment, lapsed_seen=lapsed_seen)
+
+
+def _json(value: object) -> object:
+    # A raw cursor hands jsonb over as its text (Django decodes it in the ORM's converters).
+    return json.loads(value) if isinstance(value, str) else value

@@ -157,7 +157,7 @@ def test_a_file_with_any_bad_line_writes_nothing_and_names_every_line(own_study)
             ),
             "line 1: conversation_a[1].content contains an unpaired surrogate",
         ),
-        (_jsonl([_battle(judge="a\u0000b")]), "line 1: judge contains a NUL character"),
+        (_jsonl([_battle(judge="a\u0000b")]), "line 1: a text holds a NUL character"),
         (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "line 1: not valid JSON"),
         (b"\xff\xfe not utf-8", "the file is not UTF-8 text"),
         (
