@@ -14,11 +14,10 @@ from .bias import length_bias, position_bias
 from .bradley_terry import (
     DEGENERATE_PRIOR_PRECISION,
     ELO_SCALE,
-    bootstrap_bradley_terry,
     comparison_structure,
     fit_bradley_terry,
-    refit_bradley_terry,
 )
+from .bradley_terry_bootstrap import bootstrap_bradley_terry, refit_bradley_terry
 from .clustered import (
     POPULATION,
     cluster_bootstrap_counts,
