@@ -20,34 +20,34 @@ Invariants:
 import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
-    Count,
     Exists,
     F,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Value,
 )
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from evaluations.models import Candidate, Output, Pair, Study
 from raters import reservation_sql
 from raters.models import Assignment, Rater, Vote
+from raters.pair_loads import (
+    PairCounts,
+    assignments_reclaim_lapsed,
+    pair_counts,
+    pair_load_adjust,
+    study_pair_loads_recount,
+)
 
 RESERVATION_TTL = timedelta(minutes=20)
 # Candidates locked and ranked per request: enough to span every model pair of a few prompts,
 # few enough that raters arriving together mostly lock disjoint sets.
 CANDIDATE_POOL = 24
-# Lapsed reservations handed back per request; any rest goes with the next request.
-RECLAIM_BATCH = 200
 # Rounds retried after a reservation collided with one the rater made meanwhile in another tab.
 MAX_COLLISIONS = 3
 
@@ -57,103 +57,6 @@ ModelPair = tuple[int, int]
 def _stable_int(*parts: object) -> int:
     digest = hashlib.blake2b(":".join(str(p) for p in parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
-
-
-def _count_subquery(queryset: QuerySet, field: str = "pair") -> Coalesce:
-    return Coalesce(
-        Subquery(
-            queryset.filter(**{field: OuterRef("pk")})
-            .order_by()
-            .values(field)
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        ),
-        Value(0),
-    )
-
-
-def _held_reservations() -> QuerySet:
-    return Assignment.objects.filter(state=Assignment.State.RESERVED)
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    load: int  # votes plus held reservations
-    on_a: int  # assignments, of any state, showing output_a on the left
-    on_b: int
-
-
-def _pair_counts_sql() -> str:
-    # Written out, not built through the ORM: it runs inside the pair's lock on every
-    # reservation, and compiling its four subqueries cost more CPU than running them.
-    q = connection.ops.quote_name
-    vote, assignment = q(Vote._meta.db_table), q(Assignment._meta.db_table)
-    pair_is = f"{q('pair_id')} = %(pair)s"
-    return (
-        f"SELECT (SELECT COUNT(*) FROM {vote} WHERE {pair_is}),"
-        f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('state')} = %(reserved)s),"
-        f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('left_output_id')} = %(a)s),"
-        f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('left_output_id')} = %(b)s)"
-    )
-
-
-def pair_counts(pair: Pair) -> PairCounts:
-    """The pair's exact load and side counts, in one query (call with the pair locked)."""
-    params = {
-        "pair": pair.pk,
-        "reserved": Assignment.State.RESERVED.value,
-        "a": pair.output_a_id,
-        "b": pair.output_b_id,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_pair_counts_sql(), params)
-        n_votes, n_held, on_a, on_b = cursor.fetchone()
-    return PairCounts(load=n_votes + n_held, on_a=on_a, on_b=on_b)
-
-
-def pair_load_exact(pair: Pair) -> int:
-    """Votes plus held reservations of one pair, counted (call with the pair locked)."""
-    return pair_counts(pair).load
-
-
-def pair_load_adjust(pair_id: int, delta: int) -> None:
-    Pair.objects.filter(pk=pair_id).update(load=Greatest(F("load") + delta, Value(0)))
-
-
-def study_pair_loads_recount(*, study: Study) -> int:
-    """Recount Pair.load for every regular pair of the study; returns how many were wrong.
-
-    For loads left stale by writers that bypass these functions (bulk copies, the admin).
-    """
-    exact = _count_subquery(Vote.objects.all()) + _count_subquery(_held_reservations())
-    stale = Pair.objects.filter(study=study, gold_answer="").annotate(exact=exact)
-    stale = stale.exclude(load=F("exact"))
-    return Pair.objects.filter(pk__in=stale.values("pk")).update(
-        load=_count_subquery(Vote.objects.all()) + _count_subquery(_held_reservations())
-    )
-
-
-def assignments_reclaim_lapsed(*, study: Study, now: datetime) -> int:
-    """Hand the places of lapsed regular reservations back to their pairs."""
-    lapsed = Assignment.objects.filter(
-        study=study, state=Assignment.State.RESERVED, is_gold=False, expires_at__lte=now
-    )
-    # Usually there are none: one probe, without the round trips of a transaction.
-    if not lapsed.exists():
-        return 0
-    with transaction.atomic():
-        rows = list(
-            lapsed.select_for_update(skip_locked=True).values_list("pk", "pair_id")[:RECLAIM_BATCH]
-        )
-        if not rows:
-            return 0
-        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-            state=Assignment.State.EXPIRED
-        )
-        # In id order, so that two reclaimers never wait on each other's pairs crosswise.
-        for pair_id, n in sorted(Counter(pair_id for _, pair_id in rows).items()):
-            pair_load_adjust(pair_id, -n)
-    return len(rows)
 
 
 def _choose_left_output_id(*, study: Study, rater: Rater, pair: Pair, counts: PairCounts) -> int:
@@ -497,55 +400,3 @@ def assignment_skip(*, rater: Rater, study: Study, public_id: str) -> bool:
         if assignment.state == Assignment.State.RESERVED and not assignment.is_gold:
             pair_load_adjust(assignment.pair_id, -1)
     return True
-
-
-@dataclass(frozen=True)
-class Progress:
-    voted: int
-    available: int
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.voted / self.available) if self.available else 0
-
-
-def _progress_sql() -> str:
-    """The four counts of rater_progress in one statement, written out: built through the ORM
-    (four subqueries) it cost 1.5 ms of CPU to compile on every panel, thirty times its run."""
-    q = connection.ops.quote_name
-    vote, assignment, pair = Vote._meta.db_table, Assignment._meta.db_table, Pair._meta.db_table
-    return (
-        f"SELECT (SELECT COUNT(*) FROM {q(vote)} WHERE {q('rater_id')} = %(rater)s"
-        f" AND {q('study_id')} = %(study)s),"
-        f" (SELECT COUNT(*) FROM {q(assignment)} WHERE {q('rater_id')} = %(rater)s"
-        f" AND {q('study_id')} = %(study)s AND {q('state')} = %(reserved)s),"
-        f" (SELECT COUNT(*) FROM {q(pair)} WHERE {q('study_id')} = %(study)s"
-        f" AND {q('gold_answer')} = '' AND {q('load')} < %(target)s),"
-        f" (SELECT COUNT(*) FROM {q(assignment)} a INNER JOIN {q(pair)} p"
-        f" ON p.{q('id')} = a.{q('pair_id')} WHERE a.{q('rater_id')} = %(rater)s"
-        f" AND a.{q('study_id')} = %(study)s AND p.{q('gold_answer')} = ''"
-        f" AND p.{q('load')} < %(target)s)"
-    )
-
-
-def rater_progress(*, rater: Rater, study: Study) -> Progress:
-    """Votes cast, and votes castable: those plus reserved pairs plus pairs still open to them.
-
-    "Available" shrinks as others fill pairs to their target; gold pairs count once voted.
-    Open pairs are counted as all open pairs minus the open ones the rater has had: one count
-    bounded by the open pairs' index and one by the rater's own assignments, instead of an
-    anti-join over the whole study.
-    """
-    if not study.is_open:
-        n_voted = Vote.objects.filter(rater=rater, study=study).count()
-        return Progress(voted=n_voted, available=n_voted)
-    params = {
-        "rater": rater.pk,
-        "study": study.pk,
-        "reserved": Assignment.State.RESERVED.value,
-        "target": study.votes_per_pair,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_progress_sql(), params)
-        n_voted, n_reserved, n_open, n_open_seen = cursor.fetchone()
-    return Progress(voted=n_voted, available=n_voted + n_reserved + n_open - n_open_seen)

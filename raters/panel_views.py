@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from raters.assignment import rater_progress
 from raters.models import Panel, PanelParticipant
 from raters.panels import (
     PANEL_SESSION_KEY,
@@ -31,6 +30,7 @@ from raters.panels import (
     participant_complete,
     participant_enter,
 )
+from raters.progress import rater_progress
 from raters.views import CONTENT_SECURITY_POLICY, strict_csp
 
 

@@ -17,12 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from evaluations.models import Pair, Study
-from raters.assignment import Progress, assignment_next, assignment_skip, rater_progress
+from raters.assignment import assignment_next, assignment_skip
 from raters.conversation_view import conversation_pair_view
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.models import Assignment, Membership, Rater
 from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
+from raters.progress import Progress, rater_progress
 from raters.ratelimit import client_address
 from raters.rendering import markdown_render
 from raters.signin_limits import ADDRESS_FAILURES, LOCKOUT_SECONDS, signin_failure_record

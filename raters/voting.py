@@ -15,9 +15,10 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from evaluations.models import Pair, Study
-from raters.assignment import RESERVATION_TTL, pair_load_adjust, pair_load_exact
+from raters.assignment import RESERVATION_TTL
 from raters.gold import membership_gold_flag_update
 from raters.models import Assignment, Rater, Vote
+from raters.pair_loads import pair_load_adjust, pair_load_exact
 from raters.speed import membership_speed_flag_update, membership_speed_flag_write
 from raters.vote_sql import TIME_SLACK_MS, held_vote_record
 

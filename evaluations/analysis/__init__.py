@@ -19,14 +19,16 @@ _MODULE_OF = {
         [
             "ELO_SCALE",
             "BTFit",
-            "bootstrap_bradley_terry",
             "comparison_structure",
             "fit_bradley_terry",
-            "fit_bradley_terry_covariates",
-            "refit_bradley_terry",
         ],
         "bradley_terry",
     ),
+    **dict.fromkeys(
+        ["bootstrap_bradley_terry", "refit_bradley_terry"],
+        "bradley_terry_bootstrap",
+    ),
+    "fit_bradley_terry_covariates": "bradley_terry_covariates",
     **dict.fromkeys(["DavidsonFit", "fit_davidson"], "davidson"),
     "analyze": "report",
     **dict.fromkeys(

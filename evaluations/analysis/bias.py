@@ -6,13 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .bradley_terry import (
-    DEGENERATE_PRIOR_PRECISION,
-    ELO_SCALE,
-    BTCovariateFit,
-    comparison_structure,
-    fit_bradley_terry_covariates,
-)
+from .bradley_terry import DEGENERATE_PRIOR_PRECISION, ELO_SCALE, comparison_structure
+from .bradley_terry_covariates import BTCovariateFit, fit_bradley_terry_covariates
 from .distributions import norm_ppf
 from .votes import A_WINS, B_WINS, TIE
 

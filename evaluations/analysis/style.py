@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .bradley_terry import ELO_SCALE, fit_bradley_terry_covariates
+from .bradley_terry import ELO_SCALE
+from .bradley_terry_covariates import fit_bradley_terry_covariates
 from .clustered import clustered_covariance
 from .distributions import norm_ppf, norm_sf, t_ppf, t_sf
 from .style_features import STYLE_FEATURES, text_style_features  # noqa: F401 - re-exported

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from evaluations.analysis import VoteArrays, analyze
-from evaluations.analysis.bradley_terry import fit_bradley_terry_covariates
+from evaluations.analysis.bradley_terry_covariates import fit_bradley_terry_covariates
 from evaluations.analysis.power import votes_needed
 from evaluations.analysis.ppi import ppi_bradley_terry
 from evaluations.analysis.sequential import anytime_p_value, confidence_sequence_halfwidth

@@ -13,9 +13,9 @@ from raters.assignment import (
     RESERVATION_TTL,
     assignment_next,
     assignment_skip,
-    rater_progress,
 )
 from raters.models import Assignment, Vote
+from raters.progress import rater_progress
 from raters.voting import vote_record
 from tests.raters.conftest import join, study_with_pairs
 

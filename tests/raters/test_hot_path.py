@@ -15,9 +15,9 @@ from raters.assignment import (
     RESERVATION_TTL,
     assignment_next,
     assignment_skip,
-    rater_progress,
 )
 from raters.models import Assignment, Rater, Vote
+from raters.progress import rater_progress
 from raters.voting import VoteRejected, vote_record
 from tests.raters.conftest import join, study_with_pairs
 

@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 
 from evaluations.models import Pair
-from raters.assignment import assignment_next, rater_progress
+from raters.assignment import assignment_next
 from raters.models import Assignment, Vote
+from raters.progress import rater_progress
 from raters.voting import vote_record, votes_delete
 from tests.factories import UserFactory
 from tests.raters.conftest import join, study_with_pairs
