@@ -26,7 +26,7 @@ from django.db.models import F
 
 from evaluations.analysis.votes import WINNER_CODES
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
-from evaluations.studies.importing import ImportFailed, _decode, _iter_jsonl, size_text
+from evaluations.studies.import_rows import ImportFailed, _decode, _iter_jsonl, size_text
 from raters.models import Membership, Rater, Vote
 
 CHOICES = {0: "a", 1: "b", 2: "tie", 3: "both_bad"}
