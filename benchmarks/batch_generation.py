@@ -39,12 +39,9 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from evaluations.generation.batches import (  # noqa: E402
-    batch_ingest,
-    batch_poll,
-    batch_submit,
-    outputs_batch_assign,
-)
+from evaluations.generation.batch_ingest import batch_ingest  # noqa: E402
+from evaluations.generation.batch_polling import batch_poll  # noqa: E402
+from evaluations.generation.batches import batch_submit, outputs_batch_assign  # noqa: E402
 from evaluations.generation.starting import outputs_create  # noqa: E402
 from evaluations.models import Candidate, Output, Prompt, ProviderBatch, Study  # noqa: E402
 

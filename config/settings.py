@@ -207,9 +207,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-# Batch generation (evaluations/generation/batches.py): Celery beat runs the poll; each open
-# batch is asked for its state after BATCH_POLL_MIN_SECONDS, then twice as long each time, up
-# to BATCH_POLL_MAX_SECONDS. Production runs one beat: `celery -A config beat`.
+# Batch generation (evaluations/generation/batches.py; the poll is batch_polling.py): Celery
+# beat runs the poll; each open batch is asked for its state after BATCH_POLL_MIN_SECONDS,
+# then twice as long each time, up to BATCH_POLL_MAX_SECONDS. Production runs one beat:
+# `celery -A config beat`.
 BATCH_POLL_MIN_SECONDS = float(os.environ.get("BATCH_POLL_MIN_SECONDS", "30"))
 BATCH_POLL_MAX_SECONDS = float(os.environ.get("BATCH_POLL_MAX_SECONDS", "600"))
 BATCH_POLL_EVERY_SECONDS = float(os.environ.get("BATCH_POLL_EVERY_SECONDS", "15"))

@@ -6,11 +6,11 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from evaluations.generation.batch_polling import batches_poll
 from evaluations.generation.batches import (
     BATCH_SUBMIT_TASK,
     BATCHES_POLL_TASK,
     batch_submit,
-    batches_poll,
     outputs_batch_assign,
 )
 from evaluations.generation.runner import outputs_generate

@@ -1,49 +1,39 @@
 """Generation through a provider's batch API: assigning outputs to batches, writing the request
-file, uploading and creating the batch once, polling with backoff, and ingesting the answers
-through the same write as a live answer (scrubbing, tokens, cost at the batch price).
+file, uploading and creating the batch once, and cancelling. Polling with backoff is
+generation/batch_polling.py; ingesting the answers through the same write as a live answer
+(scrubbing, tokens, cost at the batch price) is generation/batch_ingest.py.
 
 Crash safety. A batch's ``key`` is committed with its outputs before anything is uploaded and
 is sent as the batch's metadata; submitting holds the batch row locked, so two workers never
 submit one batch, and a worker restarted after the provider created the batch finds it by the
-key instead of creating a second. Ingestion is one transaction that settles only outputs still
-pending in that batch, so a worker killed mid-ingestion leaves it to be redone whole, and an
-answer is never written twice.
+key instead of creating a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 
 from celery import signature
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from evaluations.anonymity.scrubbing import study_scrub_terms
-from evaluations.generation.batch_database import FinishWrite, _outputs_finish_together
 from evaluations.generation.errors import GenerationError
-from evaluations.generation.provider_calls import ERROR_LIMIT, ProviderAnswer, ProviderJob
+from evaluations.generation.provider_calls import ERROR_LIMIT
 from evaluations.generation.requests import (
     candidate_deployments_authorized,
     candidate_request_params,
     output_messages,
-    request_hash,
 )
 from evaluations.generation.runner import generation_loop
-from evaluations.generation.starting import (
-    BROKER_RETRY_POLICY,
-    OUTPUTS_GENERATE_TASK,
-    study_generation_settle,
-)
+from evaluations.generation.starting import BROKER_RETRY_POLICY
 from evaluations.models import Candidate, Output, ProviderBatch
 from evaluations.providers import batch_api
 from evaluations.providers.batch_support import batch_limits
@@ -57,7 +47,6 @@ TERMINAL = {
     "expired": ProviderBatch.Status.EXPIRED,
     "cancelled": ProviderBatch.Status.CANCELLED,
 }
-INGEST_CHUNK = 500
 
 
 def _on_loop(coroutine):
@@ -225,234 +214,6 @@ def _state_record(batch: ProviderBatch, state: batch_api.BatchState) -> None:
     else:
         batch.next_poll_at = timezone.now()
         batch.finished_at = timezone.now()
-
-
-# -- polling --------------------------------------------------------------------------------
-
-
-def batches_poll() -> dict[str, int]:
-    """The periodic task's work: submit batches left preparing by a stopped worker, poll the
-    open batches that are due, ingest the finished ones not yet ingested."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.BATCH_POLL_MAX_SECONDS)
-    report = {"submitted": 0, "polled": 0, "ingested": 0}
-    for pk in ProviderBatch.objects.filter(
-        status=ProviderBatch.Status.PREPARING, created_at__lt=stale
-    ).values_list("pk", flat=True):
-        report["submitted"] += batch_submit(batch_id=pk)
-    due = ProviderBatch.objects.filter(
-        status__in=[ProviderBatch.Status.SUBMITTED, ProviderBatch.Status.IN_PROGRESS],
-        next_poll_at__lte=now,
-    )
-    for pk in due.values_list("pk", flat=True):
-        report["polled"] += batch_poll(batch_id=pk)
-    for pk in ProviderBatch.objects.filter(status__in=TERMINAL.values()).values_list(
-        "pk", flat=True
-    ):
-        report["ingested"] += batch_ingest(batch_id=pk)
-    return report
-
-
-def batch_poll(*, batch_id: int) -> bool:
-    with transaction.atomic():
-        batch = (
-            ProviderBatch.objects.select_for_update(skip_locked=True)
-            .select_related("candidate__study__owner")
-            .filter(pk=batch_id, status__in=ProviderBatch.OPEN)
-            .exclude(provider_batch_id="")
-            .first()
-        )
-        if batch is None:
-            return False
-        try:
-            deployment, _ = _candidate_context(batch.candidate)
-            state = _on_loop(
-                batch_api.batch_retrieve(deployment, batch.candidate.model, batch.provider_batch_id)
-            )
-        except (batch_api.BatchApiError, GenerationError) as exc:
-            batch.last_error = str(exc)[:ERROR_LIMIT]
-            interval = max(settings.BATCH_POLL_MIN_SECONDS, batch.poll_interval_seconds * 2)
-            batch.poll_interval_seconds = min(settings.BATCH_POLL_MAX_SECONDS, interval)
-            batch.next_poll_at = timezone.now() + timedelta(seconds=batch.poll_interval_seconds)
-            batch.save()
-            return False
-        _state_record(batch, state)
-        batch.save()
-    return True
-
-
-# -- ingesting ------------------------------------------------------------------------------
-
-
-def _batch_job(
-    candidate: Candidate, output: Output, deployment, params, prices, terms
-) -> ProviderJob:
-    messages = output_messages(candidate=candidate, prompt=output.prompt)
-    return ProviderJob(
-        output_id=output.pk,
-        study_id=output.prompt.study_id,
-        limiter_key="",
-        model=candidate.model,
-        version=candidate.version,
-        deployments=[deployment],
-        params=params,
-        messages=messages,
-        request_hash=request_hash(candidate=candidate, params=params, messages=messages),
-        max_concurrency=1,
-        requests_per_minute=None,
-        price_in=prices[0],
-        price_out=prices[1],
-        terms=terms,
-    )
-
-
-def _answer_of(line: dict) -> ProviderAnswer | None:
-    response = line.get("response") or {}
-    if line.get("error") or response.get("status_code") != 200:
-        return None
-    body = response.get("body") or {}
-    choices = body.get("choices") or []
-    text = ((choices[0] or {}).get("message") or {}).get("content") if choices else None
-    if not isinstance(text, str) or not text.strip():
-        return None
-    usage = body.get("usage") or {}
-    return ProviderAnswer(
-        text=text,
-        served_model=str(body.get("model") or ""),
-        latency_ms=None,  # a batch's turnaround is not the model's latency
-        ttft_ms=None,
-        input_tokens=usage.get("prompt_tokens"),
-        output_tokens=usage.get("completion_tokens"),
-    )
-
-
-def _lines(content: bytes) -> Iterator[tuple[int | None, dict | None, str]]:
-    """(output id, parsed line, problem) of each line; a malformed line gives its problem."""
-    for number, raw in enumerate(io.BytesIO(content), start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = json.loads(raw)
-            output_id = int(line["custom_id"])
-        except (ValueError, KeyError, TypeError):
-            yield None, None, f"line {number} of the result file is malformed"
-            continue
-        yield output_id, line, ""
-
-
-def batch_ingest(*, batch_id: int) -> bool:
-    """Settle the outputs of a finished batch from its result files; the rest fall back."""
-    with transaction.atomic():
-        batch = (
-            ProviderBatch.objects.select_for_update(skip_locked=True)
-            .select_related("candidate__study__owner")
-            .filter(pk=batch_id, status__in=TERMINAL.values())
-            .first()
-        )
-        if batch is None:
-            return False
-        candidate = batch.candidate
-        deployment, params = _candidate_context(candidate)
-        prices = batch_api.batch_prices(
-            candidate.model,
-            price_in=candidate.input_price_per_mtok,
-            price_out=candidate.output_price_per_mtok,
-            discount=candidate.batch_discount,
-        )
-        errors: dict[int, str] = {}
-        answers: dict[int, ProviderAnswer] = {}
-        settled = 0
-        terms = study_scrub_terms(batch.study_id)
-        write = partial(_answers_write, batch, candidate, deployment, params, prices, terms)
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            content = _on_loop(batch_api.batch_file_read(deployment, candidate.model, file_id))
-            for output_id, line, _problem in _lines(content):
-                if output_id is None:
-                    continue
-                answer = _answer_of(line)
-                if answer is None:
-                    error = line.get("error") or (line.get("response") or {}).get("body") or {}
-                    errors[output_id] = (
-                        f"batch {batch.provider_batch_id}: {json.dumps(error)[:500]}"
-                    )
-                    continue
-                answers[output_id] = answer
-                if len(answers) >= INGEST_CHUNK:  # written as read: never the whole file's
-                    settled += write(answers)
-                    answers = {}
-            del content
-        settled += write(answers)
-        _rest_fall_back(batch, candidate, errors)
-        batch.ingested_count = settled
-        batch.status = ProviderBatch.Status.INGESTED
-        batch.save(update_fields=["ingested_count", "status"])
-        study_id = batch.study_id
-        transaction.on_commit(lambda: study_generation_settle(study_id=study_id))
-    return True
-
-
-def _answers_write(batch, candidate, deployment, params, prices, terms, answers) -> int:
-    now = timezone.now()
-    settled = 0
-    ids = list(answers)
-    for start in range(0, len(ids), INGEST_CHUNK):
-        chunk = ids[start : start + INGEST_CHUNK]
-        # Claimed as a live worker claims, so that the write is the live one, conditional on it.
-        Output.objects.filter(
-            pk__in=chunk, provider_batch=batch, status=Output.Status.PENDING
-        ).update(status=Output.Status.RUNNING, started_at=now, heartbeat_at=now)
-        outputs = Output.objects.filter(
-            pk__in=chunk, provider_batch=batch, status=Output.Status.RUNNING, started_at=now
-        ).select_related("prompt")
-        finishes = [
-            FinishWrite(
-                _batch_job(candidate, o, deployment, params, prices, terms),
-                now,
-                answers[o.pk],
-                deployment,
-            )
-            for o in outputs
-        ]
-        if len(finishes) > 1 and connection.vendor == "postgresql":
-            settled += sum(_outputs_finish_together(finishes))
-        else:
-            settled += sum(finish() for finish in finishes)
-    return settled
-
-
-def _rest_fall_back(batch: ProviderBatch, candidate: Candidate, errors: dict[int, str]) -> None:
-    """Outputs of the batch it did not answer: failed for good after the attempts allowed,
-    else to a new batch or to live calls, as the researcher chose."""
-    rest = list(
-        Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING).values_list(
-            "pk", "attempts"
-        )
-    )
-    default = f"batch {batch.provider_batch_id} ended {batch.provider_status} without an answer"
-    now = timezone.now()
-    again: list[int] = []
-    for output_id, attempts in rest:
-        message = errors.get(output_id, default)[:ERROR_LIMIT]
-        if attempts + 1 >= settings.GENERATION_MAX_ATTEMPTS:
-            Output.objects.filter(pk=output_id).update(
-                status=Output.Status.FAILED,
-                attempts=F("attempts") + 1,
-                last_error=message,
-                finished_at=now,
-            )
-        else:
-            Output.objects.filter(pk=output_id).update(
-                attempts=F("attempts") + 1, last_error=message, provider_batch=None
-            )
-            again.append(output_id)
-    if not again:
-        return
-    if candidate.batch_fallback == Candidate.BatchFallback.LIVE:
-        transaction.on_commit(lambda: _send(OUTPUTS_GENERATE_TASK, again))
-    else:
-        outputs_batch_assign(output_ids=again)
 
 
 # -- cancelling -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from evaluations.studies.access import study_for_user_or_404
-from evaluations.studies.importing import ImportFailed
+from evaluations.studies.import_rows import ImportFailed
 from research.preferences.battle_import import votes_import
 
 

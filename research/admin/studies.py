@@ -10,7 +10,8 @@ from evaluations.admin_base.scoping import StudyOwnershipAdminMixin, StudyScoped
 from evaluations.admin_base.search import RelatedIdSearchAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 from evaluations.studies.access import study_for_user_or_404
-from evaluations.studies.importing import ImportFailed, prompts_import
+from evaluations.studies.import_rows import ImportFailed
+from evaluations.studies.importing import prompts_import
 from research.admin.connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
 from research.admin.counts import sorted_columns, studies_counts, study_count_expressions
 from research.admin.decision import DecisionAdminMixin

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluations.models import Study
-from evaluations.studies.importing import ImportFailed
+from evaluations.studies.import_rows import ImportFailed
 
 
 class StudyFileImportCommand(BaseCommand):

@@ -5,7 +5,8 @@ import hashlib
 import pytest
 
 from evaluations.models import Prompt, PromptMedia
-from evaluations.studies.importing import ImportFailed, prompts_import
+from evaluations.studies.import_rows import ImportFailed
+from evaluations.studies.importing import prompts_import
 from tests.conversations.conftest import data_url, jsonl, png_bytes, zipped
 
 pytestmark = pytest.mark.django_db

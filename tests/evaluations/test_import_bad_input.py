@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from evaluations.models import Candidate, Output, Prompt
-from evaluations.studies.importing import ImportFailed, outputs_import, prompts_import
+from evaluations.studies.import_rows import ImportFailed
+from evaluations.studies.importing import outputs_import, prompts_import
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

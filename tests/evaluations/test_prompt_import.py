@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from evaluations.models import Prompt
-from evaluations.studies.importing import ImportFailed, prompts_import
+from evaluations.studies.import_rows import ImportFailed
+from evaluations.studies.importing import prompts_import
 from tests.factories import PromptFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from evaluations.generation.batches import (
-    batch_ingest,
-    batch_submit,
-    batches_poll,
-    outputs_batch_assign,
-)
+from evaluations.generation.batch_ingest import batch_ingest
+from evaluations.generation.batch_polling import batches_poll
+from evaluations.generation.batches import batch_submit, outputs_batch_assign
 from evaluations.generation.runner import outputs_generate
 from evaluations.generation.starting import generation_start
 from evaluations.models import Output, ProviderBatch, Study

@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 
 from evaluations.models import Candidate, Output
-from evaluations.studies.importing import ImportFailed, outputs_import
+from evaluations.studies.import_rows import ImportFailed
+from evaluations.studies.importing import outputs_import
 from tests.factories import CandidateFactory, OutputFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db

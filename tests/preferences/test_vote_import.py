@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from evaluations.generation.starting import outputs_create
 from evaluations.models import Candidate, Output, Pair, Prompt
-from evaluations.studies.importing import ImportFailed
+from evaluations.studies.import_rows import ImportFailed
 from raters.models import Rater, Vote
 from research.preferences.battle_import import votes_import
 from tests.factories import PromptFactory, StudyFactory, UserFactory

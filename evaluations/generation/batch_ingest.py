@@ -1,0 +1,206 @@
+"""A finished provider batch's result files -> its outputs, written as a live answer is
+(scrubbing, tokens, cost at the batch price); the outputs it did not answer fall back.
+
+Ingestion is one transaction that settles only outputs still pending in that batch, so a
+worker killed mid-ingestion leaves it to be redone whole, and an answer is never written twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from functools import partial
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from evaluations.anonymity.scrubbing import study_scrub_terms
+from evaluations.generation.batch_database import FinishWrite, _outputs_finish_together
+from evaluations.generation.batches import (
+    TERMINAL,
+    _candidate_context,
+    _on_loop,
+    _send,
+    outputs_batch_assign,
+)
+from evaluations.generation.provider_calls import ERROR_LIMIT, ProviderAnswer, ProviderJob
+from evaluations.generation.requests import output_messages, request_hash
+from evaluations.generation.starting import OUTPUTS_GENERATE_TASK, study_generation_settle
+from evaluations.models import Candidate, Output, ProviderBatch
+from evaluations.providers import batch_api
+
+INGEST_CHUNK = 500
+
+
+def _batch_job(
+    candidate: Candidate, output: Output, deployment, params, prices, terms
+) -> ProviderJob:
+    messages = output_messages(candidate=candidate, prompt=output.prompt)
+    return ProviderJob(
+        output_id=output.pk,
+        study_id=output.prompt.study_id,
+        limiter_key="",
+        model=candidate.model,
+        version=candidate.version,
+        deployments=[deployment],
+        params=params,
+        messages=messages,
+        request_hash=request_hash(candidate=candidate, params=params, messages=messages),
+        max_concurrency=1,
+        requests_per_minute=None,
+        price_in=prices[0],
+        price_out=prices[1],
+        terms=terms,
+    )
+
+
+def _answer_of(line: dict) -> ProviderAnswer | None:
+    response = line.get("response") or {}
+    if line.get("error") or response.get("status_code") != 200:
+        return None
+    body = response.get("body") or {}
+    choices = body.get("choices") or []
+    text = ((choices[0] or {}).get("message") or {}).get("content") if choices else None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    usage = body.get("usage") or {}
+    return ProviderAnswer(
+        text=text,
+        served_model=str(body.get("model") or ""),
+        latency_ms=None,  # a batch's turnaround is not the model's latency
+        ttft_ms=None,
+        input_tokens=usage.get("prompt_tokens"),
+        output_tokens=usage.get("completion_tokens"),
+    )
+
+
+def _lines(content: bytes) -> Iterator[tuple[int | None, dict | None, str]]:
+    """(output id, parsed line, problem) of each line; a malformed line gives its problem."""
+    for number, raw in enumerate(io.BytesIO(content), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+            output_id = int(line["custom_id"])
+        except (ValueError, KeyError, TypeError):
+            yield None, None, f"line {number} of the result file is malformed"
+            continue
+        yield output_id, line, ""
+
+
+def batch_ingest(*, batch_id: int) -> bool:
+    """Settle the outputs of a finished batch from its result files; the rest fall back."""
+    with transaction.atomic():
+        batch = (
+            ProviderBatch.objects.select_for_update(skip_locked=True)
+            .select_related("candidate__study__owner")
+            .filter(pk=batch_id, status__in=TERMINAL.values())
+            .first()
+        )
+        if batch is None:
+            return False
+        candidate = batch.candidate
+        deployment, params = _candidate_context(candidate)
+        prices = batch_api.batch_prices(
+            candidate.model,
+            price_in=candidate.input_price_per_mtok,
+            price_out=candidate.output_price_per_mtok,
+            discount=candidate.batch_discount,
+        )
+        errors: dict[int, str] = {}
+        answers: dict[int, ProviderAnswer] = {}
+        settled = 0
+        terms = study_scrub_terms(batch.study_id)
+        write = partial(_answers_write, batch, candidate, deployment, params, prices, terms)
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            content = _on_loop(batch_api.batch_file_read(deployment, candidate.model, file_id))
+            for output_id, line, _problem in _lines(content):
+                if output_id is None:
+                    continue
+                answer = _answer_of(line)
+                if answer is None:
+                    error = line.get("error") or (line.get("response") or {}).get("body") or {}
+                    errors[output_id] = (
+                        f"batch {batch.provider_batch_id}: {json.dumps(error)[:500]}"
+                    )
+                    continue
+                answers[output_id] = answer
+                if len(answers) >= INGEST_CHUNK:  # written as read: never the whole file's
+                    settled += write(answers)
+                    answers = {}
+            del content
+        settled += write(answers)
+        _rest_fall_back(batch, candidate, errors)
+        batch.ingested_count = settled
+        batch.status = ProviderBatch.Status.INGESTED
+        batch.save(update_fields=["ingested_count", "status"])
+        study_id = batch.study_id
+        transaction.on_commit(lambda: study_generation_settle(study_id=study_id))
+    return True
+
+
+def _answers_write(batch, candidate, deployment, params, prices, terms, answers) -> int:
+    now = timezone.now()
+    settled = 0
+    ids = list(answers)
+    for start in range(0, len(ids), INGEST_CHUNK):
+        chunk = ids[start : start + INGEST_CHUNK]
+        # Claimed as a live worker claims, so that the write is the live one, conditional on it.
+        Output.objects.filter(
+            pk__in=chunk, provider_batch=batch, status=Output.Status.PENDING
+        ).update(status=Output.Status.RUNNING, started_at=now, heartbeat_at=now)
+        outputs = Output.objects.filter(
+            pk__in=chunk, provider_batch=batch, status=Output.Status.RUNNING, started_at=now
+        ).select_related("prompt")
+        finishes = [
+            FinishWrite(
+                _batch_job(candidate, o, deployment, params, prices, terms),
+                now,
+                answers[o.pk],
+                deployment,
+            )
+            for o in outputs
+        ]
+        if len(finishes) > 1 and connection.vendor == "postgresql":
+            settled += sum(_outputs_finish_together(finishes))
+        else:
+            settled += sum(finish() for finish in finishes)
+    return settled
+
+
+def _rest_fall_back(batch: ProviderBatch, candidate: Candidate, errors: dict[int, str]) -> None:
+    """Outputs of the batch it did not answer: failed for good after the attempts allowed,
+    else to a new batch or to live calls, as the researcher chose."""
+    rest = list(
+        Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING).values_list(
+            "pk", "attempts"
+        )
+    )
+    default = f"batch {batch.provider_batch_id} ended {batch.provider_status} without an answer"
+    now = timezone.now()
+    again: list[int] = []
+    for output_id, attempts in rest:
+        message = errors.get(output_id, default)[:ERROR_LIMIT]
+        if attempts + 1 >= settings.GENERATION_MAX_ATTEMPTS:
+            Output.objects.filter(pk=output_id).update(
+                status=Output.Status.FAILED,
+                attempts=F("attempts") + 1,
+                last_error=message,
+                finished_at=now,
+            )
+        else:
+            Output.objects.filter(pk=output_id).update(
+                attempts=F("attempts") + 1, last_error=message, provider_batch=None
+            )
+            again.append(output_id)
+    if not again:
+        return
+    if candidate.batch_fallback == Candidate.BatchFallback.LIVE:
+        transaction.on_commit(lambda: _send(OUTPUTS_GENERATE_TASK, again))
+    else:
+        outputs_batch_assign(output_ids=again)
