@@ -1,20 +1,16 @@
-from django.conf import settings
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.urls import path, reverse
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
 from evaluations.admin_base.paginator import CappedCountPaginator
 from evaluations.admin_base.scoping import StudyOwnershipAdminMixin, StudyScopedAdminMixin
 from evaluations.admin_base.search import RelatedIdSearchAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
-from evaluations.studies.access import study_for_user_or_404
-from evaluations.studies.import_rows import ImportFailed
 from evaluations.studies.importing import prompts_import
 from research.admin.connections import ProviderAccessAdminMixin, ProviderAccessInlineMixin
 from research.admin.counts import sorted_columns, studies_counts, study_count_expressions
 from research.admin.decision import DecisionAdminMixin
+from research.admin.file_upload import study_file_upload_view
 from research.admin.forms import PromptImportForm, StudyAdminForm
 from research.admin.generation import GenerationAdminMixin, OutputGenerationAdminMixin
 from research.admin.judging import CandidateDriftAdminMixin, JudgingAdminMixin
@@ -211,40 +207,19 @@ class StudyAdmin(
         return study_import_votes_view(request, study_id, self)
 
     def import_prompts_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
-        study = study_for_user_or_404(request.user, study_id)
-        if not self.has_change_permission(request, study):
-            raise PermissionDenied
-        errors: list[str] = []
-        if request.method == "POST":
-            form = PromptImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                upload = form.cleaned_data["file"]
-                try:
-                    # Refuse an oversized upload before reading it into memory.
-                    data = upload.read(settings.MAX_IMPORT_BYTES + 1)
-                    created = prompts_import(
-                        study=study, data=data, filename=upload.name, size=upload.size
-                    )
-                except ImportFailed as exc:
-                    errors = exc.errors
-                else:
-                    self.message_user(
-                        request, f"Imported {created} prompts into {study}.", messages.SUCCESS
-                    )
-                    return HttpResponseRedirect(
-                        reverse("admin:evaluations_study_change", args=[study.pk])
-                    )
-        else:
-            form = PromptImportForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "study": study,
-            "form": form,
-            "errors": errors,
-            "title": f"Import prompts into {study}",
-        }
-        return render(request, "admin/evaluations/study/import_prompts.html", context)
+        def run(study: Study, data: bytes, filename: str, size: int) -> str:
+            created = prompts_import(study=study, data=data, filename=filename, size=size)
+            return f"Imported {created} prompts into {study}."
+
+        return study_file_upload_view(
+            request,
+            study_id,
+            self,
+            form_class=PromptImportForm,
+            run=run,
+            title="Import prompts",
+            template="admin/evaluations/study/import_prompts.html",
+        )
 
 
 @admin.register(Candidate)
