@@ -18,6 +18,7 @@ from evaluations.generation.starting import (
     OUTPUTS_BATCH_TASK,
     OUTPUTS_GENERATE_TASK,
     generation_resume,
+    lease_recheck_countdown,
     outputs_enqueue,
 )
 from research.judging.runner import (
@@ -36,7 +37,9 @@ def outputs_generate_task(output_ids: list[int]) -> None:
     report = outputs_generate(output_ids=output_ids)
     if report.leased:
         # Held by another worker: check again once its lease ends, in case that worker died.
-        outputs_enqueue(output_ids=report.leased, countdown=report.lease_ends_in + 1)
+        outputs_enqueue(
+            output_ids=report.leased, countdown=lease_recheck_countdown(report.leased_until)
+        )
     if report.retry_later:
         # A claimed output is only claimable again once its lease expires.
         outputs_enqueue(
@@ -77,7 +80,9 @@ def _resume_on_worker_start(**kwargs: object) -> None:
 def judge_votes_run_task(judge_vote_ids: list[int]) -> None:
     report = judge_votes_run(judge_vote_ids=judge_vote_ids)
     if report.leased:
-        judge_votes_enqueue(judge_vote_ids=report.leased, countdown=report.lease_ends_in + 1)
+        judge_votes_enqueue(
+            judge_vote_ids=report.leased, countdown=lease_recheck_countdown(report.leased_until)
+        )
 
 
 @shared_task(name="evaluations.tasks.judging_resume_task", acks_late=True, ignore_result=True)

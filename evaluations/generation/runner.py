@@ -35,7 +35,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -91,7 +91,7 @@ class BatchReport:
     skipped: int = 0
     leased: list[int] = field(default_factory=list)  # held by another live worker
     retry_later: list[int] = field(default_factory=list)  # hit an infrastructure error
-    lease_ends_in: float = 0.0
+    leased_until: datetime | None = None  # when the last of the ``leased`` claims expires
 
 
 class _GenerationLoop:
@@ -216,8 +216,8 @@ def _jobs_load(output_ids: list[int], report: BatchReport) -> tuple[list[Provide
             and (last_sign_of_life >= lease_start)
         ):
             report.leased.append(output.pk)
-            ends_in = (last_sign_of_life - lease_start).total_seconds()
-            report.lease_ends_in = max(report.lease_ends_in, ends_in)
+            ends_at = last_sign_of_life + timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+            report.leased_until = max(report.leased_until or ends_at, ends_at)
             continue
         candidate, prompt = output.candidate, output.prompt
         try:

@@ -53,6 +53,17 @@ def lease_expired_before(seconds: float | None = None) -> datetime:
     return timezone.now() - timedelta(seconds=lease)
 
 
+def lease_recheck_countdown(leased_until: datetime | None) -> float:
+    """Seconds from now until a claim seen held elsewhere can be taken over, plus one.
+
+    Measured when the re-check is queued, not when the claim was seen: the batch that saw it
+    may have run long since (the first batch of a worker imports LiteLLM, a provider is slow).
+    """
+    if leased_until is None:
+        return 0.0
+    return max(0.0, (leased_until - timezone.now()).total_seconds()) + 1
+
+
 def _last_sign_of_life_before(moment: datetime) -> Q:
     """Running outputs whose holder last renewed its claim (or claimed it) before ``moment``."""
     return Q(status=Output.Status.RUNNING) & (

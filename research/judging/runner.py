@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -173,7 +173,7 @@ class JudgeBatchReport:
     cached: int = 0
     skipped: int = 0
     leased: list[int] = field(default_factory=list)
-    lease_ends_in: float = 0.0
+    leased_until: datetime | None = None  # when the last of the ``leased`` claims expires
 
 
 def judge_votes_run(*, judge_vote_ids: list[int]) -> JudgeBatchReport:
@@ -219,9 +219,8 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
             and vote.started_at >= lease_start
         ):
             report.leased.append(vote.pk)
-            report.lease_ends_in = max(
-                report.lease_ends_in, (vote.started_at - lease_start).total_seconds()
-            )
+            ends_at = vote.started_at + timedelta(seconds=settings.JUDGING_LEASE_SECONDS)
+            report.leased_until = max(report.leased_until or ends_at, ends_at)
             continue
         judge, pair, study = vote.judge, vote.pair, vote.study
         first, second = pair.output_a, pair.output_b

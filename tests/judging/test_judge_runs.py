@@ -153,3 +153,34 @@ def test_a_template_without_its_placeholders_is_refused(judged_study, stub_judge
     judged_study.judge_prompt_template = "Which is better?"
     with pytest.raises(JudgingError, match="answer_a"):
         judging_start(study=judged_study)
+
+
+def test_a_held_call_is_rechecked_when_its_lease_ends_however_long_the_batch_ran(
+    judged_study, stub_judge, judge_stub, monkeypatch, settings
+):
+    """The countdown to the re-check is taken when the batch ends, not when it began (issue 22)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from research import tasks
+
+    settings.JUDGING_LEASE_SECONDS = 60
+    judge_stub.latency = 3.0
+    stub_judge(judged_study, "slowjudge")
+    judging_start(study=judged_study)
+    held = JudgeVote.objects.filter(study=judged_study).first()
+    claimed = timezone.now() - datetime.timedelta(seconds=10)
+    JudgeVote.objects.filter(pk=held.pk).update(status="running", started_at=claimed)
+    enqueued = []
+    monkeypatch.setattr(
+        tasks,
+        "judge_votes_enqueue",
+        lambda *, judge_vote_ids, countdown=None: enqueued.append((judge_vote_ids, countdown)),
+    )
+    ids = list(JudgeVote.objects.filter(study=judged_study).values_list("id", flat=True))
+    tasks.judge_votes_run_task(ids)
+    lease_left = (claimed + datetime.timedelta(seconds=60) - timezone.now()).total_seconds()
+    [(requeued, countdown)] = enqueued
+    assert requeued == [held.pk]
+    assert lease_left + 0.5 <= countdown <= lease_left + 1.5, (countdown, lease_left)
