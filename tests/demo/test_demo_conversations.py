@@ -34,9 +34,7 @@ def test_every_demo_output_is_generated_and_the_study_opens_with_both_kinds_of_p
 
 def test_each_demo_model_answers_follow_ups_from_its_own_earlier_answer():
     study = demo_generated()
-    outputs = list(
-        Output.objects.filter(prompt__study=study, prompt__external_id="multi-turn-1")
-    )
+    outputs = list(Output.objects.filter(prompt__study=study, prompt__external_id="multi-turn-1"))
     assert len(outputs) == 3
     firsts = {o.pk: " ".join(o.turns[0]["raw_text"].split()[:5]) for o in outputs}
     for output in outputs:
