@@ -106,4 +106,16 @@ def test_a_document_is_searchable_matches_marked_and_stepped_through(
     assert marks.count() == 0
     assert page.locator(".document-text").inner_text().startswith("Clause 1: terms 1.")
     assert not Vote.objects.exists()  # the letters typed cast no vote
+
+    # A small image is scaled up to the window when enlarged.
+    page.locator(".prompt-image").click()
+    page.locator("dialog.image-zoom").wait_for(state="visible")
+    shown = page.evaluate(
+        "(() => { const i = document.querySelector('dialog.image-zoom img');"
+        " const r = i.getBoundingClientRect();"
+        " return Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight) * i.naturalWidth;"
+        " })()"
+    )
+    assert shown > 320 * 2
+    page.screenshot(path=str(artifacts / "prompt-small-image-zoomed.png"))
     assert violations == []
