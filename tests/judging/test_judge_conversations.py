@@ -222,3 +222,39 @@ def test_a_judge_is_sent_the_documents_as_the_candidates_were(study, stub_judge,
         assert document["file"]["filename"] == "c.pdf"
         assert base64.b64decode(document["file"]["file_data"].split(",", 1)[1]) == PDF
         assert "n.txt:\n\nclause 7" in user_text(request)
+
+
+def test_a_conversation_whose_image_is_gone_fails_its_judge_calls_with_the_reason(
+    study, stub_judge, judge_stub
+):
+    from evaluations.models import PromptMedia
+
+    judge_stub.reply = conversation_judge
+    prompts_import(study=study, data=jsonl(image_and_history_row(png_bytes())), filename="p.jsonl")
+    pair_of(study, {"Alpha-Secret": ["Left."], "Beta-Secret": ["Right."]}, scripted=False)
+    PromptMedia.objects.filter(study=study).delete()
+    votes = judge_all(study, [stub_judge(study, "gpt-4o")])
+    assert {v.status for v in votes} == {JudgeVote.Status.FAILED}
+    assert all("a file of the prompt" in v.last_error and "missing" in v.last_error for v in votes)
+    assert judge_stub.requests_for("gpt-4o") == []
+
+
+def test_the_multi_turn_instructions_unless_the_researcher_wrote_their_own(
+    study, stub_judge, judge_stub
+):
+    from research.judging.conversation_prompts import JUDGE_MULTI_TURN_SYSTEM_PROMPT
+
+    judge_stub.reply = conversation_judge
+    prompts_import(study=study, data=jsonl({"id": "q", "turns": TURNS}), filename="p.jsonl")
+    pair_of(study, {"Alpha-Secret": ["1", "2", "3"], "Beta-Secret": ["4", "5", "6"]}, scripted=True)
+    judge_all(study, [stub_judge(study, "fair")])
+    assert {r.messages[0]["content"] for r in judge_stub.requests_for("fair")} == {
+        JUDGE_MULTI_TURN_SYSTEM_PROMPT
+    }
+    study.judge_system_prompt = "Prefer the answer a nurse would give. [[A]], [[B]] or [[C]]."
+    study.save()
+    JudgeVote.objects.all().delete()
+    judge_all(study, [stub_judge(study, "other")])
+    assert {r.messages[0]["content"] for r in judge_stub.requests_for("other")} == {
+        study.judge_system_prompt
+    }
