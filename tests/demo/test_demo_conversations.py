@@ -52,7 +52,9 @@ def test_each_demo_model_answers_follow_ups_from_its_own_earlier_answer():
 
 def test_the_demo_models_describe_the_chart_they_were_sent():
     study = demo_generated()
-    for output in Output.objects.filter(prompt__study=study, prompt__external_id="image-1"):
+    outputs = Output.objects.filter(prompt__study=study, prompt__external_id="image-1")
+    assert outputs.count() == 3
+    for output in outputs:
         assert "480x300 pixels" in output.text
         assert "blue and orange" in output.text
         # 85 tokens for the image, not the length of its base64.
