@@ -45,16 +45,25 @@ def _part_out(part: dict, media: dict[str, PromptMedia]) -> dict:
     }
 
 
-def conversation_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict]:
-    """The OpenAI-format messages of a fixed-history prompt; the candidate's own system prompt
-    comes first, joined with the prompt's."""
+def prompt_messages_out(prompt: Prompt) -> list[dict]:
+    """The prompt's stored messages with their parts as OpenAI parts (images and PDFs as data
+    URLs, text documents as named text); every content a list of parts."""
     wanted = _media_parts(prompt)
     media = {
         m.sha256: m for m in PromptMedia.objects.filter(study_id=prompt.study_id, sha256__in=wanted)
     }
+    return [
+        {"role": m["role"], "content": [_part_out(part, media) for part in m["content"]]}
+        for m in prompt.messages
+    ]
+
+
+def conversation_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict]:
+    """The OpenAI-format messages of a fixed-history prompt; the candidate's own system prompt
+    comes first, joined with the prompt's."""
     messages = []
-    for message in prompt.messages:
-        parts = [_part_out(part, media) for part in message["content"]]
+    for message in prompt_messages_out(prompt):
+        parts = message["content"]
         if all(p["type"] == "text" for p in parts) and message["role"] != "user":
             messages.append(
                 {"role": message["role"], "content": "\n\n".join(p["text"] for p in parts)}

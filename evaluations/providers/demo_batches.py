@@ -94,10 +94,10 @@ def _demo_batch_run(batch: dict) -> dict:
             body = line["body"]
             # The demo provider is a LiteLLM provider: loaded when a batch is answered, not at
             # start-up (the admin imports the batch progress).
-            from evaluations.providers.demo_provider import demo_answer
+            from evaluations.providers.demo_provider import demo_answer, demo_prompt_tokens
 
             text = demo_answer(body["model"], body["messages"])
-            prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+            prompt_tokens = demo_prompt_tokens(body["messages"])
             answer = {
                 "custom_id": line["custom_id"],
                 "response": {

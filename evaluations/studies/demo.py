@@ -1,9 +1,14 @@
-"""The demo study that `make run` sets up: offline models, a small domain test set."""
+"""The demo study that `make run` sets up: offline models, a small domain test set, a scripted
+multi-turn conversation and a prompt with an image (a chart shipped in `demo_media/`)."""
+
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from evaluations.models import Candidate, Prompt, Study
+from evaluations.studies.conversations import conversation_parse
+from evaluations.studies.prompt_media import MediaRefused, media_store
 
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "tastetest-demo"  # noqa: S105 - printed by `make run`, local demo only
@@ -28,6 +33,40 @@ DEMO_PROMPTS = [
     ("policy-1", "policy", "Can I return an opened item after 30 days?"),
     ("policy-2", "policy", "Summarise what personal data a support team should never ask for."),
     ("policy-3", "policy", "Draft a polite reply declining a request for a discount."),
+]
+
+DEMO_MEDIA_DIR = Path(__file__).resolve().parent / "demo_media"
+
+# Lines as a researcher would import them (studies/conversations.py): MT-Bench's scripted turns,
+# and the OpenAI message format with an image part naming a file beside the JSONL.
+DEMO_CONVERSATIONS = [
+    {
+        "id": "multi-turn-1",
+        "category": "conversation",
+        "system": "You answer for the support team of an online shop.",
+        "turns": [
+            "Draft a short reply to a customer whose parcel arrived a week late.",
+            "Make it warmer, and offer a 10% discount on their next order.",
+            "Now give the reply a subject line.",
+        ],
+    },
+    {
+        "id": "image-1",
+        "category": "vision",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "text",
+                        "text": "This chart shows our support tickets per month. Which month "
+                        "had the most billing tickets, and what should we look into?",
+                    },
+                    {"type": "image_url", "image_url": {"url": "support_tickets_chart.png"}},
+                ],
+            }
+        ],
+    },
 ]
 
 DEMO_CANDIDATES = [
@@ -69,9 +108,36 @@ def demo_setup() -> Study:
                 max_tokens=400,
                 input_price_per_mtok=0,
                 output_price_per_mtok=0,
+                accepts_images=Candidate.Images.YES,
             )
         Prompt.objects.bulk_create(
             Prompt(study=study, external_id=pid, category=cat, text=text)
             for pid, cat, text in DEMO_PROMPTS
         )
+        demo_conversations_create(study)
     return study
+
+
+def _demo_media_read(name: str) -> bytes:
+    path = DEMO_MEDIA_DIR / name
+    if path.parent != DEMO_MEDIA_DIR or not path.is_file():
+        raise MediaRefused(f"{name!r} is not a file of the demo")
+    return path.read_bytes()
+
+
+def demo_conversations_create(study: Study) -> None:
+    """The demo's conversation prompts, through the same parsing and storage as an import."""
+    for row in DEMO_CONVERSATIONS:
+        conversation, errors = conversation_parse(row, _demo_media_read)
+        if errors:
+            raise ValueError(f"demo prompt {row['id']}: {'; '.join(errors)}")
+        for media in conversation.media:
+            media_store(study, media)
+        Prompt.objects.create(
+            study=study,
+            external_id=row["id"],
+            category=row["category"],
+            text=conversation.text,
+            messages=conversation.messages,
+            turns=conversation.turns,
+        )

@@ -34,6 +34,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from evaluations.generation.batch_database import BatchDatabase
+from evaluations.generation.errors import GenerationError
 from evaluations.generation.limits import Limiter
 from evaluations.generation.provider_calls import (
     ERROR_LIMIT,
@@ -54,6 +55,7 @@ from evaluations.models import (
     Study,
 )
 from evaluations.providers.access import Deployment
+from research.judging.conversation_prompts import judge_conversation_messages
 from research.judging.verdicts import (
     JudgingError,
     judge_deployment_authorized,
@@ -233,14 +235,19 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
                 deployment_of[judge.pk] = judge_deployment_authorized(judge, owner=study.owner)
             deployment = deployment_of[judge.pk]
             params = judge_request_params(judge)
-            messages = judge_messages(
-                study=study,
-                question=question,
-                reference=prompt.reference,
-                answer_a=first.text,
-                answer_b=second.text,
-            )
-        except JudgingError as exc:
+            if prompt.is_conversation:
+                messages = judge_conversation_messages(
+                    study=study, judge=judge, prompt=prompt, first=first, second=second
+                )
+            else:
+                messages = judge_messages(
+                    study=study,
+                    question=question,
+                    reference=prompt.reference,
+                    answer_a=first.text,
+                    answer_b=second.text,
+                )
+        except (JudgingError, GenerationError) as exc:
             failed_setup.append((vote.pk, str(exc)))
             continue
         call = ProviderJob(

@@ -29,6 +29,7 @@ class RunDev:
         env.update(
             DATABASE_URL=database_url(),
             TASTETEST_DATA_DIR=str(data_dir),
+            MEDIA_ROOT=str(data_dir / "media"),  # the demo's chart, not in the checkout
             PYTHONUNBUFFERED="1",
             WORKER_ARGS="--pool=threads --concurrency=2 --without-gossip --without-mingle",
         )

@@ -66,10 +66,14 @@ def test_a_worker_killed_mid_generation_loses_nothing_and_pays_nothing_twice(
     assert study.pairs.count() == 20
 
 
-def test_the_demo_study_generates_through_a_real_worker_as_on_make_run(start_worker):
+def test_the_demo_study_generates_through_a_real_worker_as_on_make_run(
+    start_worker, settings, tmp_path
+):
+    # The demo's chart is stored where the worker reads it.
+    settings.MEDIA_ROOT = tmp_path / "media"
     call_command("demo_setup", stdout=open("/dev/null", "w"))  # noqa: SIM115
     study = Study.objects.get(slug="demo-support-answers")
-    worker = start_worker(**WORKER_ENV)
+    worker = start_worker(**WORKER_ENV, MEDIA_ROOT=str(settings.MEDIA_ROOT))
     wait_for(
         # The demo opens for voting by itself once its pairs are built.
         lambda: Study.objects.get(pk=study.pk).status == Study.Status.OPEN,
@@ -78,9 +82,11 @@ def test_the_demo_study_generates_through_a_real_worker_as_on_make_run(start_wor
         worker=worker,
     )
     outputs = Output.objects.filter(prompt__study=study)
-    assert outputs.count() == 30
+    assert outputs.count() == 36  # 12 prompts, one of them 3 turns and one with an image
     assert set(outputs.values_list("status", flat=True)) == {Output.Status.DONE}
     assert all(o.ttft_ms and o.latency_ms >= o.ttft_ms for o in outputs)
     assert outputs.filter(identity_leak=True).exists()
     assert not outputs.filter(text__contains="demo/friendly").exists()
-    assert study.pairs.count() == 30
+    assert study.pairs.count() == 36
+    assert all(len(o.turns) == 3 for o in outputs.filter(prompt__external_id="multi-turn-1"))
+    assert all("480x300" in o.text for o in outputs.filter(prompt__external_id="image-1"))
