@@ -19,6 +19,7 @@ judges' verdicts) and the votes are independent (not clustered by rater or promp
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,20 +33,50 @@ if TYPE_CHECKING:
     from evaluations.models import Judge
 
 SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
+# Log-odds of 0.9999: a log-probability of 0 (the alternatives below float precision or not
+# among the top ones returned) is strong evidence, not infinite evidence.
+LOGIT_CLIP = 9.21
 Z95 = 1.959963984540054
 
 
-def judge_pair_score(verdicts: Mapping[str, str]) -> float | None:
-    """model_a's mean score over the orders with a usable verdict ({order: verdict}); None
-    when no order has one (pending, failed or unparseable)."""
-    usable = [SCORES[v] for v in verdicts.values() if v in SCORES]
-    return sum(usable) / len(usable) if usable else None
+def judge_pair_score(
+    verdicts: Mapping[str, str], probabilities: Mapping[str, float | None] | None = None
+) -> float | None:
+    """model_a's score for a pair from the judge's calls ({order: verdict}, and {order:
+    model_a's score from the verdict token's log-probabilities} where the provider gave them);
+    None when no order has a usable verdict (pending, failed or unparseable).
+
+    When every order with a verdict has a probability, the orders are combined by averaging
+    their log-odds (each clipped to +-LOGIT_CLIP): two calls are two pieces of evidence, and
+    evidence adds on the log-odds scale. Otherwise the score is the mean verdict score."""
+    usable = [order for order, v in verdicts.items() if v in SCORES]
+    if not usable:
+        return None
+    probs = [(probabilities or {}).get(order) for order in usable]
+    if all(p is not None for p in probs):
+        mean = sum(_log_odds(p) for p in probs) / len(probs)
+        return 1.0 / (1.0 + math.exp(-mean))
+    return sum(SCORES[verdicts[order]] for order in usable) / len(usable)
 
 
-def judge_pair_scores(verdicts: Mapping[int, Mapping[str, str]]) -> dict[int, float]:
-    """{pair id: judge_pair_score} for one judge's {pair id: {order: verdict}}, pairs without a
-    usable verdict left out."""
-    scores = {pair_id: judge_pair_score(v) for pair_id, v in verdicts.items()}
+def _log_odds(p: float) -> float:
+    if p <= 0.0:
+        return -LOGIT_CLIP
+    if p >= 1.0:
+        return LOGIT_CLIP
+    return max(-LOGIT_CLIP, min(LOGIT_CLIP, math.log(p / (1.0 - p))))
+
+
+def judge_pair_scores(
+    verdicts: Mapping[int, Mapping[str, str]],
+    probabilities: Mapping[int, Mapping[str, float | None]] | None = None,
+) -> dict[int, float]:
+    """{pair id: judge_pair_score} for one judge's {pair id: {order: verdict}} (and {pair id:
+    {order: probability}}), pairs without a usable verdict left out."""
+    probabilities = probabilities or {}
+    scores = {
+        pair_id: judge_pair_score(v, probabilities.get(pair_id)) for pair_id, v in verdicts.items()
+    }
     return {pair_id: s for pair_id, s in scores.items() if s is not None}
 
 
