@@ -1,14 +1,19 @@
 """LLM judges' scores plus the human votes as prediction-powered (PPI++) Bradley-Terry ratings.
 
-A judge's score for a pair is model_a's mean score (a 1, tie 1/2, b 0) over the presentation
-orders it gave a verdict in: every pair is judged in both orders, so the score is usually the
-average of two verdicts (1, 3/4, 1/2, 1/4 or 0). The average keeps what MT-Bench's combined
-verdict throws away (one order "a", the other "tie" is 3/4, not a tie), and two verdicts whose
-errors are not the same carry more information about the humans' vote than one: at 80%
-agreement per call, one verdict narrows the intervals by at most 20%, two with independent
-errors by up to 31% (evaluations/analysis/ppi.py). Several judges (or one judge model entered
-twice, as several samples) enter as one score column each, each with its own power-tuning
-weight, so a useless judge gets weight 0 and cannot widen the intervals.
+A judge's score for a pair is model_a's score from its calls in both presentation orders. Where
+the provider returned the verdict token's log-probabilities (research/judging/verdicts.py,
+`verdict_probability`), each order gives the judge's probability for model_a (a 1, tie 1/2,
+b 0 under its own distribution over the verdict), and the orders are combined by averaging
+their log-odds. Otherwise the score is the mean verdict over the orders (1, 3/4, 1/2, 1/4 or
+0: one order "a", the other "tie" is 3/4, which MT-Bench's combined verdict throws away).
+The score is then recalibrated on the pairs humans voted on by cross-fitting
+(evaluations/analysis/ppi_crossfit.py), so that it predicts the human vote as well as it can,
+before PPI++. A probability carries more about the human vote than the verdict it implies:
+at 80% agreement per call with the two orders' errors independent, intervals 37% narrower
+than humans alone against 26% from the verdicts (benchmarks/ppi_simulation.py, where the
+design and the weaker cases are stated). Several judges (or one judge model entered twice, as
+several samples) enter as one score column each, each recalibrated and with its own
+power-tuning weight, so a useless judge gets weight 0 and cannot widen the intervals.
 
 Every pair with a score from every judge used is a comparison; the pairs humans voted on carry
 one labelled row per human vote (the scores repeated beside each), the others one unlabelled
@@ -28,6 +33,7 @@ import numpy as np
 
 from evaluations.analysis.bradley_terry import ELO_SCALE
 from evaluations.analysis.ppi import ppi_bradley_terry
+from evaluations.analysis.ppi_crossfit import judge_scores_crossfit
 
 if TYPE_CHECKING:
     from evaluations.models import Judge
@@ -86,12 +92,18 @@ def judges_pair_scores(*, judges: Sequence[Judge]) -> dict[int, dict[int, float]
     from evaluations.models import JudgeVote
 
     verdicts: dict[int, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
-    rows = JudgeVote.objects.filter(judge__in=judges, status=JudgeVote.Status.DONE).values_list(
-        "judge_id", "pair_id", "order", "verdict"
+    probabilities: dict[int, dict[int, dict[str, float | None]]] = defaultdict(
+        lambda: defaultdict(dict)
     )
-    for judge_id, pair_id, order, verdict in rows.iterator(chunk_size=5000):
+    rows = JudgeVote.objects.filter(judge__in=judges, status=JudgeVote.Status.DONE).values_list(
+        "judge_id", "pair_id", "order", "verdict", "logprob_score"
+    )
+    for judge_id, pair_id, order, verdict, p in rows.iterator(chunk_size=5000):
         verdicts[judge_id][pair_id][order] = verdict
-    return {judge.pk: judge_pair_scores(verdicts[judge.pk]) for judge in judges}
+        probabilities[judge_id][pair_id][order] = p
+    return {
+        judge.pk: judge_pair_scores(verdicts[judge.pk], probabilities[judge.pk]) for judge in judges
+    }
 
 
 def judge_ppi_ratings(
@@ -107,7 +119,7 @@ def judge_ppi_ratings(
     shared = set(pairs).intersection(*[set(s) for s in scores]) if scores else set()
     candidates = sorted({pairs[p][0] for p in shared} | {pairs[p][1] for p in shared})
     code = {cid: k for k, cid in enumerate(candidates)}
-    a, b, judge, human = [], [], [], []
+    a, b, judge, human, group = [], [], [], [], []
     for pair_id in sorted(shared):
         cand_a, cand_b, _ = pairs[pair_id]
         row_scores = [s[pair_id] for s in scores]
@@ -117,14 +129,19 @@ def judge_ppi_ratings(
             b += [code[cand_b]] * count
             judge += [row_scores] * count
             human += [SCORES[choice] if choice is not None else np.nan] * count
+            group += [pair_id] * count
+    aa, bb = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    hh = np.asarray(human, dtype=np.float64)
     try:
-        fit = ppi_bradley_terry(
-            np.asarray(a, dtype=np.int64),
-            np.asarray(b, dtype=np.int64),
+        recalibrated = judge_scores_crossfit(
+            aa,
+            bb,
             np.asarray(judge, dtype=np.float64).reshape(len(a), len(scores)),
-            np.asarray(human, dtype=np.float64),
+            hh,
             len(candidates),
+            groups=np.asarray(group, dtype=np.int64),
         )
+        fit = ppi_bradley_terry(aa, bb, recalibrated, hh, len(candidates))
     except (ValueError, np.linalg.LinAlgError) as exc:
         return {"message": f"prediction-powered ratings not computed: {exc}"}
     se = np.sqrt(np.clip(np.diag(fit.cov), 0, None)) * ELO_SCALE
@@ -133,8 +150,10 @@ def judge_ppi_ratings(
     order = np.argsort(-ratings)
     return {
         "method": "PPI++ (Angelopoulos, Duchi and Zrnic 2023): human votes plus the judges' "
-        "scores on every pair (each judge's mean over both presentation orders), the judges' "
-        "bias corrected on the pairs humans voted on",
+        "scores on every pair (each judge's probability for its verdict from log-probabilities, "
+        "or its mean verdict, over both presentation orders), each judge's score recalibrated "
+        "to predict the human vote by cross-fitting on the pairs humans voted on (Zrnic and "
+        "Candes 2024; 10 folds by pair), the judges' bias corrected on those pairs",
         "tuning": fit.tuning,
         "judge_weights": dict(zip(judge_names, fit.judge_weights, strict=True)),
         "human_votes": fit.human_votes,
