@@ -172,16 +172,17 @@ def oracle_width_bound(
 
 
 CELLS = (
-    # label, agreement, order_corr, pair_level, big_n
-    ("80% per call, orders independent", 0.8, 0.0, False, 6000),
-    ("80% per call, orders independent, N 30000", 0.8, 0.0, False, 30000),
-    ("80% per call, orders' noise corr 0.5", 0.8, 0.5, False, 6000),
-    ("80% combined verdict, orders' noise corr 0.5", 0.8, 0.5, True, 6000),
-    ("80% one call (orders identical)", 0.8, 1.0, False, 6000),
-    ("70% per call, orders independent", 0.7, 0.0, False, 6000),
-    ("90% per call, orders independent", 0.9, 0.0, False, 6000),
-    ("useless judge 50%", 0.5, 0.0, False, 6000),
-    ("adversarial judge 20%", 0.2, 0.0, False, 6000),
+    # label, agreement, order_corr, pair_level, big_n, share of the replications (the cell with
+    # 30,000 judged pairs costs five times as much per study)
+    ("80% per call, orders independent", 0.8, 0.0, False, 6000, 1.0),
+    ("80% per call, orders independent, N 30000", 0.8, 0.0, False, 30000, 1 / 3),
+    ("80% per call, orders' noise corr 0.5", 0.8, 0.5, False, 6000, 1.0),
+    ("80% combined verdict, orders' noise corr 0.5", 0.8, 0.5, True, 6000, 1.0),
+    ("80% one call (orders identical)", 0.8, 1.0, False, 6000, 1.0),
+    ("70% per call, orders independent", 0.7, 0.0, False, 6000, 1.0),
+    ("90% per call, orders independent", 0.9, 0.0, False, 6000, 1.0),
+    ("useless judge 50%", 0.5, 0.0, False, 6000, 1.0),
+    ("adversarial judge 20%", 0.2, 0.0, False, 6000, 1.0),
 )
 
 
@@ -192,18 +193,25 @@ def run_cells(rng: np.random.Generator, reps: int, only: str = "", n: int = 300)
         "coverage (Monte Carlo error) of the centred ratings' 95% intervals; width = mean PPI se "
         "/ mean human-only se; bound = Bayes-posterior score, one scalar mean"
     )
-    for label, agreement, corr, pair_level, big_n in CELLS:
+    for label, agreement, corr, pair_level, big_n, share in CELLS:
         if only and only not in f"PPI logprob {label}":
             continue
         t0 = time.time()
+        cell_reps = max(2, round(reps * share))
         res = ppi_study_simulate(
-            rng, reps, agreement=agreement, order_corr=corr, pair_level=pair_level, n=n, big_n=big_n
+            rng,
+            cell_reps,
+            agreement=agreement,
+            order_corr=corr,
+            pair_level=pair_level,
+            n=n,
+            big_n=big_n,
         )
         bound = oracle_width_bound(
             agreement=agreement, order_corr=corr, pair_level=pair_level, n=n, big_n=big_n
         )
         human = np.mean(next(iter(res.values())).human_coverage)
-        print(f"  {label}: {reps} reps, humans alone coverage {human:.3f}, bound {bound:.3f}"
+        print(f"  {label}: {cell_reps} reps, humans alone coverage {human:.3f}, bound {bound:.3f}"
               f"  ({time.time() - t0:.0f}s)")  # fmt: skip
         for method, r in res.items():
             ratio = r.width_ratio
