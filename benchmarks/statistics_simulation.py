@@ -26,6 +26,7 @@ from scipy.special import expit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.ppi_simulation import run_cells as ppi_logprob_cells  # noqa: E402
 from evaluations.analysis import VoteArrays, analyze, fit_bradley_terry  # noqa: E402
 from evaluations.analysis.bradley_terry import ELO_SCALE  # noqa: E402
 from evaluations.analysis.power import votes_needed  # noqa: E402
@@ -334,6 +335,8 @@ def run_ppi_cells(rng, reps):
     run_ppi(rng, reps, "adversarial judge (20%), both orders", [0.2])
     run_ppi(rng, reps, "judge 80% that always picks model 0", [0.8], favour=0)
     run_ppi(rng, reps, "2 judges: 80% + useless", [0.8, 0.5])
+    # One judge whose verdicts carry log-probabilities, recalibrated: the product's default.
+    ppi_logprob_cells(rng, reps, CELLS)
 
 
 def run_sequential(rng, reps, m=5, n_max=2000, step=25, start=100):

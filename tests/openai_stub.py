@@ -16,6 +16,11 @@ interfere: ``stub.plan("flaky", ["429", "500", "ok"])`` makes the next three req
 
 The Files and Batch APIs (``/v1/files``, ``/v1/batches``) are in ``tests/openai_stub_batches.py``.
 
+A reply may be a ``StubReply`` giving the probabilities of alternative tokens at chosen
+offsets of its text. When the request asks for ``logprobs`` (with ``top_logprobs``), every
+streamed chunk carries the log-probabilities of its tokens, as OpenAI's do: a token the reply
+gives no alternatives for has log-probability 0 and is its own only alternative.
+
 Every request is recorded (model, messages, stream, mode, headers) and the server tracks how many
 requests it had in flight at once (``peak_in_flight``) and its own service time of each answer,
 from the request read to the answer's last byte written (``service_seconds``).
@@ -31,6 +36,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
+import re
 import statistics
 import threading
 import time
@@ -59,6 +66,39 @@ class StubRequest:
         return str(users[-1]) if users else ""
 
 
+@dataclass
+class StubReply:
+    text: str
+    # {offset in text where a token starts: {token: probability}}; the token found at that
+    # offset must be among them.
+    alternatives: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+# Roughly how BPE vocabularies cut text: "[[", "A", "]]", " word", " 12", spaces, punctuation.
+_TOKEN = re.compile(r"\[\[|\]\]| ?[A-Za-z]+| ?\d+|\s+|.", re.DOTALL)
+
+
+def token_logprobs(reply: StubReply, start: int, text: str, top: int) -> list[dict]:
+    """OpenAI's logprobs.content entries for `text`, found at offset `start` of the reply."""
+    entries = []
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        options = reply.alternatives.get(start + match.start(), {token: 1.0})
+        ranked = sorted(options.items(), key=lambda kv: -kv[1])[:top]
+        entries.append(
+            {
+                "token": token,
+                "logprob": math.log(options[token]),
+                "bytes": list(token.encode()),
+                "top_logprobs": [
+                    {"token": alt, "logprob": math.log(p), "bytes": list(alt.encode())}
+                    for alt, p in ranked
+                ],
+            }
+        )
+    return entries
+
+
 def default_reply(request: StubRequest) -> str:
     return f"Answer from {request.model}: {request.last_user_text[::-1]}"
 
@@ -71,7 +111,7 @@ class OpenAIStub(BatchEndpoints):
         *,
         latency: float = 0.0,
         chunk_delay: float = 0.0,
-        reply: Callable[[StubRequest], str] = default_reply,
+        reply: Callable[[StubRequest], str | StubReply] = default_reply,
     ) -> None:
         self.latency = latency
         self.chunk_delay = chunk_delay
@@ -284,7 +324,11 @@ class OpenAIStub(BatchEndpoints):
             await self._send(writer, 200, b"<html>upstream proxy error</html>", "text/html")
             return True
 
-        text = self.reply(request)
+        reply = self.reply(request)
+        reply = reply if isinstance(reply, StubReply) else StubReply(reply)
+        text = reply.text
+        wants_logprobs = bool(request.body.get("logprobs"))
+        top = int(request.body.get("top_logprobs") or 0)
         served = self.served_as.get(request.model, request.model)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request.messages)
         completion_tokens = len(text.split())
@@ -309,6 +353,9 @@ class OpenAIStub(BatchEndpoints):
                             "index": 0,
                             "message": {"role": "assistant", "content": text},
                             "finish_reason": "stop",
+                            "logprobs": {"content": token_logprobs(reply, 0, text, top)}
+                            if wants_logprobs
+                            else None,
                         }
                     ],
                     "usage": usage,
@@ -326,13 +373,16 @@ class OpenAIStub(BatchEndpoints):
             encoded = raw.encode()
             return f"{len(encoded):x}\r\n".encode() + encoded + b"\r\n"
 
-        def chunk(delta: dict, finish: str | None = None) -> dict:
+        def chunk(delta: dict, finish: str | None = None, logprobs: list | None = None) -> dict:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            if logprobs is not None:
+                choice["logprobs"] = {"content": logprobs}
             return {
                 "id": ident,
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": served,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [choice],
             }
 
         words = text.split(" ")
@@ -341,6 +391,7 @@ class OpenAIStub(BatchEndpoints):
             writer.write(event(chunk({"role": "assistant", "content": ""})))
             await writer.drain()
             await asyncio.sleep(self.latency)
+        offset = 0
         for index, piece in enumerate(pieces):
             content = piece if index == 0 else " " + piece
             delta = (
@@ -348,7 +399,9 @@ class OpenAIStub(BatchEndpoints):
                 if index == 0 and not opens_early
                 else {"content": content}
             )
-            writer.write(event(chunk(delta)))
+            logprobs = token_logprobs(reply, offset, content, top) if wants_logprobs else None
+            offset += len(content)
+            writer.write(event(chunk(delta, logprobs=logprobs)))
             await writer.drain()
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)

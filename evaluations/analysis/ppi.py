@@ -27,7 +27,9 @@ The gain is bounded by the information a judge gives per row: with N >> n the va
 the squared (multiple) correlation of the judges' gradients with the humans'. One hard verdict
 that agrees with the human vote with probability a correlates at 2a - 1 (0.6 at 80%: at most
 20% narrower); the average of k verdicts with independent errors at (2a - 1) /
-sqrt((2a - 1)^2 + 4a(1 - a)/k) (0.73 for two orders at 80%; 0.83 for four calls).
+sqrt((2a - 1)^2 + 4a(1 - a)/k) (0.73 for two orders at 80%; 0.83 for four calls). A judge's
+probability for its verdict carries more than the verdict, once recalibrated to predict the
+human vote (ppi_crossfit.py; benchmarks/ppi_simulation.py measures both).
 """
 
 from __future__ import annotations

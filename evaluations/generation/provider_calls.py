@@ -59,6 +59,33 @@ class ProviderAnswer:
     ttft_ms: float | None
     input_tokens: int | None
     output_tokens: int | None
+    # (token, logprob, [(alternative, logprob), ...]) per output token, when the request asked
+    # for log-probabilities and the provider returned them (judges read their verdict's).
+    token_logprobs: list[tuple[str, float, list[tuple[str, float]]]] = field(default_factory=list)
+
+
+def _field(item: object, name: str) -> object:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def logprob_entries(logprobs: object) -> list[tuple[str, float, list[tuple[str, float]]]]:
+    """A choice's `logprobs` (object or dict, OpenAI's shape) as plain tuples; malformed
+    entries are skipped, never trusted."""
+    if logprobs is None:
+        return []
+    entries = []
+    for item in _field(logprobs, "content") or ():
+        token, logprob = _field(item, "token"), _field(item, "logprob")
+        if not isinstance(token, str) or not isinstance(logprob, int | float):
+            continue
+        top = [
+            (_field(alt, "token"), float(_field(alt, "logprob")))
+            for alt in _field(item, "top_logprobs") or ()
+            if isinstance(_field(alt, "token"), str)
+            and isinstance(_field(alt, "logprob"), int | float)
+        ]
+        entries.append((token, float(logprob), top))
+    return entries
 
 
 async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAnswer:
@@ -87,6 +114,7 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
             raise MissingKey(f"environment variable {deployment.api_key_env} is not set")
         kwargs["api_key"] = key
     parts: list[str] = []
+    logprobs: list[tuple[str, float, list[tuple[str, float]]]] = []
     served = ""
     usage = None
     ttft: float | None = None
@@ -111,6 +139,8 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
                         arrived = marks.read_so_far_received() or time.perf_counter()
                         ttft = (arrived - (marks.sent or start)) * 1000
                     parts.append(content)
+                if job.params.get("logprobs"):
+                    logprobs += logprob_entries(getattr(choice, "logprobs", None))
             chunk_usage = getattr(chunk, "usage", None)
             if chunk_usage:
                 usage = chunk_usage
@@ -127,6 +157,7 @@ async def provider_call(job: ProviderJob, deployment: Deployment) -> ProviderAns
         ttft_ms=ttft,
         input_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
         output_tokens=getattr(usage, "completion_tokens", None) if usage else None,
+        token_logprobs=logprobs,
     )
 
 

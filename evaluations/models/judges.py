@@ -91,6 +91,12 @@ class JudgeVote(models.Model):
     )
     verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
     raw_text = models.TextField(blank=True, help_text="The judge's answer as returned.")
+    logprob_score = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="model_a's expected score (a 1, tie 1/2, b 0) under the judge's probabilities "
+        "for its verdict token, from the provider's log-probabilities; empty when it gave none.",
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     latency_ms = models.FloatField(null=True, blank=True)

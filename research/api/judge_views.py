@@ -16,7 +16,10 @@ from research.reevaluation.drift import candidates_drift
 class JudgeBlockSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     model = serializers.CharField(help_text="The judge's LiteLLM model string.")
-    progress = serializers.DictField(help_text="Calls done, failed, pending, unparseable.")
+    progress = serializers.DictField(
+        help_text="Calls done, failed, pending, unparseable, and calls_with_logprobs (those with "
+        "the judge's probability for its verdict)."
+    )
     position_consistency = serializers.DictField(
         help_text="Share of pairs whose two orders agree; the first-shown answer's win share."
     )
@@ -27,7 +30,9 @@ class JudgeBlockSerializer(serializers.Serializer):
     )
     ppi = serializers.DictField(
         help_text="Prediction-powered (PPI++) ratings: the human votes plus this judge's score "
-        "on every pair (its mean over both orders), with tuning, effective_human_votes, "
+        "on every pair (its probability for its verdict from log-probabilities, else its mean "
+        "verdict, over both orders; recalibrated on the human-voted pairs by cross-fitting), "
+        "with tuning, effective_human_votes, "
         "width_ratio (PPI over human-only interval width) and the assumption they rest on."
     )
     cost = serializers.DictField(help_text="USD, tokens and latency of the judge calls.")

@@ -115,20 +115,23 @@ def _judge_block(
 ) -> dict[str, Any]:
     rows = JudgeVote.objects.filter(judge=judge).values_list(
         "pair_id", "order", "status", "verdict", "cost_usd", "latency_ms", "input_tokens",
-        "output_tokens", "cache_hit",
+        "output_tokens", "cache_hit", "logprob_score",
     )  # fmt: skip
     status_counts: Counter = Counter()
     by_pair: dict[int, dict[str, str]] = defaultdict(dict)
+    probabilities: dict[int, dict[str, float | None]] = defaultdict(dict)
     cost = Decimal(0)
     costed = False
     latencies: list[float] = []
-    tokens_in = tokens_out = cache_hits = unparseable = 0
+    tokens_in = tokens_out = cache_hits = unparseable = with_logprobs = 0
     first_shown_wins = decisive = 0
-    for pair_id, order, status, verdict, cost_usd, latency, t_in, t_out, cache_hit in rows:
+    for pair_id, order, status, verdict, cost_usd, latency, t_in, t_out, cache_hit, p in rows:
         status_counts[status] += 1
         if status != JudgeVote.Status.DONE:
             continue
         by_pair[pair_id][order] = verdict
+        probabilities[pair_id][order] = p
+        with_logprobs += p is not None
         unparseable += verdict == JudgeVote.Verdict.UNPARSEABLE
         cache_hits += cache_hit
         if cost_usd is not None:
@@ -175,6 +178,8 @@ def _judge_block(
             "running": status_counts[JudgeVote.Status.RUNNING],
             "unparseable": unparseable,
             "cache_hits": cache_hits,
+            # Calls whose verdict came with the provider's log-probabilities (its probability).
+            "calls_with_logprobs": with_logprobs,
             "pairs_with_verdict": len(combined),
         },
         "position_consistency": {
@@ -192,7 +197,7 @@ def _judge_block(
         },
         "agreement_with_humans": judge_human_agreement(judge=combined, humans=humans),
         "ppi": judge_ppi_ratings(
-            scores=[judge_pair_scores(by_pair)],
+            scores=[judge_pair_scores(by_pair, probabilities)],
             judge_names=[judge.model],
             pairs=pairs,
             humans=humans,
@@ -286,5 +291,8 @@ def study_judge_results(*, study: Study) -> dict[str, Any]:
         "verdict_rule": "each pair is judged in both orders; a verdict that flips with the "
         "order counts as a tie (MT-Bench); pairs with an unparseable or failed call are left "
         "out of the judge's ranking and agreement; the prediction-powered ratings (ppi) "
-        "score a pair by the mean over the orders with a verdict (a 1, tie 1/2, b 0)",
+        "score a pair by the judge's probabilities for its verdict where the provider returned "
+        "log-probabilities (the orders averaged on the log-odds scale), otherwise by the mean "
+        "over the orders with a verdict (a 1, tie 1/2, b 0), and recalibrate that score on the "
+        "pairs humans voted on by cross-fitting",
     }

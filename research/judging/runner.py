@@ -59,6 +59,7 @@ from research.judging.conversation_prompts import judge_conversation_messages
 from research.judging.verdicts import (
     JudgingError,
     judge_deployment_authorized,
+    judge_logprob_params,
     judge_messages,
     judge_request_hash,
     judge_request_params,
@@ -66,6 +67,7 @@ from research.judging.verdicts import (
     study_judge_prompts,
     verdict_canonical,
     verdict_parse,
+    verdict_probability,
 )
 
 # -- starting -------------------------------------------------------------------------------
@@ -211,6 +213,7 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
     jobs: list[_JudgeJob] = []
     failed_setup: list[tuple[int, str]] = []
     deployment_of: dict[int, Deployment] = {}
+    logprob_params: dict[int, dict] = {}
     for vote in votes:
         if vote.status in (JudgeVote.Status.DONE, JudgeVote.Status.FAILED):
             report.skipped += 1
@@ -234,7 +237,9 @@ def _jobs_load(ids: list[int], report: JudgeBatchReport) -> tuple[list[_JudgeJob
             if judge.pk not in deployment_of:  # once per judge and batch
                 deployment_of[judge.pk] = judge_deployment_authorized(judge, owner=study.owner)
             deployment = deployment_of[judge.pk]
-            params = judge_request_params(judge)
+            if judge.pk not in logprob_params:
+                logprob_params[judge.pk] = judge_logprob_params(judge)
+            params = {**logprob_params[judge.pk], **judge_request_params(judge)}
             if prompt.is_conversation:
                 messages = judge_conversation_messages(
                     study=study, judge=judge, prompt=prompt, first=first, second=second
@@ -322,7 +327,10 @@ async def _job_call(
             await asyncio.sleep(retry_backoff(attempt, retry_after_seconds(exc)))
             continue
         verdict = verdict_canonical(token=verdict_parse(answer.text), order=job.order)
-        await db.run(_vote_finish, job, claimed_at, answer, verdict)
+        score = verdict_probability(
+            text=answer.text, token_logprobs=answer.token_logprobs, order=job.order
+        )
+        await db.run(_vote_finish, job, claimed_at, answer, verdict, score)
         return "unparseable" if verdict == JudgeVote.Verdict.UNPARSEABLE else "done"
 
 
@@ -342,11 +350,14 @@ def _held(job: _JudgeJob, claimed_at: datetime) -> QuerySet[JudgeVote]:
     )
 
 
-def _vote_finish(job: _JudgeJob, claimed_at: datetime, answer: Any, verdict: str) -> None:
+def _vote_finish(
+    job: _JudgeJob, claimed_at: datetime, answer: Any, verdict: str, score: float | None
+) -> None:
     _held(job, claimed_at).update(
         status=JudgeVote.Status.DONE,
         verdict=verdict,
         raw_text=answer.text,
+        logprob_score=score,
         attempts=F("attempts") + 1,
         last_error="",
         latency_ms=answer.latency_ms,
@@ -371,6 +382,8 @@ def _vote_finish_from_cache(job: _JudgeJob, claimed_at: datetime) -> bool:
         status=JudgeVote.Status.DONE,
         verdict=verdict,
         raw_text=source.raw_text,
+        # Same messages, same order: the source's probabilities are this call's.
+        logprob_score=source.logprob_score,
         last_error="",
         latency_ms=source.latency_ms,
         input_tokens=source.input_tokens,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 
 from evaluations.generation.requests import RESERVED_PARAMS
@@ -37,6 +38,23 @@ class JudgingError(Exception):
 # -- prompts and verdicts -------------------------------------------------------------------
 
 
+def _verdict_span(text: str) -> tuple[str, int, int] | None:
+    """The verdict token ("A", "B", "C") and where its word is in the text."""
+    tokens = list(_DOUBLE.finditer(text))
+    if tokens:
+        last = tokens[-1]
+        return _TOKENS[last.group(1).lower()], last.start(1), last.end(1)
+    last, offset, position = "", 0, 0
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            last, offset = line.strip(), position + line.index(line.strip())
+        position += len(line)
+    match = _LAST_LINE.match(last) if last else None
+    if match:
+        return _TOKENS[match.group(1).lower()], offset + match.start(1), offset + match.end(1)
+    return None
+
+
 def verdict_parse(text: str) -> str | None:
     """The judge's verdict as "A", "B" or "C" (tie), or None when it gave none.
 
@@ -44,14 +62,51 @@ def verdict_parse(text: str) -> str | None:
     quotes the format before concluding is read by its conclusion. Without such a token, a last
     line that is only a verdict ("[B]", "Verdict: tie") is accepted. Anything else is None.
     """
-    tokens = _DOUBLE.findall(text or "")
-    if tokens:
-        return _TOKENS[tokens[-1].lower()]
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    if lines:
-        match = _LAST_LINE.match(lines[-1])
-        if match:
-            return _TOKENS[match.group(1).lower()]
+    span = _verdict_span(text or "")
+    return span[0] if span else None
+
+
+def verdict_probability(
+    *, text: str, token_logprobs: list[tuple[str, float, list[tuple[str, float]]]], order: str
+) -> float | None:
+    """model_a's expected score (a 1, tie 1/2, b 0) under the judge's own distribution over
+    its verdict token, read from the token log-probabilities at the verdict's position; None
+    when there are none, they do not spell the text, or the verdict's token is not one the
+    alternatives can be read from.
+
+    At the token holding the verdict word (e.g. "A" in "[[A]]", or "[[A" if the vocabulary
+    joins them), an alternative counts for verdict X when it is the same token with X in the
+    word's place (case and surrounding spaces ignored); the probabilities of A, B and C/tie
+    among the alternatives returned are renormalised to sum to 1 (verdicts below the top ones
+    returned count as 0).
+    """
+    span = _verdict_span(text or "")
+    if span is None or not token_logprobs:
+        return None
+    if "".join(token for token, _, _ in token_logprobs) != text:
+        return None
+    _, start, end = span
+    position = 0
+    for token, logprob, top in token_logprobs:
+        if position <= start < position + len(token):
+            if end > position + len(token):
+                return None  # the verdict word is split over several tokens
+            prefix = token[: start - position].strip().upper()
+            suffix = token[end - position :].strip().upper()
+            mass = {"A": 0.0, "B": 0.0, "C": 0.0}
+            for alternative, alt_logprob in dict([*top, (token, logprob)]).items():
+                word = alternative.strip().upper()
+                if not (word.startswith(prefix) and word.endswith(suffix)):
+                    continue
+                letter = _TOKENS.get(word[len(prefix) : len(word) - len(suffix)].lower())
+                if letter is not None and math.isfinite(alt_logprob):
+                    mass[letter] += math.exp(min(alt_logprob, 0.0))
+            total = sum(mass.values())
+            if total <= 0:
+                return None
+            shown_first = (mass["A"] + mass["C"] / 2) / total
+            return shown_first if order == JudgeVote.Order.AB else 1.0 - shown_first
+        position += len(token)
     return None
 
 
@@ -112,6 +167,26 @@ def judge_request_params(judge: Judge) -> dict:
     if judge.max_tokens is not None:
         params["max_tokens"] = judge.max_tokens
     return params
+
+
+TOP_LOGPROBS = 5
+
+
+def judge_logprob_params(judge: Judge) -> dict:
+    """Ask for the verdict token's log-probabilities (verdict_probability) where LiteLLM says
+    the provider and model take them: others (reasoning models, Anthropic) refuse the
+    parameters. A judge whose extra_params set `logprobs` decides for itself."""
+    if "logprobs" in (judge.extra_params or {}):
+        return {}
+    from evaluations.providers.llm_loading import litellm_loaded
+
+    try:
+        supported = litellm_loaded().get_supported_openai_params(model=judge.model) or []
+    except Exception:  # noqa: BLE001 - a provider LiteLLM cannot place: ask for nothing extra
+        return {}
+    if "logprobs" in supported and "top_logprobs" in supported:
+        return {"logprobs": True, "top_logprobs": TOP_LOGPROBS}
+    return {}
 
 
 def judge_deployment_authorized(judge: Judge, *, owner: object) -> Deployment:

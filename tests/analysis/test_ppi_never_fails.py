@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from research.judging.ppi import judge_pair_scores, judge_ppi_ratings
 
 VERDICTS = st.sampled_from(["a", "b", "tie", "unparseable"])
+PROBABILITIES = st.none() | st.sampled_from([0.0, 1.0, 0.5]) | st.floats(0, 1)
 
 
 @st.composite
@@ -25,12 +26,16 @@ def studies(draw):
         {p: {o: draw(VERDICTS) for o in ("ab", "ba")} for p in pairs if draw(st.booleans())}
         for _ in range(judges)
     ]
+    # Some calls came with the verdict's probability (0 and 1 included), some without.
+    probabilities = [
+        {p: {o: draw(PROBABILITIES) for o in ("ab", "ba")} for p in v} for v in verdicts
+    ]
     humans = {
         p: Counter({draw(st.sampled_from(["a", "b", "tie"])): draw(st.integers(1, 3))})
         for p in pairs
         if draw(st.booleans())
     }
-    return pairs, verdicts, humans, {m: f"m{m}" for m in range(models)}
+    return pairs, verdicts, probabilities, humans, {m: f"m{m}" for m in range(models)}
 
 
 def _finite(value) -> bool:
@@ -46,9 +51,9 @@ def _finite(value) -> bool:
 @settings(max_examples=300, deadline=None)
 @given(studies())
 def test_ppi_block_is_finite_or_a_message(study):
-    pairs, verdicts, humans, labels = study
+    pairs, verdicts, probabilities, humans, labels = study
     block = judge_ppi_ratings(
-        scores=[judge_pair_scores(v) for v in verdicts],
+        scores=[judge_pair_scores(v, p) for v, p in zip(verdicts, probabilities, strict=True)],
         judge_names=[f"j{k}" for k in range(len(verdicts))],
         pairs=pairs,
         humans=humans,

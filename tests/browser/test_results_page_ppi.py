@@ -31,10 +31,14 @@ def test_results_page_shows_judge_assisted_ratings(live_server, page, artifacts)
             wrong = "b" if truth == "a" else "a"
             rows.append((judges[0], pair, order, truth if rng.random() < 0.85 else wrong))
             rows.append((judges[1], pair, order, rng.choice("ab")))
+    # The first judge's provider returned log-probabilities: its probability for model_a.
     JudgeVote.objects.bulk_create(
-        JudgeVote(study=study, judge=j, pair=p, order=o, verdict=v, status="done")
+        JudgeVote(
+            study=study, judge=j, pair=p, order=o, verdict=v, status="done",
+            logprob_score=(0.9 if v == "a" else 0.1) if j == judges[0] else None,
+        )
         for j, p, o, v in rows
-    )
+    )  # fmt: skip
     # Humans voted on a third of the pairs; the judges on all of them.
     Vote.objects.filter(
         study=study, pair__prompt__external_id__in=[f"q{p}" for p in range(6, 18)]
@@ -50,5 +54,10 @@ def test_results_page_shows_judge_assisted_ratings(live_server, page, artifacts)
     ).to_be_visible()
     expect(section.get_by_text("are worth").first).to_be_visible()
     expect(section.get_by_text("openai/coin-flip (#").last).to_be_visible()
+    calls = 2 * Pair.objects.filter(study=study).count()
+    expect(
+        section.get_by_text(f"{calls} with the judge's probability for its verdict")
+    ).to_be_visible()
+    expect(section.get_by_text("recalibrated to predict the human vote").first).to_be_visible()
     assert section.locator("h4 + p + table").count() == 3
     section.screenshot(path=str(artifacts / "results_page_ppi.png"))

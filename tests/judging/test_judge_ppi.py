@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from evaluations.analysis.ppi import ppi_bradley_terry
+from evaluations.analysis.ppi_crossfit import judge_scores_crossfit
 from evaluations.models import Candidate, Output, Pair, Prompt
 from tests.factories import JudgeFactory, JudgeVoteFactory, RaterFactory, VoteFactory
 
@@ -79,12 +80,13 @@ def test_judge_results_report_ppi_ratings_and_effective_human_votes(api, study):
 
 
 def test_a_judges_score_for_a_pair_is_its_mean_over_both_orders(api, study):
-    # "a" in one order and "tie" in the other is 3/4 for model_a, not MT-Bench's combined tie.
+    # "a" in one order and "tie" in the other is 3/4 for model_a, not MT-Bench's combined tie;
+    # the score is recalibrated on the human-voted pairs (folds by pair) before PPI++.
     rng = np.random.default_rng(4)
     built, labels = _three_model_study(study, 30)
     judge = JudgeFactory(study=study, model="openai/judge")
     rater = RaterFactory()
-    a, b, scores, human = [], [], [], []
+    a, b, scores, human, groups = [], [], [], [], []
     for pair, i, x, y in built:
         vote = "a" if rng.random() < 0.4 + 0.2 * (y - x) else "b"
         other = "b" if vote == "a" else "a"
@@ -97,12 +99,15 @@ def test_a_judges_score_for_a_pair_is_its_mean_over_both_orders(api, study):
         ) / 2
         a.append(x)
         b.append(y)
+        groups.append(pair.pk)
         scores.append(score)
         human.append(np.nan)
         if i < 12:
             VoteFactory(pair=pair, rater=rater, choice=vote)
             human[-1] = 1.0 if vote == "a" else 0.0
-    expected = ppi_bradley_terry(np.array(a), np.array(b), np.array(scores), np.array(human), 3)
+    a, b, human = np.array(a), np.array(b), np.array(human)
+    recalibrated = judge_scores_crossfit(a, b, np.array(scores), human, 3, groups=np.array(groups))
+    expected = ppi_bradley_terry(a, b, recalibrated, human, 3)
     ppi = api.get(f"/api/v1/studies/{study.pk}/judges/").json()["judges"][0]["ppi"]
     by_model = {row["model"]: row["rating"] for row in ppi["models"]}
     assert [by_model[x] for x in labels] == pytest.approx(list(expected.ratings), abs=1e-6)
