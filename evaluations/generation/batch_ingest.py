@@ -29,7 +29,7 @@ from evaluations.generation.batches import (
 from evaluations.generation.provider_calls import ERROR_LIMIT, ProviderAnswer, ProviderJob
 from evaluations.generation.requests import output_messages, request_hash
 from evaluations.generation.starting import OUTPUTS_GENERATE_TASK, study_generation_settle
-from evaluations.models import Candidate, Output, ProviderBatch
+from evaluations.models import Candidate, Output, ProviderBatch, Study
 from evaluations.providers import batch_api
 
 INGEST_CHUNK = 500
@@ -176,11 +176,13 @@ def _answers_write(batch, candidate, deployment, params, prices, terms, answers)
 def _rest_fall_back(batch: ProviderBatch, candidate: Candidate, errors: dict[int, str]) -> None:
     """Outputs of the batch it did not answer: failed for good after the attempts allowed,
     else to a new batch or to live calls, as the researcher chose."""
-    rest = list(
-        Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING).values_list(
-            "pk", "attempts"
-        )
-    )
+    waiting = Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING)
+    if not Study.objects.filter(pk=batch.study_id, status=Study.Status.GENERATING).exists():
+        # The study was stopped (its batches cancelled): nothing is asked again, and a cancel
+        # is not an attempt; the next "Generate" takes them.
+        waiting.update(provider_batch=None)
+        return
+    rest = list(waiting.values_list("pk", "attempts"))
     default = f"batch {batch.provider_batch_id} ended {batch.provider_status} without an answer"
     now = timezone.now()
     again: list[int] = []
