@@ -125,7 +125,14 @@ def batch_request_lines(batch: ProviderBatch) -> Iterator[tuple[int, bytes]]:
         Output.objects.filter(provider_batch=batch)
         .select_related("prompt")
         .order_by("pk")
-        .only("pk", "prompt__text", "prompt__context")
+        .only(
+            "pk",
+            "prompt__study_id",
+            "prompt__text",
+            "prompt__context",
+            "prompt__messages",
+            "prompt__turns",
+        )
     )
     for output in outputs.iterator(chunk_size=2000):
         body = {
