@@ -131,7 +131,6 @@ def child(study_id: int) -> None:
         return result
 
     batch_ids = step("assign", lambda: outputs_batch_assign(output_ids=ids))
-    del ids
     step("submit", lambda: [batch_submit(batch_id=pk) for pk in batch_ids])
     step("server", lambda: [batch_poll(batch_id=pk) for pk in batch_ids])  # the server's time
     step("ingest", lambda: [batch_ingest(batch_id=pk) for pk in batch_ids])
