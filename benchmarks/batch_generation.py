@@ -95,24 +95,14 @@ def seed(n: int, port: int, owner) -> int:
     return study.pk
 
 
-def child(study_id: int) -> None:
-    """One study's generation in this fresh process; prints its figures as JSON."""
+def child(study_id: int, phase: str) -> None:
+    """One phase of one study's generation in this fresh process ("send": assign, write, upload,
+    create, and the server's run; "ingest"); prints its figures as JSON."""
     allow_stub()
     candidate = Candidate.objects.get(study_id=study_id)
     deployment, _ = _candidate_context(candidate)
     _on_loop(batch_api.batch_find(deployment, candidate.model, key="warm-up"))
-    figures: dict = {"startup_mb": rss_mb()}
-    ids = list(Output.objects.filter(candidate=candidate).values_list("pk", flat=True))
-    n = len(ids)
-
-    start = time.perf_counter()
-    for first in range(0, n, 1000):
-        list(
-            Output.objects.filter(pk__in=ids[first : first + 1000]).values_list(
-                "pk", "prompt__text"
-            )
-        )
-    figures["reference_s"] = time.perf_counter() - start
+    figures: dict = {f"{phase}_startup_mb": rss_mb()}
 
     def step(name: str, work) -> object:
         start = time.perf_counter()
@@ -130,15 +120,29 @@ def child(study_id: int) -> None:
         figures[f"{name}_mb"] = rss_mb()
         return result
 
-    batch_ids = step("assign", lambda: outputs_batch_assign(output_ids=ids))
-    step("submit", lambda: [batch_submit(batch_id=pk) for pk in batch_ids])
-    step("server", lambda: [batch_poll(batch_id=pk) for pk in batch_ids])  # the server's time
-    step("ingest", lambda: [batch_ingest(batch_id=pk) for pk in batch_ids])
     batches = ProviderBatch.objects.filter(study_id=study_id)
-    figures["lines"] = [b.request_count for b in batches]
-    figures["done"] = Output.objects.filter(candidate=candidate, status="done").count()
-    figures["n"] = n
-    figures["result_mb"] = _result_mb(deployment, candidate.model, batches)
+    if phase == "send":
+        ids = list(Output.objects.filter(candidate=candidate).values_list("pk", flat=True))
+        figures["n"] = len(ids)
+        start = time.perf_counter()
+        for first in range(0, len(ids), 1000):
+            list(
+                Output.objects.filter(pk__in=ids[first : first + 1000]).values_list(
+                    "pk", "prompt__text"
+                )
+            )
+        figures["reference_s"] = time.perf_counter() - start
+        batch_ids = step("assign", lambda: outputs_batch_assign(output_ids=ids))
+        step("submit", lambda: [batch_submit(batch_id=pk) for pk in batch_ids])
+        step("server", lambda: [batch_poll(batch_id=pk) for pk in batch_ids])  # its time
+        figures["lines"] = [b.request_count for b in batches]
+    else:
+        step(
+            "ingest",
+            lambda: [batch_ingest(batch_id=pk) for pk in batches.values_list("pk", flat=True)],
+        )
+        figures["done"] = Output.objects.filter(candidate=candidate, status="done").count()
+        figures["result_mb"] = _result_mb(deployment, candidate.model, batches)
     print("FIGURES " + json.dumps(figures), flush=True)
 
 
@@ -162,22 +166,37 @@ def per_thousand(seconds: float, n: int) -> str:
 
 def report(f: dict) -> None:
     n = f["n"]
-    start = f["startup_mb"]
     print(f"-- {n:,} outputs: {len(f['lines'])} batches ({', '.join(map(str, f['lines']))} lines)")
-    for name, label in [
-        ("assign", "assign to batches         "),
-        ("submit", "write + upload + create   "),
-        ("ingest", "ingest (download, write)  "),
+    for name, phase, label in [
+        ("assign", "send", "assign to batches         "),
+        ("submit", "send", "write + upload + create   "),
+        ("ingest", "ingest", "ingest (download, write)  "),
     ]:
-        print(f"{label} {per_thousand(f[name + '_s'], n)}   peak RSS {f[name + '_mb']:5.0f} MB")
+        over = f[name + "_mb"] - f[phase + "_startup_mb"]
+        print(f"{label} {per_thousand(f[name + '_s'], n)}   peak RSS over start-up {over:+4.0f} MB")
     print(f"reference: read the rows   {per_thousand(f['reference_s'], n)}")
     print(
-        f"memory: start-up {start:.0f} MB, peak {f['ingest_mb']:.0f} MB "
-        f"(+{f['ingest_mb'] - start:.0f} MB); result files {f['result_mb']:.0f} MB "
-        "(reference: what holding them whole takes, at least)"
+        f"reference: result files {f['result_mb']:.0f} MB (what holding them whole takes, at "
+        f"least); start-up {f['send_startup_mb']:.0f} MB and {f['ingest_startup_mb']:.0f} MB"
     )
     print(f"(test server running the batches, not ours: {f['server_s']:.1f} s)")
     print(f"outputs done: {f['done']:,} of {n:,}")
+
+
+def run_child(study_id: int, phase: str, url: str, n: int) -> dict:
+    run = subprocess.run(
+        [sys.executable, __file__, "--child", str(study_id), "--phase", phase],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [x for x in run.stdout.splitlines() if x.startswith("FIGURES ")]
+    if run.returncode or not lines:
+        print(run.stdout[-3000:], run.stderr[-3000:])
+        raise SystemExit(f"the {phase} run of {n:,} outputs failed")
+    return json.loads(lines[0].removeprefix("FIGURES "))
 
 
 def main() -> None:
@@ -185,9 +204,10 @@ def main() -> None:
     parser.add_argument("--outputs", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # a study id
+    parser.add_argument("--phase", choices=["send", "ingest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.phase)
         return
     if connection.vendor != "postgresql":
         print("benchmarks/batch_generation.py needs PostgreSQL: set DATABASE_URL; skipped")
@@ -211,26 +231,18 @@ def main() -> None:
         for n in sorted({args.small, args.outputs}):
             study_id = seed(n, port, owner)
             connection.close()
-            run = subprocess.run(
-                [sys.executable, __file__, "--child", str(study_id)],
-                cwd=ROOT,
-                env={**os.environ, "DATABASE_URL": url},
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            lines = [x for x in run.stdout.splitlines() if x.startswith("FIGURES ")]
-            if run.returncode or not lines:
-                print(run.stdout[-3000:], run.stderr[-3000:])
-                raise SystemExit(f"the run of {n:,} outputs failed")
-            figures.append(json.loads(lines[0].removeprefix("FIGURES ")))
-            report(figures[-1])
+            found: dict = {}
+            for phase in ("send", "ingest"):
+                found.update(run_child(study_id, phase, url, n))
+            figures.append(found)
+            report(found)
         if len(figures) == 2:
             small, large = figures
-            grow = [f["ingest_mb"] - f["startup_mb"] for f in figures]
+            grow = [f["ingest_mb"] - f["ingest_startup_mb"] for f in figures]
             print(
-                f"bounded memory: peak over start-up {grow[0]:.0f} MB at {small['n']:,} outputs, "
-                f"{grow[1]:.0f} MB at {large['n']:,} ({large['n'] // small['n']}x the outputs, "
+                f"bounded memory: ingesting peaks {grow[0]:.0f} MB over start-up at "
+                f"{small['n']:,} outputs, {grow[1]:.0f} MB at {large['n']:,} "
+                f"({large['n'] // small['n']}x the outputs, "
                 f"{large['result_mb'] / small['result_mb']:.0f}x the result files)"
             )
         load1, load5, _ = os.getloadavg()
