@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from evaluations.generation.batches import STUDY_BATCHES_CANCEL_TASK, _send
 from evaluations.models import ProviderBatch, Study
@@ -22,4 +25,10 @@ def study_status_move(*, study: Study, status: str) -> None:
             stopped
             and ProviderBatch.objects.filter(study=study, status__in=ProviderBatch.OPEN).exists()
         ):
-            transaction.on_commit(lambda: _send(STUDY_BATCHES_CANCEL_TASK, study.pk))
+            transaction.on_commit(lambda: _cancel_queue(study.pk))
+
+
+def _cancel_queue(study_id: int) -> None:
+    # With the broker down the study has stopped all the same; the beat's poll cancels them.
+    with contextlib.suppress(BrokerUnreachable):
+        _send(STUDY_BATCHES_CANCEL_TASK, study_id)
