@@ -182,6 +182,8 @@ def batch_submit(*, batch_id: int) -> bool:
         )
         if batch is None:
             return False  # submitted already, or another worker is submitting it
+        if batch.candidate.study.status != Study.Status.GENERATING:
+            return False  # stopped meanwhile: the poll cancels it (study_batches_cancel)
         candidate = batch.candidate
         model = candidate.model
         try:
