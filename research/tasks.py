@@ -10,8 +10,10 @@ from evaluations.generation.batch_polling import batches_poll
 from evaluations.generation.batches import (
     BATCH_SUBMIT_TASK,
     BATCHES_POLL_TASK,
+    STUDY_BATCHES_CANCEL_TASK,
     batch_submit,
     outputs_batch_assign,
+    study_batches_cancel,
 )
 from evaluations.generation.runner import outputs_generate
 from evaluations.generation.starting import (
@@ -55,6 +57,11 @@ def outputs_batch_task(output_ids: list[int]) -> None:
 @shared_task(name=BATCH_SUBMIT_TASK, acks_late=True, ignore_result=True)
 def batch_submit_task(batch_id: int) -> None:
     batch_submit(batch_id=batch_id)
+
+
+@shared_task(name=STUDY_BATCHES_CANCEL_TASK, acks_late=True, ignore_result=True)
+def study_batches_cancel_task(study_id: int) -> None:
+    study_batches_cancel(study_id=study_id)
 
 
 @shared_task(name=BATCHES_POLL_TASK, ignore_result=True)

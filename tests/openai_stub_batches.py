@@ -15,7 +15,9 @@ reply and usage as a live call would get. Behaviour, set on the stub:
 - ``batch_expire``: the batch ends ``expired`` with only the first half of its lines answered;
   the rest are in the error file with code ``batch_expired`` (as OpenAI reports them)
 
-``files`` and ``batches`` keep everything created, so tests can count uploads and batches.
+``files`` and ``batches`` keep everything created, so tests can count uploads and batches;
+``batch_cancels`` lists the batches asked to cancel. A batch cancelled before its delay ends
+never answers (no output file), as an OpenAI batch cancelled before it ran.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class BatchEndpoints:
         self.batch_hung = 0  # requests held so far
         self.files: dict[str, dict] = {}
         self.batches: dict[str, StubBatch] = {}
+        self.batch_cancels: list[str] = []  # ids of the batches asked to cancel, in order
         self._ids = itertools.count(1)
 
     def handles_batch_path(self, path: str) -> bool:
@@ -102,6 +105,8 @@ class BatchEndpoints:
         if len(parts) >= 2 and parts[0] == "batches" and parts[1] in self.batches:
             batch = self.batches[parts[1]]
             cancel = len(parts) == 3 and parts[2] == "cancel" and method == "POST"
+            if cancel:
+                self.batch_cancels.append(batch.id)
             if cancel and batch.status == "in_progress":
                 batch.status = "cancelled"
             return 200, self._batch_object(batch)

@@ -3,14 +3,16 @@
 
 Ingestion is one transaction that settles only outputs still pending in that batch, so a
 worker killed mid-ingestion leaves it to be redone whole, and an answer is never written twice.
+The result files are streamed to a temporary file and read a line at a time.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,7 +31,7 @@ from evaluations.generation.batches import (
 from evaluations.generation.provider_calls import ERROR_LIMIT, ProviderAnswer, ProviderJob
 from evaluations.generation.requests import output_messages, request_hash
 from evaluations.generation.starting import OUTPUTS_GENERATE_TASK, study_generation_settle
-from evaluations.models import Candidate, Output, ProviderBatch
+from evaluations.models import Candidate, Output, ProviderBatch, Study
 from evaluations.providers import batch_api
 
 INGEST_CHUNK = 500
@@ -77,22 +79,27 @@ def _answer_of(line: dict) -> ProviderAnswer | None:
     )
 
 
-def _lines(content: bytes) -> Iterator[tuple[int | None, dict | None, str]]:
-    """(output id, parsed line, problem) of each line; a malformed line gives its problem."""
-    for number, raw in enumerate(io.BytesIO(content), start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = json.loads(raw)
-            output_id = int(line["custom_id"])
-        except (ValueError, KeyError, TypeError):
-            yield None, None, f"line {number} of the result file is malformed"
-            continue
-        yield output_id, line, ""
+def _lines(path: Path) -> Iterator[tuple[int | None, dict | None, str]]:
+    """(output id, parsed line, problem) of each line, read from disk one line at a time; a
+    malformed line gives its problem."""
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+                output_id = int(line["custom_id"])
+            except (ValueError, KeyError, TypeError):
+                yield None, None, f"line {number} of the result file is malformed"
+                continue
+            yield output_id, line, ""
 
 
 def batch_ingest(*, batch_id: int) -> bool:
-    """Settle the outputs of a finished batch from its result files; the rest fall back."""
+    """Settle the outputs of a finished batch from its result files; the rest fall back.
+
+    The files are streamed to disk and read a line at a time; answers and errors are written
+    INGEST_CHUNK at a time, so memory does not grow with the size of the batch."""
     with transaction.atomic():
         batch = (
             ProviderBatch.objects.select_for_update(skip_locked=True)
@@ -110,38 +117,61 @@ def batch_ingest(*, batch_id: int) -> bool:
             price_out=candidate.output_price_per_mtok,
             discount=candidate.batch_discount,
         )
+        terms = study_scrub_terms(batch.study_id)
+        write = partial(_answers_write, batch, candidate, deployment, params, prices, terms)
+        prefix = _error_prefix(batch)
         errors: dict[int, str] = {}
         answers: dict[int, ProviderAnswer] = {}
         settled = 0
-        terms = study_scrub_terms(batch.study_id)
-        write = partial(_answers_write, batch, candidate, deployment, params, prices, terms)
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            content = _on_loop(batch_api.batch_file_read(deployment, candidate.model, file_id))
-            for output_id, line, _problem in _lines(content):
-                if output_id is None:
+        with tempfile.TemporaryDirectory(prefix="tastetest-batch-") as directory:
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if not file_id:
                     continue
-                answer = _answer_of(line)
-                if answer is None:
-                    error = line.get("error") or (line.get("response") or {}).get("body") or {}
-                    errors[output_id] = (
-                        f"batch {batch.provider_batch_id}: {json.dumps(error)[:500]}"
-                    )
-                    continue
-                answers[output_id] = answer
-                if len(answers) >= INGEST_CHUNK:  # written as read: never the whole file's
-                    settled += write(answers)
-                    answers = {}
-            del content
+                path = Path(directory) / "results.jsonl"
+                _on_loop(batch_api.batch_file_download(deployment, candidate.model, file_id, path))
+                for output_id, line, _problem in _lines(path):
+                    if output_id is None:
+                        continue
+                    answer = _answer_of(line)
+                    if answer is None:
+                        error = line.get("error") or (line.get("response") or {}).get("body") or {}
+                        errors[output_id] = f"{prefix} {json.dumps(error)[:500]}"
+                        if len(errors) >= INGEST_CHUNK:
+                            _errors_write(batch, errors)
+                            errors = {}
+                        continue
+                    answers[output_id] = answer
+                    if len(answers) >= INGEST_CHUNK:
+                        settled += write(answers)
+                        answers = {}
+                path.unlink()
         settled += write(answers)
-        _rest_fall_back(batch, candidate, errors)
+        _errors_write(batch, errors)
+        _rest_fall_back(batch, candidate)
         batch.ingested_count = settled
         batch.status = ProviderBatch.Status.INGESTED
         batch.save(update_fields=["ingested_count", "status"])
         study_id = batch.study_id
         transaction.on_commit(lambda: study_generation_settle(study_id=study_id))
     return True
+
+
+def _error_prefix(batch: ProviderBatch) -> str:
+    return f"batch {batch.provider_batch_id}:"
+
+
+def _errors_write(batch: ProviderBatch, errors: dict[int, str]) -> None:
+    """Each failed line's error on its output (still pending), for _rest_fall_back."""
+    if not errors:
+        return
+    outputs = list(
+        Output.objects.filter(
+            pk__in=list(errors), provider_batch=batch, status=Output.Status.PENDING
+        ).only("pk")
+    )
+    for output in outputs:
+        output.last_error = errors[output.pk][:ERROR_LIMIT]
+    Output.objects.bulk_update(outputs, ["last_error"], batch_size=INGEST_CHUNK)
 
 
 def _answers_write(batch, candidate, deployment, params, prices, terms, answers) -> int:
@@ -173,31 +203,23 @@ def _answers_write(batch, candidate, deployment, params, prices, terms, answers)
     return settled
 
 
-def _rest_fall_back(batch: ProviderBatch, candidate: Candidate, errors: dict[int, str]) -> None:
+def _rest_fall_back(batch: ProviderBatch, candidate: Candidate) -> None:
     """Outputs of the batch it did not answer: failed for good after the attempts allowed,
-    else to a new batch or to live calls, as the researcher chose."""
-    rest = list(
-        Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING).values_list(
-            "pk", "attempts"
-        )
-    )
+    else to a new batch or to live calls, as the researcher chose. A line's own error is on
+    its output already (_errors_write); the others were left out by the provider."""
+    waiting = Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING)
+    if not Study.objects.filter(pk=batch.study_id, status=Study.Status.GENERATING).exists():
+        # The study was stopped (its batches cancelled): nothing is asked again, and a cancel
+        # is not an attempt; the next "Generate" takes them.
+        waiting.update(provider_batch=None)
+        return
     default = f"batch {batch.provider_batch_id} ended {batch.provider_status} without an answer"
-    now = timezone.now()
-    again: list[int] = []
-    for output_id, attempts in rest:
-        message = errors.get(output_id, default)[:ERROR_LIMIT]
-        if attempts + 1 >= settings.GENERATION_MAX_ATTEMPTS:
-            Output.objects.filter(pk=output_id).update(
-                status=Output.Status.FAILED,
-                attempts=F("attempts") + 1,
-                last_error=message,
-                finished_at=now,
-            )
-        else:
-            Output.objects.filter(pk=output_id).update(
-                attempts=F("attempts") + 1, last_error=message, provider_batch=None
-            )
-            again.append(output_id)
+    waiting.exclude(last_error__startswith=_error_prefix(batch)).update(last_error=default)
+    waiting.filter(attempts__gte=settings.GENERATION_MAX_ATTEMPTS - 1).update(
+        status=Output.Status.FAILED, attempts=F("attempts") + 1, finished_at=timezone.now()
+    )
+    again = list(waiting.order_by("pk").values_list("pk", flat=True))
+    waiting.update(attempts=F("attempts") + 1, provider_batch=None)
     if not again:
         return
     if candidate.batch_fallback == Candidate.BatchFallback.LIVE:

@@ -11,24 +11,37 @@ from django.utils import timezone
 
 from evaluations.generation.batch_ingest import batch_ingest
 from evaluations.generation.batches import (
+    CANCELLING,
     TERMINAL,
     _candidate_context,
     _on_loop,
     _state_record,
     batch_submit,
+    study_batches_cancel,
 )
 from evaluations.generation.errors import GenerationError
 from evaluations.generation.provider_calls import ERROR_LIMIT
-from evaluations.models import ProviderBatch
+from evaluations.models import ProviderBatch, Study
 from evaluations.providers import batch_api
 
 
 def batches_poll() -> dict[str, int]:
-    """The periodic task's work: submit batches left preparing by a stopped worker, poll the
-    open batches that are due, ingest the finished ones not yet ingested."""
+    """The periodic task's work: cancel the batches of studies no longer generating, submit
+    batches left preparing by a stopped worker, poll the open batches that are due, ingest the
+    finished ones not yet ingested."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.BATCH_POLL_MAX_SECONDS)
-    report = {"submitted": 0, "polled": 0, "ingested": 0}
+    report = {"cancelled": 0, "submitted": 0, "polled": 0, "ingested": 0}
+    # A study stopped while its batches ran (its cancel task lost, or the provider unreachable).
+    for study_id in (
+        ProviderBatch.objects.filter(status__in=ProviderBatch.OPEN)
+        .exclude(study__status=Study.Status.GENERATING)
+        .exclude(provider_status__in=CANCELLING)
+        .order_by()
+        .values_list("study_id", flat=True)
+        .distinct()
+    ):
+        report["cancelled"] += study_batches_cancel(study_id=study_id)
     for pk in ProviderBatch.objects.filter(
         status=ProviderBatch.Status.PREPARING, created_at__lt=stale
     ).values_list("pk", flat=True):

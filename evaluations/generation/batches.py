@@ -33,13 +33,14 @@ from evaluations.generation.requests import (
     output_messages,
 )
 from evaluations.generation.runner import generation_loop
-from evaluations.generation.starting import BROKER_RETRY_POLICY
-from evaluations.models import Candidate, Output, ProviderBatch
+from evaluations.generation.starting import BATCHABLE, BROKER_RETRY_POLICY
+from evaluations.models import Candidate, Output, ProviderBatch, Study
 from evaluations.providers import batch_api
 from evaluations.providers.batch_support import batch_limits
 
 BATCH_SUBMIT_TASK = "evaluations.tasks.batch_submit_task"
 BATCHES_POLL_TASK = "evaluations.tasks.batches_poll_task"
+STUDY_BATCHES_CANCEL_TASK = "evaluations.tasks.study_batches_cancel_task"
 
 TERMINAL = {
     "completed": ProviderBatch.Status.COMPLETED,
@@ -47,6 +48,8 @@ TERMINAL = {
     "expired": ProviderBatch.Status.EXPIRED,
     "cancelled": ProviderBatch.Status.CANCELLED,
 }
+# Provider states of a batch whose cancel was accepted: not asked to cancel again.
+CANCELLING = ("cancelling", "cancelled")
 
 
 def _on_loop(coroutine):
@@ -77,6 +80,7 @@ def outputs_batch_assign(*, output_ids: list[int]) -> list[int]:
                 provider_batch__isnull=True,
                 candidate__generation_mode=Candidate.GenerationMode.BATCH,
             )
+            .filter(BATCHABLE)
             .order_by("candidate_id", "pk")
             .values_list("candidate_id", "pk", "prompt__study_id", "candidate__model")
         )
@@ -122,7 +126,14 @@ def batch_request_lines(batch: ProviderBatch) -> Iterator[tuple[int, bytes]]:
         Output.objects.filter(provider_batch=batch)
         .select_related("prompt")
         .order_by("pk")
-        .only("pk", "prompt__text", "prompt__context")
+        .only(
+            "pk",
+            "prompt__study_id",
+            "prompt__text",
+            "prompt__context",
+            "prompt__messages",
+            "prompt__turns",
+        )
     )
     for output in outputs.iterator(chunk_size=2000):
         body = {
@@ -172,6 +183,8 @@ def batch_submit(*, batch_id: int) -> bool:
         )
         if batch is None:
             return False  # submitted already, or another worker is submitting it
+        if batch.candidate.study.status != Study.Status.GENERATING:
+            return False  # stopped meanwhile: the poll cancels it (study_batches_cancel)
         candidate = batch.candidate
         model = candidate.model
         try:
@@ -220,20 +233,51 @@ def _state_record(batch: ProviderBatch, state: batch_api.BatchState) -> None:
 
 
 def study_batches_cancel(*, study_id: int) -> int:
-    """Cancel the study's open batches at the provider; their outputs are left pending and
-    unbatched (nothing is settled from a cancelled batch but what it finished)."""
-    cancelled = 0
-    for batch in ProviderBatch.objects.filter(
-        study_id=study_id, status__in=ProviderBatch.OPEN
-    ).select_related("candidate__study__owner"):
-        if batch.provider_batch_id:
+    """Cancel the open batches of a study that is no longer generating (moved back to draft or
+    marked ready by the researcher). Returns how many were cancelled now.
+
+    A batch not yet submitted is never submitted; its outputs are left pending and unbatched.
+    A submitted one is cancelled at the provider and polled to its end: what the provider
+    finished before the cancel is paid for and is ingested (as a live answer finished before the
+    stop is kept); the rest is left pending, not retried (batch_ingest: _rest_fall_back).
+    """
+    if Study.objects.filter(pk=study_id, status=Study.Status.GENERATING).exists():
+        return 0  # generating again: its batches are wanted
+    ids = ProviderBatch.objects.filter(study_id=study_id, status__in=ProviderBatch.OPEN)
+    return sum(batch_cancel(batch_id=pk) for pk in ids.values_list("pk", flat=True))
+
+
+def batch_cancel(*, batch_id: int) -> bool:
+    with transaction.atomic():
+        # Not skip_locked: a worker submitting this batch holds it; cancel what it submitted.
+        batch = (
+            ProviderBatch.objects.select_for_update(of=("self",))
+            .select_related("candidate__study__owner")
+            .filter(pk=batch_id, status__in=ProviderBatch.OPEN)
+            .exclude(provider_status__in=CANCELLING)
+            .first()
+        )
+        if batch is None:
+            return False
+        if not batch.provider_batch_id:
+            Output.objects.filter(provider_batch=batch, status=Output.Status.PENDING).update(
+                provider_batch=None
+            )
+            batch.status = ProviderBatch.Status.CANCELLED
+            batch.provider_status = "cancelled"
+            batch.finished_at = batch.next_poll_at = timezone.now()
+            batch.save()
+            return True
+        try:
             deployment, _ = _candidate_context(batch.candidate)
-            _on_loop(
+            state = _on_loop(
                 batch_api.batch_cancel(deployment, batch.candidate.model, batch.provider_batch_id)
             )
-            batch.next_poll_at = timezone.now()
-            batch.save(update_fields=["next_poll_at"])
-        else:
-            ProviderBatch.objects.filter(pk=batch.pk).update(status=ProviderBatch.Status.CANCELLED)
-        cancelled += 1
-    return cancelled
+        except (batch_api.BatchApiError, GenerationError) as exc:
+            batch.last_error = f"cancelling: {exc}"[:ERROR_LIMIT]
+            batch.save(update_fields=["last_error"])
+            return False  # the next poll round tries again
+        _state_record(batch, state)
+        batch.next_poll_at = timezone.now()  # "cancelling" ends soon: look again at once
+        batch.save()
+    return True

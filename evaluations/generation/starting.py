@@ -158,7 +158,10 @@ def outputs_retry(*, output_ids: list[int]) -> int:
 # Services enqueue by task name and never import research.tasks (which imports them); the
 # task registers under this name.
 OUTPUTS_GENERATE_TASK = "evaluations.tasks.outputs_generate_task"
-# Outputs of batch-mode candidates go to the provider's batch API (generation/batches.py).
+# Outputs of batch-mode candidates go to the provider's batch API (generation/batches.py),
+# except scripted conversations: each turn needs the candidate's answer to the turn before,
+# which a single batch cannot give, so they are answered live.
+BATCHABLE = Q(prompt__turns=[])
 OUTPUTS_BATCH_TASK = "evaluations.tasks.outputs_batch_task"
 
 
@@ -166,7 +169,9 @@ def outputs_enqueue(*, output_ids: list[int], countdown: float | None = None) ->
     batched = set(
         Output.objects.filter(
             pk__in=output_ids, candidate__generation_mode=Candidate.GenerationMode.BATCH
-        ).values_list("pk", flat=True)
+        )
+        .filter(BATCHABLE)
+        .values_list("pk", flat=True)
     )
     if batched:
         output_ids = [pk for pk in output_ids if pk not in batched]

@@ -1,6 +1,6 @@
 """A provider's Files and Batch APIs through LiteLLM (``acreate_file``, ``acreate_batch``,
-``alist_batches``, ``aretrieve_batch``, ``afile_content``, ``acancel_batch``), under the same
-deployment checks as a live call: where the request may go and which key may go with it."""
+``alist_batches``, ``aretrieve_batch``, streamed ``afile_content``, ``acancel_batch``), under the
+same deployment checks as a live call: where the request may go and which key may go with it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from evaluations.providers.llm_loading import litellm_loaded
 
 KEY_METADATA = "tastetest_key"
 ENDPOINT = "/v1/chat/completions"
+DOWNLOAD_CHUNK_BYTES = 256 * 1024
+# LiteLLM's success logging of a retrieve that finds a batch completed downloads the whole
+# output file to price it (litellm_logging: handle_completed_batch): a second download, held in
+# memory. tastetest prices each line itself (batch_ingest), so that logging is turned off.
+NO_COST_LOGGING = {"batch_ignore_default_logging": True}
 
 
 class BatchApiError(Exception):
@@ -138,9 +143,12 @@ async def batch_retrieve(deployment: Deployment, model: str, batch_id: str) -> B
         return _demo_state(demo_batches.demo_batch_retrieve(batch_id))
     kwargs = await _call_kwargs(deployment, model)
     try:
-        return _state(await litellm_loaded().aretrieve_batch(batch_id=batch_id, **kwargs))
+        retrieved = await litellm_loaded().aretrieve_batch(
+            batch_id=batch_id, litellm_metadata=NO_COST_LOGGING, **kwargs
+        )
     except Exception as exc:  # noqa: BLE001
         raise _wrapped(exc) from exc
+    return _state(retrieved)
 
 
 async def batch_cancel(deployment: Deployment, model: str, batch_id: str) -> BatchState:
@@ -153,15 +161,28 @@ async def batch_cancel(deployment: Deployment, model: str, batch_id: str) -> Bat
         raise _wrapped(exc) from exc
 
 
-async def batch_file_read(deployment: Deployment, model: str, file_id: str) -> bytes:
+async def batch_file_download(deployment: Deployment, model: str, file_id: str, path: Path) -> int:
+    """Write a result file to ``path`` as it arrives (LiteLLM's streamed ``afile_content``), a
+    chunk at a time, never the whole file in memory. Returns the bytes written."""
     if _demo(model):
-        return demo_batches.demo_file_read(file_id)
+        return demo_batches.demo_file_copy(file_id, path)
     kwargs = await _call_kwargs(deployment, model)
+    written = 0
     try:
-        content = await litellm_loaded().afile_content(file_id=file_id, **kwargs)
+        result = await litellm_loaded().afile_content(
+            file_id=file_id, stream=True, chunk_size=DOWNLOAD_CHUNK_BYTES, **kwargs
+        )
+        stream = result.stream_iterator
+        try:
+            with path.open("wb") as file:
+                async for chunk in stream:
+                    file.write(chunk)
+                    written += len(chunk)
+        finally:
+            await stream.aclose()
     except Exception as exc:  # noqa: BLE001
         raise _wrapped(exc) from exc
-    return content.content if hasattr(content, "content") else bytes(content)
+    return written
 
 
 def batch_prices(

@@ -5,6 +5,7 @@ so that batch mode can be shown (``make run``) and tried without a network or a 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -32,12 +33,13 @@ def _file_path(file_id: str) -> Path:
 
 def demo_file_upload(path: Path) -> str:
     file_id = f"file-demo{uuid.uuid4().hex}"
-    _file_path(file_id).write_bytes(path.read_bytes())
+    shutil.copyfile(path, _file_path(file_id))
     return file_id
 
 
-def demo_file_read(file_id: str) -> bytes:
-    return _file_path(file_id).read_bytes()
+def demo_file_copy(file_id: str, path: Path) -> int:
+    shutil.copyfile(_file_path(file_id), path)
+    return path.stat().st_size
 
 
 def demo_batch_create(*, input_file_id: str, key_metadata: dict) -> dict:
@@ -51,12 +53,17 @@ def demo_batch_create(*, input_file_id: str, key_metadata: dict) -> dict:
         "created_at": time.time(),
         "output_file_id": "",
         "error_file_id": "",
-        "total": _file_path(input_file_id).read_bytes().count(b"\n"),
+        "total": _lines_count(_file_path(input_file_id)),
         "completed": 0,
         "failed": 0,
     }
     _batch_path(batch["id"]).write_text(json.dumps(batch))
     return batch
+
+
+def _lines_count(path: Path) -> int:
+    with path.open("rb") as file:
+        return sum(1 for _ in file)
 
 
 def demo_batch_retrieve(batch_id: str) -> dict:

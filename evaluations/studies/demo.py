@@ -1,6 +1,7 @@
 """The demo study that `make run` sets up: offline models, a small domain test set, a scripted
 multi-turn conversation and a prompt with an image (a chart shipped in `demo_media/`)."""
 
+from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -75,6 +76,11 @@ DEMO_CANDIDATES = [
     ("Thorough (demo)", "demo/thorough", "demo-thorough-2026-01"),
     ("Friendly (demo)", "demo/friendly", "demo-friendly-2026-01"),
 ]
+# Generated through the demo provider's batch API (providers/demo_batches.py), so that `make
+# run` shows batch progress and, on the results page, the saving against these notional live
+# prices (USD per million tokens; the batch costs half).
+DEMO_BATCH_MODEL = "demo/thorough"
+DEMO_BATCH_PRICES = (Decimal("1.00"), Decimal("4.00"))
 
 
 @transaction.atomic
@@ -100,14 +106,19 @@ def demo_setup() -> Study:
     )
     if created:
         for label, model, version in DEMO_CANDIDATES:
+            batch = model == DEMO_BATCH_MODEL
+            price_in, price_out = DEMO_BATCH_PRICES if batch else (0, 0)
             Candidate.objects.create(
                 study=study,
                 label=label,
                 model=model,
                 version=version,
                 max_tokens=400,
-                input_price_per_mtok=0,
-                output_price_per_mtok=0,
+                input_price_per_mtok=price_in,
+                output_price_per_mtok=price_out,
+                generation_mode=(
+                    Candidate.GenerationMode.BATCH if batch else Candidate.GenerationMode.LIVE
+                ),
                 accepts_images=Candidate.Images.YES,
             )
         Prompt.objects.bulk_create(

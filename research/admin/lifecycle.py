@@ -15,8 +15,9 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from evaluations.generation.stopping import study_status_move
 from evaluations.models import IllegalTransition, Study
-from evaluations.studies.lifecycle import study_status_change, study_status_moves
+from evaluations.studies.lifecycle import study_status_moves
 from evaluations.studies.opening import OpeningNeedsConfirmation
 
 
@@ -62,7 +63,7 @@ class LifecycleAdminMixin:
         if not self.has_change_permission(request, study):
             raise PermissionDenied
         try:
-            study_status_change(study=study, status=status)
+            study_status_move(study=study, status=status)
         except OpeningNeedsConfirmation:
             # The open page lists what to check and asks the researcher to confirm it.
             return HttpResponseRedirect(reverse("admin:evaluations_study_open", args=[study.pk]))

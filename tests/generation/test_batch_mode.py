@@ -44,3 +44,37 @@ def test_the_candidate_form_in_the_admin_refuses_batch_mode_without_support(clie
     assert response.status_code == 200  # the form again, with the error
     assert "no batch API" in response.content.decode()
     assert not Candidate.objects.filter(label="Local").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scripted_conversation_of_a_batch_candidate_is_answered_live(study, monkeypatch):
+    """Each scripted turn needs the candidate's own answer to the turn before, which one
+    provider batch cannot give; those outputs go live, the rest of the candidate's to a batch."""
+    from evaluations.generation import starting
+    from evaluations.generation.batches import outputs_batch_assign
+    from evaluations.models import Output
+    from tests.factories import CandidateFactory, OutputFactory, PromptFactory
+
+    candidate = CandidateFactory(study=study, model="demo/thorough", generation_mode="batch")
+    single = OutputFactory(
+        prompt=PromptFactory(study=study, text="One question"),
+        candidate=candidate,
+        status=Output.Status.PENDING,
+    )
+    scripted = OutputFactory(
+        prompt=PromptFactory(study=study, text="Turn one", turns=["Turn one", "Turn two"]),
+        candidate=candidate,
+        status=Output.Status.PENDING,
+    )
+    sent: list[tuple[str, list[int]]] = []
+    monkeypatch.setattr(
+        starting, "_send_or_refuse", lambda task, ids, countdown: sent.append((task, ids))
+    )
+    starting.outputs_enqueue(output_ids=[single.pk, scripted.pk])
+    assert sorted(sent) == [
+        (starting.OUTPUTS_BATCH_TASK, [single.pk]),
+        (starting.OUTPUTS_GENERATE_TASK, [scripted.pk]),
+    ]
+    outputs_batch_assign(output_ids=[single.pk, scripted.pk])
+    assert Output.objects.get(pk=scripted.pk).provider_batch_id is None
+    assert Output.objects.get(pk=single.pk).provider_batch_id is not None

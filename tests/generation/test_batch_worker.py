@@ -67,3 +67,37 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_pays_nothing_twice(
     assert all(o.cost_usd and o.latency_ms is None and o.attempts == 1 for o in final)
     [batch] = ProviderBatch.objects.filter(study=study)
     assert batch.status == ProviderBatch.Status.INGESTED and batch.ingested_count == 12
+
+
+def test_a_mixed_study_finishes_on_a_real_worker_with_pairs_built(
+    study, stub_candidate, openai_stub, start_worker, django_capture_on_commit_callbacks
+):
+    live = stub_candidate(study, "live-one")
+    batched = stub_candidate(
+        study,
+        "cheap",
+        generation_mode="batch",
+        input_price_per_mtok=Decimal(2),
+        output_price_per_mtok=Decimal(8),
+    )
+    for i in range(6):
+        PromptFactory(study=study, external_id=f"m{i}", text=f"Mixed question {i}")
+    openai_stub.batch_delay = 2  # the live answers are in well before the batch
+
+    worker = start_worker(**WORKER_ENV)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert generation_start(study=study) == 12
+    wait_for(
+        lambda: Study.objects.get(pk=study.pk).status == Study.Status.READY,
+        timeout=120,
+        what="the mixed study to be ready",
+        worker=worker,
+    )
+    live_outputs = list(Output.objects.filter(candidate=live))
+    batch_outputs = list(Output.objects.filter(candidate=batched))
+    assert {o.status for o in live_outputs + batch_outputs} == {Output.Status.DONE}
+    assert all(o.latency_ms and o.provider_batch_id is None for o in live_outputs)
+    assert all(o.latency_ms is None and o.provider_batch_id for o in batch_outputs)
+    assert all(r.stream for r in openai_stub.requests_for("live-one"))
+    assert len(openai_stub.requests_for("cheap")) == 6 and len(openai_stub.batches) == 1
+    assert study.pairs.count() == 6  # one pair per prompt: live against batch

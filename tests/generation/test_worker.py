@@ -5,8 +5,9 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
+from evaluations.generation.batch_progress import batch_saving
 from evaluations.generation.starting import generation_start
-from evaluations.models import Output, Study
+from evaluations.models import Output, ProviderBatch, Study
 from tests.factories import PromptFactory
 from tests.generation.worker import wait_for
 
@@ -73,7 +74,16 @@ def test_the_demo_study_generates_through_a_real_worker_as_on_make_run(
     settings.MEDIA_ROOT = tmp_path / "media"
     call_command("demo_setup", stdout=open("/dev/null", "w"))  # noqa: SIM115
     study = Study.objects.get(slug="demo-support-answers")
-    worker = start_worker(**WORKER_ENV, MEDIA_ROOT=str(settings.MEDIA_ROOT))
+    worker = start_worker(
+        **WORKER_ENV,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        WORKER_BEAT="1",  # as `make run` runs it: the beat polls the demo's provider batch
+        BATCH_POLL_EVERY_SECONDS=0.5,
+        BATCH_POLL_MIN_SECONDS=0.5,
+        BATCH_POLL_MAX_SECONDS=1,
+        DEMO_BATCH_SECONDS=2,
+        TASTETEST_DATA_DIR=tmp_path,
+    )
     wait_for(
         # The demo opens for voting by itself once its pairs are built.
         lambda: Study.objects.get(pk=study.pk).status == Study.Status.OPEN,
@@ -84,7 +94,19 @@ def test_the_demo_study_generates_through_a_real_worker_as_on_make_run(
     outputs = Output.objects.filter(prompt__study=study)
     assert outputs.count() == 36  # 12 prompts, one of them 3 turns and one with an image
     assert set(outputs.values_list("status", flat=True)) == {Output.Status.DONE}
-    assert all(o.ttft_ms and o.latency_ms >= o.ttft_ms for o in outputs)
+    live = outputs.exclude(candidate__model="demo/thorough")
+    assert all(o.ttft_ms and o.latency_ms >= o.ttft_ms for o in live)
+    # The thorough candidate went through the demo provider's batch API, at half its price.
+    # Its scripted conversation is answered live: each turn needs its answer to the one before.
+    batched = list(
+        outputs.filter(candidate__model="demo/thorough").exclude(prompt__external_id="multi-turn-1")
+    )
+    assert len(batched) == 11 and all(o.latency_ms is None and o.cost_usd > 0 for o in batched)
+    [batch] = ProviderBatch.objects.filter(study=study)
+    assert batch.status == ProviderBatch.Status.INGESTED and batch.ingested_count == 11
+    assert batch.provider_batch_id.startswith("batch_demo")
+    saving = batch_saving(study=study)
+    assert saving.outputs == 11 and round(saving.percent) == 50
     assert outputs.filter(identity_leak=True).exists()
     assert not outputs.filter(text__contains="demo/friendly").exists()
     assert study.pairs.count() == 36
