@@ -193,7 +193,9 @@ TOKENS = st.sampled_from(["A", "B", "tie", "both_bad", "A1", "A2", "B1", "B2", "
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     choice=TOKENS,
     crit=st.dictionaries(
