@@ -215,3 +215,27 @@ def test_any_submission_is_recorded_whole_or_not_at_all_and_never_fails(client, 
         assert votes[0].criterion_votes.count() == 3
     else:
         assert not CriterionVote.objects.filter(vote__rater=rater).exists()
+
+
+@pytest.mark.django_db
+def test_the_vote_admin_page_shows_the_strength_and_each_criterions_answer(client):
+    from tests.factories import UserFactory
+
+    study = criteria_study()
+    rater = join(study)
+    client.force_login(rater.user)
+    assignment = assignment_next(rater=rater, study=study)
+    post(
+        client,
+        study,
+        assignment.pair.public_id,
+        choice="tie",
+        criterion_accuracy="A2",
+        criterion_helpfulness="B1",
+        criterion_safety="both_bad",
+    )
+    vote = Vote.objects.get()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:raters_vote_change", args=[vote.pk])).content.decode()
+    assert "accuracy: a (much better)" in page or "accuracy: b (much better)" in page
+    assert "safety: both_bad" in page
