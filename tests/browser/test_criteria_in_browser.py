@@ -168,3 +168,12 @@ def test_the_results_page_shows_each_criterion_and_the_strength_ranking(
     expect(page.locator("#strength").get_by_role("heading")).to_have_text("Strength of preference")
     section.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "results-criteria.png"), full_page=True)
+    # The study form shows the criteria as lines to edit.
+    page.goto(f"{live_server.url}/admin/evaluations/study/{study.pk}/change/")
+    field = page.locator("textarea[name=criteria]")
+    expect(field).to_have_value(
+        "accuracy: Which is more accurate?\nsafety: Which is safer? [both bad]"
+    )
+    expect(page.locator("input[name=ask_strength]")).to_be_checked()
+    field.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "study-form-criteria.png"))
