@@ -1,9 +1,13 @@
 """Issue 20, strength: the cumulative-logit Bradley-Terry against statsmodels' OrderedModel, and
 the ordinal Krippendorff alpha of five-point answers against the krippendorff package."""
 
+import json
+
 import krippendorff
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from evaluations.analysis import VoteArrays, analyze
@@ -167,3 +171,40 @@ def test_analyze_reports_an_ordinal_block_and_one_per_criterion() -> None:
     )
     assert [r["model"] for r in block["models"]] == [r["model"] for r in document["models"]]
     assert "ordinal" in document and "criteria" in document
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["m1", "m2", "m3"]),
+            st.sampled_from(["m1", "m2", "m3"]),
+            st.sampled_from(["a", "b", "tie", "both_bad"]),
+            st.sampled_from(["", "1", "2"]),
+            st.sampled_from(["r1", "r2"]),
+            st.sampled_from(["q1", "q2"]),
+            st.sampled_from(["", "accuracy"]),
+        ),
+        max_size=30,
+    ),
+    both_bad=st.sampled_from(["tie", "exclude"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_any_votes_with_strength_and_criteria_give_a_document_and_never_fail(rows, both_bad):
+    votes = [
+        {
+            "model_a": a,
+            "model_b": b,
+            "winner": w,
+            "strength": s,
+            "judge": r,
+            "question_id": q,
+            "criterion": c,
+        }
+        for a, b, w, s, r, q, c in rows
+        if a != b
+    ]
+    if not votes:
+        return
+    document = analyze(VoteArrays.from_rows(votes), both_bad=both_bad)
+    json.dumps(document, allow_nan=False)
+    assert "ordinal" in document

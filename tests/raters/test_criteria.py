@@ -239,3 +239,18 @@ def test_the_vote_admin_page_shows_the_strength_and_each_criterions_answer(clien
     page = client.get(reverse("admin:raters_vote_change", args=[vote.pk])).content.decode()
     assert "accuracy: a (much better)" in page or "accuracy: b (much better)" in page
     assert "safety: both_bad" in page
+
+
+@pytest.mark.django_db
+def test_strength_without_criteria_is_one_row_of_five_keys_that_votes_at_once(client):
+    study = study_with_pairs(n_prompts=2, n_candidates=2, ask_strength=True, allow_both_bad=False)
+    rater = join(study)
+    client.force_login(rater.user)
+    page = client.get(reverse("raters:study", args=[study.pk])).content.decode()
+    for key, label in (("1", "A much better"), ("3", "Tie"), ("5", "B much better")):
+        assert f'data-key="{key}">{label}' in page
+    assert "Both are bad" not in page and "data-row" not in page
+    assignment = assignment_next(rater=rater, study=study)
+    assert b"Vote recorded." in post(client, study, assignment.pair.public_id, choice="B1").content
+    vote = Vote.objects.get()
+    assert (vote.choice, vote.strength) == (canonical("B", assignment), 1)
