@@ -93,13 +93,22 @@ class InviteAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Vote)
 class VoteAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAdmin):
-    list_display = ["pair", "rater", "choice", "time_spent_ms", "created_at"]
+    list_display = ["pair", "rater", "choice", "strength", "time_spent_ms", "created_at"]
     list_filter = ["study", "choice"]
     search_fields = ["pair__public_id", "rater__display_name"]
     list_select_related = ["pair", "rater"]
     raw_id_fields = ["pair", "rater", "left_output"]
+    readonly_fields = ["strength", "criteria_answers"]
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+    @admin.display(description="criteria (relative to the pair's output a / b)")
+    def criteria_answers(self, obj: Vote) -> str:
+        answers = [
+            f"{c.criterion}: {c.choice}" + (f" ({c.get_strength_display()})" if c.strength else "")
+            for c in obj.criterion_votes.order_by("criterion")
+        ]
+        return "; ".join(answers) or "-"
 
     # Votes are evidence: researchers may discard them (a careless rater), never add or edit.
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -83,6 +83,10 @@ class Vote(models.Model):
         TIE = "tie", "Tie"
         BOTH_BAD = "both_bad", "Both bad"
 
+    class Strength(models.IntegerChoices):
+        SLIGHTLY = 1, "slightly better"
+        MUCH = 2, "much better"
+
     # study is the pair's study, copied so that ranking queries group one table by study.
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="votes")
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="votes")
@@ -94,6 +98,11 @@ class Vote(models.Model):
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     rationale = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # With Study.ask_strength, how much better the chosen answer is (null for a tie or both bad,
+    # and in studies that do not ask).
+    strength = models.PositiveSmallIntegerField(
+        choices=Strength.choices, null=True, blank=True, editable=False
+    )
     # The pair's candidates (output_a's, output_b's) and prompt, copied when the vote is
     # recorded so that ranking groups one table instead of joining a million votes to pairs
     # and outputs. A pair's outputs and prompt never change, so the copies cannot go stale.
@@ -152,6 +161,28 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rater} on {self.pair}: {self.choice}"
+
+
+class CriterionVote(models.Model):
+    """The same submission's answer to one of the study's criteria (Study.criteria), stored
+    like the vote relative to the pair's canonical order. Deleted with its vote (undo, discard)."""
+
+    vote = models.ForeignKey(Vote, on_delete=models.CASCADE, related_name="criterion_votes")
+    criterion = models.CharField(max_length=40)
+    choice = models.CharField(max_length=8, choices=Vote.Choice.choices)
+    strength = models.PositiveSmallIntegerField(
+        choices=Vote.Strength.choices, null=True, blank=True
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vote", "criterion"], name="criterion_vote_unique_vote_criterion"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion}: {self.choice}"
 
 
 class Assignment(models.Model):

@@ -21,6 +21,7 @@ from raters.assignment import assignment_next, assignment_skip
 from raters.conversation_view import conversation_pair_view
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
+from raters.judgments import JudgmentInvalid, answer_parse, criteria_answers, study_questions
 from raters.models import Assignment, Membership, Rater
 from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
 from raters.progress import Progress, rater_progress
@@ -32,7 +33,6 @@ from raters.voting import (
     VoteOutcome,
     VoteRejected,
     action_undo,
-    choice_allowed,
     vote_record,
     vote_undo_possible,
 )
@@ -44,6 +44,8 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+# The training round's buttons (raters.training_views): no strength, no criteria.
 CHOICES = [
     ("A", "A is better", "a"),
     ("B", "B is better", "b"),
@@ -123,11 +125,10 @@ def _panel_context(
         "undoable": just_voted is not None
         or (study.is_open and vote_undo_possible(rater=rater, study=study)),
         "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
-        "choices": [
-            {"value": value, "label": label, "key": key}
-            for value, label, key in CHOICES
-            if choice_allowed(study=study, side_choice=value)
-        ],
+        # Criteria make the form one row of keys per question, submitted together.
+        "questions": (questions := study_questions(study)),
+        "choices": questions[-1]["choices"],
+        "multi": len(questions) > 1,
         "has_pairs": assignment is not None or Pair.objects.filter(study=study).exists(),
     }
     if assignment is not None:
@@ -248,18 +249,21 @@ def vote(request: HttpRequest, study_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "That vote was not understood; please choose again.")
         return _panel_response(request, rater, study)
+    answer = answer_parse(form.cleaned_data["choice"])
     try:
         outcome = vote_record(
             rater=rater,
             study=study,
             public_id=form.cleaned_data["pair"],
-            side_choice=form.cleaned_data["choice"],
+            side_choice=answer.side,
+            strength=answer.strength,
+            criteria=criteria_answers(study=study, data=request.POST),
             rationale=form.cleaned_data["rationale"],
             time_spent_ms=form.cleaned_data["time_spent_ms"],
         )
     except Assignment.DoesNotExist as error:
         raise Http404 from error
-    except VoteRejected as error:
+    except (VoteRejected, JudgmentInvalid) as error:
         messages.warning(request, str(error))
     else:
         messages.success(

@@ -16,7 +16,8 @@ from datetime import datetime
 from django.db import connection
 
 from evaluations.models import Output, Pair, Study
-from raters.models import Assignment, Membership, Rater, Vote
+from raters.judgments import Answer
+from raters.models import Assignment, CriterionVote, Membership, Rater, Vote
 from raters.speed import SPEED_RECENT_VOTES
 
 # A client-reported time longer than the server saw the pair is a clock or a forgery.
@@ -39,6 +40,7 @@ def _sql() -> str:
     assignment, pair = q(Assignment._meta.db_table), q(Pair._meta.db_table)
     output, vote = q(Output._meta.db_table), q(Vote._meta.db_table)
     membership = q(Membership._meta.db_table)
+    criterion_vote = q(CriterionVote._meta.db_table)
     return f"""
 WITH held AS MATERIALIZED (
     SELECT a.id, a.pair_id, a.left_output_id, a.state, a.shown_at,
@@ -70,12 +72,24 @@ WITH held AS MATERIALIZED (
 ), recorded AS (
     INSERT INTO {vote}
         (study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, rationale,
-         created_at, candidate_a_id, candidate_b_id, prompt_id)
+         created_at, candidate_a_id, candidate_b_id, prompt_id, strength)
     SELECT %(study)s, d.pair_id, %(rater)s, d.choice, d.left_output_id, d.time_spent_ms,
-           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id
+           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, %(strength)s::smallint
     FROM decided d JOIN voted ON voted.id = d.id
     ON CONFLICT (pair_id, rater_id) DO NOTHING
     RETURNING id
+), judged AS (
+    -- The criteria's answers of the same submission, oriented like the vote. A data-modifying
+    -- CTE runs to completion whether or not the query reads it.
+    INSERT INTO {criterion_vote} (vote_id, criterion, choice, strength)
+    SELECT r.id, c.criterion,
+           CASE WHEN c.side IN ('tie', 'both_bad') THEN c.side
+                WHEN (c.side = 'A') = (d.left_output_id = d.output_a_id) THEN %(choice_a)s
+                ELSE %(choice_b)s END,
+           c.strength
+    FROM recorded r CROSS JOIN decided d
+    CROSS JOIN unnest(%(criteria)s::text[], %(criterion_sides)s::text[],
+                      %(criterion_strengths)s::smallint[]) AS c(criterion, side, strength)
 )
 SELECT d.id, d.pair_id, d.left_output_id, d.state, d.output_a_id, d.output_b_id, d.prompt_id,
        d.gold_answer, d.ca, d.cb, d.holds_another, d.choice, d.time_spent_ms,
@@ -101,6 +115,8 @@ def held_vote_record(
     rationale: str,
     time_spent_ms: int | None,
     now: datetime,
+    strength: int | None = None,
+    criteria: dict[str, Answer] | None = None,
 ) -> HeldVote | None:
     """Turn the rater's held reservation of the pair into their vote, in one statement.
 
@@ -121,6 +137,10 @@ def held_vote_record(
         "rationale": rationale,
         "now": now,
         "recent": SPEED_RECENT_VOTES,
+        "strength": strength,
+        "criteria": list(criteria or {}),
+        "criterion_sides": [answer.side for answer in (criteria or {}).values()],
+        "criterion_strengths": [answer.strength for answer in (criteria or {}).values()],
     }
     with connection.cursor() as cursor:
         cursor.execute(_sql(), params)
@@ -146,6 +166,7 @@ def held_vote_record(
             time_spent_ms=spent_ms,
             rationale=rationale,
             created_at=now,
+            strength=strength,
             candidate_a_id=ca,
             candidate_b_id=cb,
             prompt_id=prompt_id,

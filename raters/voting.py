@@ -7,6 +7,7 @@ click, a retry after a network error) returns the vote already stored instead of
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,8 @@ from django.utils import timezone
 from evaluations.models import Pair, Study
 from raters.assignment import RESERVATION_TTL
 from raters.gold import membership_gold_flag_update
-from raters.models import Assignment, Rater, Vote
+from raters.judgments import Answer, overall_allowed
+from raters.models import Assignment, CriterionVote, Rater, Vote
 from raters.pair_loads import pair_load_adjust, pair_load_exact
 from raters.speed import membership_speed_flag_update, membership_speed_flag_write
 from raters.vote_sql import TIME_SLACK_MS, held_vote_record
@@ -53,6 +55,18 @@ def choice_allowed(*, study: Study, side_choice: str) -> bool:
     return False
 
 
+def submission_allowed(
+    *, study: Study, side_choice: str, strength: int | None, criteria: Mapping[str, Answer]
+) -> bool:
+    """The overall answer is offered, and every criterion of the study (and no other) answered.
+    Criterion answers are checked against their options by raters.judgments.criteria_answers."""
+    if side_choice not in SIDE_CHOICES:
+        return False
+    if not overall_allowed(study=study, answer=Answer(side=side_choice, strength=strength)):
+        return False
+    return set(criteria) == {c["key"] for c in study.criteria or []}
+
+
 def _canonical_choice(*, pair: Pair, left_output_id: int, side_choice: str) -> str:
     if side_choice in {"tie", "both_bad"}:
         return Vote.Choice.TIE if side_choice == "tie" else Vote.Choice.BOTH_BAD
@@ -86,18 +100,23 @@ def vote_record(
     rationale: str = "",
     time_spent_ms: int | None = None,
     now: datetime | None = None,
+    strength: int | None = None,
+    criteria: Mapping[str, Answer] | None = None,
 ) -> VoteOutcome:
-    """Record the rater's vote on a pair assigned to them in this study.
+    """Record the rater's vote on a pair assigned to them in this study, with its strength and
+    its criteria's answers (raters.judgments) in studies that ask for them.
 
     Raises Assignment.DoesNotExist when the pair is not theirs (the caller answers 404), and
     VoteRejected when it is theirs but cannot take a vote now.
     """
     now = now or timezone.now()
-    if (
-        connection.vendor == "postgresql"
-        and study.is_open
-        and choice_allowed(study=study, side_choice=side_choice)
-    ):
+    criteria = dict(criteria or {})
+    if side_choice in {"tie", "both_bad"}:
+        strength = None
+    allowed = submission_allowed(
+        study=study, side_choice=side_choice, strength=strength, criteria=criteria
+    )
+    if connection.vendor == "postgresql" and study.is_open and allowed:
         held = held_vote_record(
             rater=rater,
             study=study,
@@ -106,6 +125,8 @@ def vote_record(
             rationale=rationale.strip()[:MAX_RATIONALE_CHARS],
             time_spent_ms=time_spent_ms,
             now=now,
+            strength=strength,
+            criteria=criteria,
         )
         if held is not None and held.vote is not None:
             vote = held.vote
@@ -151,7 +172,7 @@ def vote_record(
             raise Assignment.DoesNotExist
     if not study.is_open:
         raise VoteRejected("This study is closed to new votes.")
-    if not choice_allowed(study=study, side_choice=side_choice):
+    if not allowed:
         raise VoteRejected("That choice is not offered in this study.")
     if assignment.state == Assignment.State.SKIPPED:
         raise VoteRejected("You skipped this pair.")
@@ -166,6 +187,7 @@ def vote_record(
         left_output_id=assignment.left_output_id,
         time_spent_ms=_time_spent(assignment, time_spent_ms, now),
         rationale=rationale.strip()[:MAX_RATIONALE_CHARS],
+        strength=strength,
         candidate_a_id=assignment.pair_candidate_a_id,
         candidate_b_id=assignment.pair_candidate_b_id,
         prompt_id=pair.prompt_id,
@@ -191,6 +213,19 @@ def vote_record(
                     pair_load_adjust(pair.pk, +1)
             if recorded:
                 vote.save(force_insert=True)
+                CriterionVote.objects.bulk_create(
+                    CriterionVote(
+                        vote=vote,
+                        criterion=key,
+                        choice=_canonical_choice(
+                            pair=pair,
+                            left_output_id=assignment.left_output_id,
+                            side_choice=answer.side,
+                        ),
+                        strength=answer.strength,
+                    )
+                    for key, answer in criteria.items()
+                )
     except IntegrityError:
         # A concurrent request for the same (pair, rater) won: return its vote.
         existing = Vote.objects.select_related("pair").get(rater=rater, pair=pair)

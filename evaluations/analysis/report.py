@@ -28,6 +28,7 @@ from .clustered import (
 from .davidson import fit_davidson
 from .distributions import chi2_sf, norm_ppf, t_ppf
 from .options import BOTH_BAD_OPTIONS, TIES_OPTIONS
+from .ordinal import ordinal_block
 from .pairwise import _holm, _pairwise
 from .power import DEFAULT_POWER
 from .sequential import MIXTURE_SCALE
@@ -115,6 +116,10 @@ def analyze(
             known = ", ".join(votes.categories) or "none"
             raise ValueError(f"category {category!r} not in the votes (categories: {known})")
         votes = votes.subset(votes.category == votes.categories.index(category))
+    # Studies with criteria: everything below is about the overall question; each criterion
+    # gets its own ranking, agreement, bias and ordinal block under `criteria`.
+    all_questions = votes
+    votes = votes.overall()
 
     gold = votes.is_gold
     ranked = votes.subset(~gold)
@@ -183,7 +188,57 @@ def analyze(
     document["gold"] = _gold(votes)
     document["bias"] = _bias(ranked, document["models"])
     document["style_control"] = _style(ranked, document["models"], cluster_kind)
+    document["ordinal"] = ordinal_block(votes.subset(~gold), both_bad=both_bad)
+    criteria = [name for name in all_questions.criteria if name]
+    if criteria:
+        document["criteria"] = {
+            name: _criterion(
+                all_questions.subset(all_questions.criterion == all_questions.criteria.index(name)),
+                both_bad=both_bad,
+                cluster=cluster_kind,
+                power=power,
+                min_shared=min_shared,
+            )
+            for name in criteria
+        }
     return _jsonable(document)
+
+
+def _criterion(
+    votes: VoteArrays, *, both_bad: str, cluster: str, power: float, min_shared: int
+) -> dict[str, Any]:
+    """One criterion's answers: ranking (as a category's), agreement, bias and ordinal block."""
+    votes = votes.subset(~votes.is_gold)
+    ranked = votes.subset(votes.outcome != BOTH_BAD) if both_bad == "exclude" else votes
+    notes: list[str] = []
+    try:
+        kind, _ = cluster_resolve(cluster, ranked.rater, _prompts(ranked))
+    except ValueError:
+        kind = "none"
+        notes.append(
+            f"too few clusters for this criterion for cluster={cluster}: "
+            "intervals treat votes as independent"
+        )
+    block = _ranking(
+        ranked,
+        ties="half",
+        bootstrap=0,
+        seed=None,
+        anchor=None,
+        warnings=notes,
+        cluster=kind,
+        power=power,
+    )
+    return {
+        "votes": len(votes),
+        "both_bad_votes": int((votes.outcome == BOTH_BAD).sum()),
+        "models": block["models"],
+        "pairwise": block["pairwise"],
+        "warnings": notes,
+        "agreement": _agreement(votes, both_bad, min_shared),
+        "bias": _bias(ranked, block["models"]),
+        "ordinal": ordinal_block(votes, both_bad=both_bad),
+    }
 
 
 def _prompts(votes: VoteArrays) -> np.ndarray | None:
@@ -232,6 +287,7 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
     rater, raters = recode(votes.rater, votes.raters)
     item, items = recode(votes.item, votes.items)
     category, categories = recode(votes.category, votes.categories)
+    criterion, criteria = recode(votes.criterion, votes.criteria)
     recoded = replace(
         votes,
         model_a=models_codes[votes.model_a].astype(votes.model_a.dtype),
@@ -243,6 +299,8 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
         items=items,
         category=category,
         categories=categories,
+        criterion=criterion,
+        criteria=criteria,
     )
     if recoded.prompt is not None and len(recoded.prompts) > int(recoded.prompt.max(initial=-1)):
         prompt, prompts = recode(recoded.prompt, recoded.prompts)
@@ -258,11 +316,13 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
             recoded.length_a,
             recoded.left_is_a,
             recoded.category,
+            recoded.strength,
             recoded.outcome,
             recoded.rater,
             recoded.prompt if recoded.prompts else None,
             recoded.model_b,
             recoded.model_a,
+            recoded.criterion,
         )
         if column is not None
     ]

@@ -31,6 +31,7 @@ WINNER_CODES = {
     "bothbad": BOTH_BAD,
 }
 LEFT_CODES = {"a": 1, "model_a": 1, "b": 0, "model_b": 0}
+STRENGTH_CODES = {"1": 1, "slightly": 1, "2": 2, "much": 2, "0": 0}
 MAX_CSV_FIELD = 1_000_000
 
 
@@ -71,6 +72,12 @@ class VoteArrays:
     prompts: list[str] = field(default_factory=list)
     # Style features of the two answers by name (style control), NaN when unknown.
     features: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Which question a vote answers: codes into `criteria`, where "" is the overall question
+    # (studies with criteria give one vote per criterion beside the overall one).
+    criterion: np.ndarray | None = None
+    criteria: list[str] = field(default_factory=list)
+    # How much better the winner is: 1 slightly, 2 much, 0 not said (ties, or not asked).
+    strength: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.model_a)
@@ -85,6 +92,8 @@ class VoteArrays:
             "length_b",
             "gold_answer",
             "prompt",
+            "criterion",
+            "strength",
         ):
             value = getattr(self, name)
             if value is not None and len(value) != n:
@@ -132,7 +141,18 @@ class VoteArrays:
             prompt=pick(self.prompt),
             prompts=self.prompts,
             features={k: (fa[mask], fb[mask]) for k, (fa, fb) in self.features.items()},
+            criterion=pick(self.criterion),
+            criteria=self.criteria,
+            strength=pick(self.strength),
         )
+
+    def overall(self) -> VoteArrays:
+        """The votes on the overall question (all of them when the votes carry no criterion)."""
+        if self.criterion is None:
+            return self
+        if "" not in self.criteria:
+            return self.subset(np.zeros(len(self), dtype=bool))
+        return self.subset(self.criterion == self.criteria.index(""))
 
     @classmethod
     def from_rows(
@@ -147,7 +167,9 @@ class VoteArrays:
         Keys: `model_a`, `model_b`, `winner` or `outcome` (model_a, model_b, tie, tie (bothbad),
         a, b, both_bad), `judge` or `rater`, `question_id` or `item` (with `turn`, the item is
         "question_id/turn"), and optionally `category`, `left` (a or b: which model was shown on
-        the left), `length_a`, `length_b`, `gold` (the expected winner: makes the vote a gold vote).
+        the left), `length_a`, `length_b`, `gold` (the expected winner: makes the vote a gold vote),
+        `criterion` (the question answered; empty or "overall" for the overall one) and
+        `strength` (1 or "slightly", 2 or "much": by how much the winner is better).
         Style features: `headers_a`/`_b`, `lists_a`/`_b`, `bold_a`/`_b` when present, and
         `NAME_a`/`NAME_b` for each NAME in `features` (the researcher's own numeric features).
         """
@@ -174,6 +196,9 @@ class VoteArrays:
         gold = np.full(n, -1, dtype=np.int8)
         prompt_codes = np.empty(n, dtype=np.int32)
         prompt_names: dict[str, int] = {}
+        criterion_codes = np.zeros(n, dtype=np.int32)
+        criterion_names: dict[str, int] = {}
+        strength = np.zeros(n, dtype=np.int8)
         style_names = ["headers", "lists", "bold", *[f for f in features if f != "length"]]
         style = {f: (np.full(n, np.nan), np.full(n, np.nan)) for f in style_names}
         style_seen = dict.fromkeys(style_names, False)
@@ -184,6 +209,8 @@ class VoteArrays:
             "left": False,
             "length": False,
             "gold": False,
+            "criterion": False,
+            "strength": False,
         }
         for k, row in enumerate(rows):
             line = lines[k] if lines is not None else k + 1
@@ -261,6 +288,18 @@ class VoteArrays:
                     raise VoteDataError(f"gold {answer!r} is not a winner value", line)
                 gold[k] = g
                 seen["gold"] = True
+            asked = row.get("criterion")
+            seen["criterion"] |= "criterion" in row
+            key_c = "" if asked is None else str(asked).strip()
+            key_c = "" if key_c.lower() == "overall" else key_c
+            criterion_codes[k] = criterion_names.setdefault(key_c, len(criterion_names))
+            how = row.get("strength")
+            if how not in (None, ""):
+                level = STRENGTH_CODES.get(str(how).strip().lower())
+                if level is None:
+                    raise VoteDataError(f"strength {how!r} is not 1, 2, slightly or much", line)
+                strength[k] = level if w in (A_WINS, B_WINS) else 0
+                seen["strength"] = True
 
         def name_list(kind: str) -> list[str]:
             return list(names[kind])
@@ -286,6 +325,9 @@ class VoteArrays:
                 **({"length": (length_a, length_b)} if seen["length"] else {}),
                 **{name: style[name] for name in style_names if style_seen[name]},
             },
+            criterion=criterion_codes if seen["criterion"] else None,
+            criteria=list(criterion_names) if seen["criterion"] else [],
+            strength=strength if seen["strength"] else None,
         )
 
 

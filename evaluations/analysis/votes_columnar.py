@@ -59,6 +59,8 @@ def votes_read_columnar(text: str, *, features: Sequence[str] = ()) -> VoteArray
     header = next(csv.reader([first_line]))
     if len(set(header)) != len(header) or not {"model_a", "model_b", "winner"} <= set(header):
         return None
+    if {"criterion", "strength"} & set(header):  # read by the row reader
+        return None
     columns = _columns_read(text, header)
     if columns is None:
         return None

@@ -69,6 +69,19 @@ class Study(models.Model):
     )
     allow_tie = models.BooleanField(default=True)
     allow_both_bad = models.BooleanField(default=True)
+    # [{"key", "question", "both_bad"}], edited and checked by evaluations.studies.criteria.
+    criteria = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Questions asked about every pair besides the overall one, one per line as "
+        "'key: question' (add ' [both bad]' to offer both-bad), e.g. 'accuracy: Which response "
+        "is more accurate?'. Each is answered A / B / tie on the same screen.",
+    )
+    ask_strength = models.BooleanField(
+        default=False,
+        help_text="Ask by how much: A much better / A slightly better / tie / B slightly better "
+        "/ B much better, for the overall question and every criterion.",
+    )
     seed = models.PositiveIntegerField(
         default=random_seed, help_text="Seeds pair order and sides: the same seed, same pairs."
     )

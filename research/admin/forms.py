@@ -1,6 +1,7 @@
 from django import forms
 
 from evaluations.models import Study
+from evaluations.studies.criteria import criteria_format, criteria_parse
 
 
 class PromptImportForm(forms.Form):
@@ -11,8 +12,22 @@ class PromptImportForm(forms.Form):
     )
 
 
+class CriteriaField(forms.CharField):
+    """Study.criteria as lines "key: question [both bad]"."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 80})
+
+    def prepare_value(self, value: object) -> object:
+        return criteria_format(value) if isinstance(value, list) else value
+
+    def to_python(self, value: object) -> list:
+        return criteria_parse(str(value or ""))
+
+
 class StudyAdminForm(forms.ModelForm):
     """The admin's study form. The status is not in it: the lifecycle buttons move it."""
+
+    criteria = CriteriaField(required=False, help_text=Study._meta.get_field("criteria").help_text)
 
     class Meta:
         model = Study

@@ -239,6 +239,15 @@ class RankingSerializer(serializers.Serializer):
         help_text="Extra votes that would separate each adjacent pair of the ranking.",
     )
     categories = serializers.DictField(required=False, help_text="The ranking per category.")
+    ordinal = serializers.DictField(
+        required=False,
+        help_text="With strength (slightly / much better): the cumulative-logit Bradley-Terry "
+        "ranking and the ordinal Krippendorff alpha of the five-point answers.",
+    )
+    criteria = serializers.DictField(
+        required=False,
+        help_text="Per criterion: votes, ranking, pairwise, agreement, bias and ordinal block.",
+    )
     davidson = serializers.JSONField(required=False, help_text="With ties=davidson.")
     style_control = serializers.DictField(
         required=False,
@@ -280,12 +289,21 @@ class AgreementSerializer(serializers.Serializer):
     )
     gold = serializers.DictField(help_text="Accuracy on gold pairs, overall and per rater.")
     warnings = serializers.ListField(child=serializers.CharField())
+    ordinal_agreement = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Krippendorff's alpha (ordinal) of the five-point answers, with strength.",
+    )
+    criteria = serializers.DictField(
+        required=False, help_text="Per criterion: agreement and ordinal alpha."
+    )
 
 
 class BiasSerializer(serializers.Serializer):
     summary = serializers.DictField()
     bias = serializers.DictField(help_text="Position (left side) and length bias.")
     warnings = serializers.ListField(child=serializers.CharField())
+    criteria = serializers.DictField(required=False, help_text="Per criterion: the same biases.")
 
 
 class VoteRowSerializer(serializers.Serializer):
@@ -301,6 +319,14 @@ class VoteRowSerializer(serializers.Serializer):
     gold = serializers.CharField(allow_blank=True, help_text="Expected winner of a gold pair.")
     pair = serializers.CharField(help_text="The pair's public id.")
     tstamp = serializers.FloatField(help_text="Unix time of the vote.")
+    criterion = serializers.CharField(
+        allow_blank=True,
+        help_text="The criterion this row answers; empty for the overall question. Studies with "
+        "criteria give one row per criterion after each overall row.",
+    )
+    strength = serializers.IntegerField(
+        allow_null=True, help_text="1 slightly, 2 much better (studies asking strength), else null."
+    )
     length_a = serializers.IntegerField(help_text="Characters in model_a's answer.")
     length_b = serializers.IntegerField(help_text="Characters in model_b's answer.")
     headers_a = serializers.IntegerField(help_text="Markdown headers in model_a's answer.")

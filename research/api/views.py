@@ -42,6 +42,7 @@ from research.results.aggregation import (
     pairwise_matrix,
     ranking_json_bytes,
 )
+from research.results.criteria import criteria_agreement, criteria_bias
 from research.results.exports import (
     EXPORT_FIELDS,
     EXPORT_NUMERIC_FIELDS,
@@ -224,7 +225,10 @@ class AgreementApi(StudyApi):
         return _snapshot_response(
             _snapshot("analysis", study, options),
             lambda document: Response(
-                {k: document[k] for k in ("summary", "agreement", "gold", "warnings")}
+                {
+                    **{k: document[k] for k in ("summary", "agreement", "gold", "warnings")},
+                    **criteria_agreement(document),
+                }
             ),
         )
 
@@ -241,7 +245,12 @@ class BiasApi(StudyApi):
         options = _validated(ResultQuerySerializer, request).to_options()
         return _snapshot_response(
             _snapshot("analysis", study, options),
-            lambda document: Response({k: document[k] for k in ("summary", "bias", "warnings")}),
+            lambda document: Response(
+                {
+                    **{k: document[k] for k in ("summary", "bias", "warnings")},
+                    **criteria_bias(document),
+                }
+            ),
         )
 
 

@@ -25,7 +25,7 @@ from django.db import models, transaction
 
 from evaluations.models import Candidate, Judge, JudgeVote, Output, Pair, Prompt, Study
 from evaluations.providers.access import candidate_access_errors, judge_access_errors
-from raters.models import Assignment, Membership, Vote
+from raters.models import Assignment, CriterionVote, Membership, Vote
 
 
 class CloneError(Exception):
@@ -231,26 +231,41 @@ def study_clone(
             for m in Membership.objects.filter(study=study)
         ]
     )
-    votes = Vote.objects.filter(study=study, pair_id__in=pair_map).order_by("id")
-    report.votes_reused = len(
-        Vote.objects.bulk_create(
-            [
-                Vote(
-                    study=clone,
-                    pair_id=pair_map[v.pair_id],
-                    rater_id=v.rater_id,
-                    choice=v.choice,
-                    left_output_id=output_map[v.left_output_id],
-                    time_spent_ms=v.time_spent_ms,
-                    rationale=v.rationale,
-                    candidate_a_id=pair_cells[v.pair_id][0],
-                    candidate_b_id=pair_cells[v.pair_id][1],
-                    prompt_id=pair_cells[v.pair_id][2],
-                )
-                for v in votes.iterator(chunk_size=5000)
-            ],
-            batch_size=1000,
-        )
+    votes = list(Vote.objects.filter(study=study, pair_id__in=pair_map).order_by("id"))
+    copies = Vote.objects.bulk_create(
+        [
+            Vote(
+                study=clone,
+                pair_id=pair_map[v.pair_id],
+                rater_id=v.rater_id,
+                choice=v.choice,
+                strength=v.strength,
+                left_output_id=output_map[v.left_output_id],
+                time_spent_ms=v.time_spent_ms,
+                rationale=v.rationale,
+                candidate_a_id=pair_cells[v.pair_id][0],
+                candidate_b_id=pair_cells[v.pair_id][1],
+                prompt_id=pair_cells[v.pair_id][2],
+            )
+            for v in votes
+        ],
+        batch_size=1000,
+    )
+    report.votes_reused = len(copies)
+    # The criteria's answers go with their votes (bulk_create sets the copies' ids in order).
+    new_vote = {v.pk: copy.pk for v, copy in zip(votes, copies, strict=True)}
+    CriterionVote.objects.bulk_create(
+        [
+            CriterionVote(
+                vote_id=new_vote[c.vote_id],
+                criterion=c.criterion,
+                choice=c.choice,
+                strength=c.strength,
+            )
+            for c in CriterionVote.objects.filter(vote__study=study).iterator(chunk_size=5000)
+            if c.vote_id in new_vote
+        ],
+        batch_size=1000,
     )
     settled = [Assignment.State.VOTED, Assignment.State.SKIPPED]
     Assignment.objects.bulk_create(

@@ -30,7 +30,7 @@ from evaluations.analysis import A_WINS, B_WINS, BOTH_BAD, TIE, VoteArrays
 from evaluations.analysis.style_features import STYLE_FEATURES
 from evaluations.models import Candidate, Output, Pair, Prompt, Study
 from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
-from raters.models import Membership, Vote
+from raters.models import CriterionVote, Membership, Vote
 from research.results.cache_versioning import study_votes_version
 
 CACHE_TIMEOUT = 24 * 3600
@@ -240,23 +240,48 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
     numpy arrays; per-output and per-prompt values are joined in numpy by id."""
     rater_sql, rater_params = _rater_filter(excluded_raters)
     choice_code = " ".join(f"WHEN '{name}' THEN {code}" for name, code in CHOICE_CODES.items())
-    sql = f"""
-        SELECT p.output_a_id, p.output_b_id, CASE v.choice {choice_code} END,
+    columns_sql = f"""
+               p.output_a_id, p.output_b_id, CASE {{choice}} {choice_code} END,
                CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
                v.rater_id, v.pair_id, p.prompt_id,
-               CASE p.gold_answer {choice_code} ELSE -1 END
+               CASE p.gold_answer {choice_code} ELSE -1 END, COALESCE({{strength}}, 0)
+    """
+    sql = f"""
+        SELECT {columns_sql.format(choice="v.choice", strength="v.strength")}
         FROM {Vote._meta.db_table} v
         JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
         WHERE v.study_id = %s{rater_sql}
     """  # noqa: S608 - table names come from model metadata, values are parameters
+    # A study with criteria: each criterion's answers too, as votes of their own criterion.
+    criteria_sql = f"""
+        SELECT {columns_sql.format(choice="c.choice", strength="c.strength")}, c.criterion
+        FROM {CriterionVote._meta.db_table} c
+        JOIN {Vote._meta.db_table} v ON v.id = c.vote_id
+        JOIN {Pair._meta.db_table} p ON p.id = v.pair_id
+        WHERE v.study_id = %s{rater_sql}
+    """  # noqa: S608 - table names come from model metadata, values are parameters
+    criterion_rows: list[tuple] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, [study.pk, *rater_params])
         rows = cursor.fetchall()
+        if study.criteria:
+            cursor.execute(criteria_sql, [study.pk, *rater_params])
+            criterion_rows = cursor.fetchall()
     if not rows:
         return study_vote_arrays_aggregated(study=study, excluded_raters=excluded_raters)
-    columns = np.asarray(rows, dtype=np.int64).reshape(len(rows), 8)
+    criteria = ["", *sorted({row[-1] for row in criterion_rows})]
+    criterion = np.r_[
+        np.zeros(len(rows), dtype=np.int32),
+        np.fromiter(
+            (criteria.index(row[-1]) for row in criterion_rows),
+            dtype=np.int32,
+            count=len(criterion_rows),
+        ),
+    ]
+    rows += [row[:-1] for row in criterion_rows]
+    columns = np.asarray(rows, dtype=np.int64).reshape(len(rows), 9)
     del rows
-    out_a, out_b, choice, left, rater, pair, prompt, gold = columns.T
+    out_a, out_b, choice, left, rater, pair, prompt, gold, strength = columns.T
     output_ids, output_candidate, style = _study_output_table(study)
     row_a = np.searchsorted(output_ids, out_a)
     row_b = np.searchsorted(output_ids, out_b)
@@ -289,6 +314,9 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         prompt=prompt_codes,
         prompts=[str(external_ids[p]) for p in prompt_ids],
         features={name: (style[name][row_a], style[name][row_b]) for name in STYLE_FEATURES},
+        criterion=criterion if len(criteria) > 1 else None,
+        criteria=criteria if len(criteria) > 1 else [],
+        strength=strength.astype(np.int8) if (strength > 0).any() else None,
     )
 
 

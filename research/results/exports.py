@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from evaluations.analysis.style_features import STYLE_FEATURES
 from evaluations.models import Candidate, Output, Study
 from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
-from raters.models import Vote
+from raters.models import CriterionVote, Vote
 from research.results.aggregation import rater_pseudonyms
 
 # Battle-format winner for each stored choice (relative to the pair's canonical order).
@@ -34,12 +34,21 @@ EXPORT_FIELDS = [
     "gold",
     "pair",
     "tstamp",
+    # Studies with criteria: one row per criterion answered beside the overall one (criterion
+    # empty); strength 1 (slightly) or 2 (much) where the study asks by how much.
+    "criterion",
+    "strength",
     # The answers' style features, so that `analyze` on the export measures length bias and
     # fits the style-controlled ranking exactly as the API does.
     *(f"{name}_{side}" for name in STYLE_FEATURES for side in ("a", "b")),
 ]
 EXPORT_NUMERIC_FIELDS = frozenset(
-    {"time_spent_ms", "tstamp", *(f"{name}_{side}" for name in STYLE_FEATURES for side in "ab")}
+    {
+        "time_spent_ms",
+        "tstamp",
+        "strength",
+        *(f"{name}_{side}" for name in STYLE_FEATURES for side in "ab"),
+    }
 )
 
 
@@ -70,7 +79,13 @@ def study_votes_values(
         votes = votes.filter(pair__gold_answer="")
     if category is not None:
         votes = votes.filter(pair__prompt__category=category)
-    return votes.order_by("id").values_list(*VOTE_VALUES)
+    # Each criterion's answer (choice, strength) in two columns, read with the vote.
+    answers = {}
+    for k, criterion in enumerate(study.criteria or []):
+        answer = CriterionVote.objects.filter(vote=OuterRef("pk"), criterion=criterion["key"])
+        answers[f"criterion_{k}_choice"] = Subquery(answer.values("choice")[:1])
+        answers[f"criterion_{k}_strength"] = Subquery(answer.values("strength")[:1])
+    return votes.order_by("id").annotate(**answers).values_list(*VOTE_VALUES, "strength", *answers)
 
 
 def vote_rows(
@@ -83,6 +98,7 @@ def vote_rows(
     `manage.py analyze` leaves gold votes out of the ranking just as the API does.
     """
     labels = dict(Candidate.objects.filter(study=study).values_list("id", "label"))
+    criteria = [c["key"] for c in study.criteria or []]
     judges: dict[int, str] = {}
     if isinstance(values, list | tuple):
         outputs = Output.objects.filter(
@@ -110,6 +126,8 @@ def vote_rows(
         public_id,
         created,
         output_b,
+        strength,
+        *answers,
     ) in values:
         if rater_id not in judges:
             judges[rater_id] = (
@@ -117,7 +135,7 @@ def vote_rows(
                 if pseudonymize
                 else f"rater-{rater_id}"
             )
-        yield {
+        row = {
             "model_a": labels[cand_a],
             "model_b": labels[cand_b],
             "winner": WINNER_NAMES[choice],
@@ -130,9 +148,23 @@ def vote_rows(
             "gold": WINNER_NAMES[gold] if gold else "",
             "pair": public_id,
             "tstamp": created.timestamp(),
+            "criterion": "",
+            "strength": strength,
             **{f"{name}_a": int(value) for name, value in style[output_a].items()},
             **{f"{name}_b": int(value) for name, value in style[output_b].items()},
         }
+        yield row
+        for key, criterion_choice, criterion_strength in zip(
+            criteria, answers[::2], answers[1::2], strict=True
+        ):
+            if criterion_choice is not None:
+                yield {
+                    **row,
+                    "winner": WINNER_NAMES[criterion_choice],
+                    "rationale": "",
+                    "criterion": key,
+                    "strength": criterion_strength,
+                }
 
 
 OUTPUT_EXPORT_FIELDS = [

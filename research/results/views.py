@@ -15,6 +15,7 @@ from evaluations.models import Study
 from evaluations.studies.access import study_for_user_or_404
 from research.results import plots
 from research.results.aggregation import ResultOptions, pairwise_matrix
+from research.results.criteria import criteria_rows
 from research.results.snapshots import results_snapshot
 
 CHARTS_TIMEOUT = 7 * 24 * 3600
@@ -131,6 +132,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
                 "warnings": block["warnings"],
             }
         )
+    questions = {c["key"]: c["question"] for c in study.criteria or []}
     charts = results_page_charts(document, stats)
     agreement = document.get("agreement", {})
     fleiss = (agreement.get("fleiss_kappa") or {}).get("kappa")
@@ -148,6 +150,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "rows": rows,
         "unrated": [s for s in stats if s["label"] not in {r["model"] for r in rows}],
         "categories": categories,
+        "criteria": criteria_rows(document, questions),
         "charts": charts,
         "agreement": agreement,
         "agreement_reading": kappa_reading(fleiss) if "fleiss_kappa" in agreement else None,

@@ -77,6 +77,8 @@
     panel.setAttribute("aria-busy", "false");
     busy = false;
     resetTimer();
+    activeRow = 0;
+    showActive();
     const title = panel.querySelector("#panel-title");
     if (title) title.focus({ preventScroll: true });
     window.scrollTo({ top: 0 });
@@ -90,13 +92,73 @@
     send(form, event.submitter);
   });
 
+  // Criteria: one row of keys per question. A key answers the active row and moves on to the
+  // next unanswered one; answering the last submits. Arrow keys move between rows.
+  let activeRow = 0;
+
+  function rows() {
+    return Array.from(panel.querySelectorAll("[data-row]"));
+  }
+
+  function showActive() {
+    const all = rows();
+    if (activeRow >= all.length) activeRow = Math.max(0, all.length - 1);
+    all.forEach(function (row, index) {
+      row.classList.toggle("active", index === activeRow);
+      row.classList.toggle("answered", row.querySelector("input:checked") !== null);
+    });
+  }
+
+  function rowsKey(event) {
+    const all = rows();
+    if (!all.length) return false;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      activeRow = Math.min(all.length - 1, Math.max(0, activeRow + (event.key === "ArrowDown" ? 1 : -1)));
+      showActive();
+      event.preventDefault();
+      return true;
+    }
+    const submit = panel.querySelector("[data-submit-rows]");
+    if (event.key === "Enter" && submit && !busy) {
+      event.preventDefault();
+      submit.form.requestSubmit(submit);
+      return true;
+    }
+    const key = event.key.length === 1 ? event.key.toLowerCase() : "";
+    const input = key && all[activeRow].querySelector('[data-row-key="' + key + '"]');
+    if (!input || busy) return false;
+    event.preventDefault();
+    input.checked = true;
+    const next = all.findIndex(function (row, index) {
+      return index > activeRow && row.querySelector("input:checked") === null;
+    });
+    const unanswered = all.findIndex(function (row) {
+      return row.querySelector("input:checked") === null;
+    });
+    if (unanswered === -1 && submit) {
+      showActive();
+      submit.form.requestSubmit(submit);
+      return true;
+    }
+    activeRow = next !== -1 ? next : unanswered;
+    showActive();
+    return true;
+  }
+
+  panel.addEventListener("change", function (event) {
+    const row = event.target instanceof Element ? event.target.closest("[data-row]") : null;
+    if (row) activeRow = rows().indexOf(row);
+    showActive();
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const target = event.target;
-    if (target instanceof Element && target.matches("textarea, input, select, [contenteditable]")) {
+    if (target instanceof Element && target.matches('textarea, input:not([type="radio"]), select, [contenteditable]')) {
       if (event.key === "Escape") target.blur();
       return;
     }
+    if (rowsKey(event)) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : "";
     if (!key) return;
     const control = panel.querySelector('[data-key="' + key + '"]');
@@ -108,6 +170,7 @@
       control.form.requestSubmit(control);
     }
   });
+  showActive();
   // Lets tests (and anything else) know the shortcuts are live.
   document.documentElement.dataset.votingReady = "true";
 })();

@@ -117,3 +117,20 @@ def test_an_inconsistent_clone_is_refused_and_leaves_nothing_behind(voted_study,
     with pytest.raises(CloneError, match=message):
         study_clone(study=voted_study, name="Bad", slug="bad", **changes)
     assert not Study.objects.filter(slug="bad").exists()
+
+
+def test_a_clone_keeps_the_criteria_and_each_reused_votes_strength_and_answers(voted_study):
+    from raters.models import CriterionVote
+
+    voted_study.criteria = [{"key": "accuracy", "question": "More accurate?", "both_bad": False}]
+    voted_study.ask_strength = True
+    voted_study.save()
+    for vote in Vote.objects.filter(study=voted_study):
+        vote.strength = 2
+        vote.save(update_fields=["strength"])
+        CriterionVote.objects.create(vote=vote, criterion="accuracy", choice="tie")
+    clone = study_clone(study=voted_study, name="No gamma", slug="no-gamma", remove=["gamma"]).study
+    assert clone.criteria == voted_study.criteria and clone.ask_strength
+    copies = Vote.objects.filter(study=clone)
+    assert copies.count() == 6 and all(v.strength == 2 for v in copies)
+    assert CriterionVote.objects.filter(vote__study=clone, choice="tie").count() == 6
