@@ -100,6 +100,11 @@ class Study(models.Model):
         default=False,
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
     )
+    vote_each_turn = models.BooleanField(
+        default=False,
+        help_text="Multi-turn conversations: raters vote on each turn in order (MT-Bench's "
+        "turn 1, turn 2, ...), each vote recording its turn, instead of once per conversation.",
+    )
     open_when_ready = models.BooleanField(
         default=False,
         help_text="Open for voting as soon as generation has settled and pairs are built.",
