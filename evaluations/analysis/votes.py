@@ -71,6 +71,10 @@ class VoteArrays:
     prompts: list[str] = field(default_factory=list)
     # Style features of the two answers by name (style control), NaN when unknown.
     features: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # The turn of a multi-turn conversation each vote judged ("" for a whole conversation or a
+    # single answer): per-turn rankings and `turn`.
+    turn: np.ndarray | None = None
+    turns: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.model_a)
@@ -85,6 +89,7 @@ class VoteArrays:
             "length_b",
             "gold_answer",
             "prompt",
+            "turn",
         ):
             value = getattr(self, name)
             if value is not None and len(value) != n:
@@ -132,6 +137,8 @@ class VoteArrays:
             prompt=pick(self.prompt),
             prompts=self.prompts,
             features={k: (fa[mask], fb[mask]) for k, (fa, fb) in self.features.items()},
+            turn=pick(self.turn),
+            turns=self.turns,
         )
 
     @classmethod
@@ -152,7 +159,9 @@ class VoteArrays:
         `NAME_a`/`NAME_b` for each NAME in `features` (the researcher's own numeric features).
         """
         rows = list(rows)
-        names: dict[str, dict[str, int]] = {k: {} for k in ("model", "rater", "item", "category")}
+        names: dict[str, dict[str, int]] = {
+            k: {} for k in ("model", "rater", "item", "category", "turn")
+        }
 
         def code(kind: str, value: Any) -> int:
             table = names[kind]
@@ -168,6 +177,7 @@ class VoteArrays:
         rater = np.empty(n, dtype=np.int32)
         item = np.empty(n, dtype=np.int32)
         category = np.empty(n, dtype=np.int32)
+        turn_codes = np.empty(n, dtype=np.int32)
         left = np.full(n, -1, dtype=np.int8)
         length_a = np.full(n, np.nan)
         length_b = np.full(n, np.nan)
@@ -184,6 +194,7 @@ class VoteArrays:
             "left": False,
             "length": False,
             "gold": False,
+            "turn": False,
         }
         for k, row in enumerate(rows):
             line = lines[k] if lines is not None else k + 1
@@ -218,6 +229,8 @@ class VoteArrays:
             key = "" if question is None else str(question)
             if turn not in (None, ""):
                 key = f"{key}/{turn}"
+                seen["turn"] = True
+            turn_codes[k] = code("turn", "" if turn is None else turn)
             item[k] = code("item", key)
             prompt_key = "" if question is None else str(question)
             prompt_codes[k] = prompt_names.setdefault(prompt_key, len(prompt_names))
@@ -286,6 +299,8 @@ class VoteArrays:
                 **({"length": (length_a, length_b)} if seen["length"] else {}),
                 **{name: style[name] for name in style_names if style_seen[name]},
             },
+            turn=turn_codes if seen["turn"] else None,
+            turns=name_list("turn") if seen["turn"] else [],
         )
 
 

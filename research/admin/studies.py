@@ -107,7 +107,15 @@ class StudyAdmin(
         (None, {"fields": ["name", "slug", "owner", "status"]}),
         (
             "What raters see",
-            {"fields": ["question", "instructions", "allow_tie", "allow_both_bad"]},
+            {
+                "fields": [
+                    "question",
+                    "instructions",
+                    "allow_tie",
+                    "allow_both_bad",
+                    "vote_each_turn",
+                ]
+            },
         ),
         (
             "Design",

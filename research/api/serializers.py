@@ -161,6 +161,7 @@ class StudyDetailSerializer(StudySerializer):
             "gold_rate",
             "gold_min_accuracy",
             "adaptive_assignment",
+            "vote_each_turn",
             "progress",
         ]
 

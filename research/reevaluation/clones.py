@@ -243,6 +243,7 @@ def study_clone(
                     left_output_id=output_map[v.left_output_id],
                     time_spent_ms=v.time_spent_ms,
                     rationale=v.rationale,
+                    turn=v.turn,
                     candidate_a_id=pair_cells[v.pair_id][0],
                     candidate_b_id=pair_cells[v.pair_id][1],
                     prompt_id=pair_cells[v.pair_id][2],
