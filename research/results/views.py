@@ -56,6 +56,19 @@ def _ranking_rows(document: dict[str, Any], stats: list[dict[str, Any]]) -> list
     return rows
 
 
+def _sub_rankings(blocks: dict | None, stats: list[dict[str, Any]], name: str) -> list[dict]:
+    """The document's per-category or per-turn rankings, as the page's tabs."""
+    return [
+        {
+            "name": name.format(key) if key else "",
+            "votes": block["votes"],
+            "rows": _ranking_rows(block, stats),
+            "warnings": block["warnings"],
+        }
+        for key, block in (blocks or {}).items()
+    ]
+
+
 def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
     charts = {}
     for key, label, log_x in (
@@ -121,16 +134,8 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
     progress = figures["progress"] if figures else {}
     stats = figures["candidates"] if figures else []
     rows = _ranking_rows(document, stats)
-    categories = []
-    for name, block in (document.get("categories") or {}).items():
-        categories.append(
-            {
-                "name": name,
-                "votes": block["votes"],
-                "rows": _ranking_rows(block, stats),
-                "warnings": block["warnings"],
-            }
-        )
+    categories = _sub_rankings(document.get("categories"), stats, "{}")
+    turns = _sub_rankings(document.get("turns"), stats, "Turn {}")
     charts = results_page_charts(document, stats)
     agreement = document.get("agreement", {})
     fleiss = (agreement.get("fleiss_kappa") or {}).get("kappa")
@@ -148,6 +153,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "rows": rows,
         "unrated": [s for s in stats if s["label"] not in {r["model"] for r in rows}],
         "categories": categories,
+        "turns": turns,
         "charts": charts,
         "agreement": agreement,
         "agreement_reading": kappa_reading(fleiss) if "fleiss_kappa" in agreement else None,
