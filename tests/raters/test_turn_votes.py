@@ -205,3 +205,37 @@ def test_the_panel_walks_the_turns_with_the_keyboard_flow_in_few_queries(
     assert second_pair.public_id in page and 'name="turn" value="2"' in page
     assert rater_progress(rater=rater, study=study).voted == 2
     assert "Cand-" not in page
+
+
+@pytest.mark.django_db
+def test_any_turn_a_rater_posts_gives_a_clear_answer_and_never_breaks_the_order(client):
+    """Raters are not trusted: whatever turn they post (out of order, past the end, not a
+    number), the answer is a page, never a 500, and turns are recorded in order or not at all."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    study = scripted_study(n_prompts=1, votes_per_pair=1)
+    rater = join(study)
+    client.force_login(rater.user)
+    url = reverse("raters:vote", args=[study.pk])
+    public_id = assignment_next(rater=rater, study=study).pair.public_id
+    turns = st.one_of(
+        st.integers(min_value=-5, max_value=2000).map(str),
+        st.text(max_size=8),
+        st.just(""),
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(turn=turns, choice=st.sampled_from(["A", "B", "tie", "both_bad", "nope"]))
+    def post(turn: str, choice: str) -> None:
+        response = client.post(
+            url,
+            {"pair": public_id, "choice": choice, "turn": turn},
+            headers={"X-Requested-With": "fetch"},
+        )
+        assert response.status_code == 200
+        recorded = list(Vote.objects.filter(rater=rater).order_by("turn"))
+        assert [v.turn for v in recorded] == list(range(1, len(recorded) + 1))
+        assert len(recorded) <= len(TURNS)
+
+    post()
