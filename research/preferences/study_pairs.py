@@ -138,7 +138,7 @@ def _pairs_of(
                 CastVote(rater=pseudonyms[rater], choice=choice, tstamp=created.timestamp())
                 for _, rater, choice, created, _ in rows
             ),
-            turn=turn if turn is not None else conversation_turns(conversation_a),
+            turn=conversation_turns(conversation_a),
             conversation_a=tuple(conversation_a),
             conversation_b=tuple(conversation_b),
         )

@@ -181,8 +181,10 @@ class _Conversations:
         prompt = self.prompts[prompt_id]
         conversation_a = conversation(prompt, self.outputs[output_a], turn)
         conversation_b = conversation(prompt, self.outputs[output_b], turn)
+        # Arena's turn: the user turns up to the judged answer, which for a scripted turn is the
+        # vote's turn and for a fixed history its length (its one answered turn is Vote.turn 1).
         return {
-            "turn": turn if turn is not None else conversation_turns(conversation_a),
+            "turn": conversation_turns(conversation_a),
             "conversation_a": conversation_a,
             "conversation_b": conversation_b,
         }

@@ -239,3 +239,19 @@ def test_any_turn_a_rater_posts_gives_a_clear_answer_and_never_breaks_the_order(
         assert len(recorded) <= len(TURNS)
 
     post()
+
+
+@pytest.mark.django_db
+def test_a_gold_pair_is_voted_once_whatever_turn_is_posted():
+    study = scripted_study(n_prompts=1)
+    rater = join(study)
+    pair = Pair.objects.get(study=study)
+    Pair.objects.filter(pk=pair.pk).update(gold_answer="a")
+    Study.objects.filter(pk=study.pk).update(gold_rate=1.0)
+    study.refresh_from_db()
+    assert assignment_next(rater=rater, study=study).pair == pair
+    outcome = vote_record(rater=rater, study=study, public_id=pair.public_id, side_choice="A")
+    assert outcome.created and outcome.vote.turn is None
+    again = vote_record(rater=rater, study=study, public_id=pair.public_id, side_choice="A", turn=2)
+    assert not again.created and again.vote.turn is None
+    assert Vote.objects.filter(rater=rater).count() == 1
