@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='study',
             name='vote_each_turn',
-            field=models.BooleanField(default=False, help_text="Multi-turn conversations: raters vote on each turn in order (MT-Bench's turn 1, turn 2, ...), each vote recording its turn, instead of once per conversation."),
+            field=models.BooleanField(default=False, verbose_name='vote on each turn', help_text="Multi-turn conversations: raters vote on each turn in order (MT-Bench's turn 1, turn 2, ...), each vote recording its turn, instead of once per conversation."),
         ),
     ]

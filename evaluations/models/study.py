@@ -101,6 +101,7 @@ class Study(models.Model):
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
     )
     vote_each_turn = models.BooleanField(
+        "vote on each turn",
         default=False,
         help_text="Multi-turn conversations: raters vote on each turn in order (MT-Bench's "
         "turn 1, turn 2, ...), each vote recording its turn, instead of once per conversation.",

@@ -172,3 +172,29 @@ def test_a_conversation_voted_turn_by_turn_walks_the_turns_by_keyboard(
     ]
     assert Vote.objects.get(turn=1).choice != Vote.objects.get(turn=2).choice  # A then B
     assert violations == []
+
+
+def test_the_researcher_chooses_votes_per_turn_on_the_study_form(live_server, page, artifacts):
+    """Issue 16: the setting sits with what raters see, and saving the form keeps it."""
+    from playwright.sync_api import expect
+
+    from tests.browser.test_results_page import PASSWORD
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="researcher", is_staff=True, is_superuser=True)
+    staff.set_password(PASSWORD)
+    staff.save()
+    study = StudyFactory(owner=staff, name="Conversation study")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/evaluations/study/{study.pk}/change/")
+    page.get_by_label("Username").fill("researcher")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    box = page.get_by_label("Vote on each turn")
+    expect(box).not_to_be_checked()
+    box.check()
+    box.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "study-form-vote-each-turn.png"))
+    page.locator('input[name="_continue"]').click()
+    expect(page.get_by_label("Vote on each turn")).to_be_checked()
+    study.refresh_from_db()
+    assert study.vote_each_turn
