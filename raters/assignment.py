@@ -392,6 +392,17 @@ def assignment_skip(*, rater: Rater, study: Study, public_id: str) -> bool:
             .filter(state__in=[Assignment.State.RESERVED, Assignment.State.EXPIRED])
             .first()
         )
+        if assignment is None and study.vote_each_turn:
+            # The rest of a conversation voted turn by turn: its first turn's vote keeps the
+            # pair's place, so the load stays; not a skip Undo takes back (that is the vote).
+            return bool(
+                Assignment.objects.filter(
+                    rater=rater,
+                    study=study,
+                    pair__public_id=public_id,
+                    state=Assignment.State.VOTED,
+                ).update(state=Assignment.State.SKIPPED)
+            )
         if assignment is None:
             return False
         Assignment.objects.filter(pk=assignment.pk).update(

@@ -23,6 +23,8 @@ class VoteForm(forms.Form):
     choice = forms.ChoiceField(choices=[(c, c) for c in ANSWER_TOKENS])
     rationale = forms.CharField(required=False, max_length=MAX_RATIONALE_CHARS)
     time_spent_ms = forms.IntegerField(required=False, min_value=0, max_value=86_400_000)
+    # Voting turn by turn: the turn shown (checked against the rater's votes on the pair).
+    turn = forms.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 class PairForm(forms.Form):

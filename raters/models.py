@@ -103,6 +103,10 @@ class Vote(models.Model):
     strength = models.PositiveSmallIntegerField(
         choices=Strength.choices, null=True, blank=True, editable=False
     )
+    # In a study voted turn by turn, the turn judged (1 = the first user turn); empty for a
+    # vote on the whole conversation (or a single answer). Only a rater's first vote on a pair
+    # (turn empty or 1) takes a place in the pair's load: later turns are the same rater's.
+    turn = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # The pair's candidates (output_a's, output_b's) and prompt, copied when the vote is
     # recorded so that ranking groups one table instead of joining a million votes to pairs
     # and outputs. A pair's outputs and prompt never change, so the copies cannot go stale.
@@ -136,7 +140,16 @@ class Vote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["pair", "rater"], name="vote_unique_pair_rater"),
+            models.UniqueConstraint(
+                fields=["pair", "rater"],
+                condition=models.Q(turn__isnull=True),
+                name="vote_unique_pair_rater",
+            ),
+            models.UniqueConstraint(
+                fields=["pair", "rater", "turn"],
+                condition=models.Q(turn__isnull=False),
+                name="vote_unique_pair_rater_turn",
+            ),
         ]
         indexes = [
             # Ranking groups a study's votes per (candidate a, candidate b, choice) with the

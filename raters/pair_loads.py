@@ -1,5 +1,8 @@
 """Pair.load: a regular pair's votes plus its held reservations, counted, adjusted, recounted.
 
+Votes on a conversation's second and later turns are not counted: the rater's first vote on the
+pair holds its place (raters.turns).
+
 Also the hand-back of lapsed reservations' places to their pairs. How the number is used to pick
 the next pair is in raters.assignment (its docstring states the invariants).
 """
@@ -14,6 +17,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from evaluations.models import Pair, Study
 from raters.models import Assignment, Vote
+from raters.turns import PLACE_TAKING, PLACE_TAKING_SQL
 
 # Lapsed reservations handed back per request; any rest goes with the next request.
 RECLAIM_BATCH = 200
@@ -50,7 +54,7 @@ def _pair_counts_sql() -> str:
     vote, assignment = q(Vote._meta.db_table), q(Assignment._meta.db_table)
     pair_is = f"{q('pair_id')} = %(pair)s"
     return (
-        f"SELECT (SELECT COUNT(*) FROM {vote} WHERE {pair_is}),"
+        f"SELECT (SELECT COUNT(*) FROM {vote} WHERE {pair_is} AND {PLACE_TAKING_SQL}),"
         f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('state')} = %(reserved)s),"
         f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('left_output_id')} = %(a)s),"
         f" (SELECT COUNT(*) FROM {assignment} WHERE {pair_is} AND {q('left_output_id')} = %(b)s)"
@@ -85,11 +89,12 @@ def study_pair_loads_recount(*, study: Study) -> int:
 
     For loads left stale by writers that bypass these functions (bulk copies, the admin).
     """
-    exact = _count_subquery(Vote.objects.all()) + _count_subquery(_held_reservations())
+    places = Vote.objects.filter(PLACE_TAKING)
+    exact = _count_subquery(places) + _count_subquery(_held_reservations())
     stale = Pair.objects.filter(study=study, gold_answer="").annotate(exact=exact)
     stale = stale.exclude(load=F("exact"))
     return Pair.objects.filter(pk__in=stale.values("pk")).update(
-        load=_count_subquery(Vote.objects.all()) + _count_subquery(_held_reservations())
+        load=_count_subquery(places) + _count_subquery(_held_reservations())
     )
 
 

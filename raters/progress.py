@@ -6,6 +6,7 @@ from django.db import connection
 
 from evaluations.models import Pair, Study
 from raters.models import Assignment, Rater, Vote
+from raters.turns import PLACE_TAKING, PLACE_TAKING_SQL
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ def _progress_sql() -> str:
     vote, assignment, pair = Vote._meta.db_table, Assignment._meta.db_table, Pair._meta.db_table
     return (
         f"SELECT (SELECT COUNT(*) FROM {q(vote)} WHERE {q('rater_id')} = %(rater)s"
-        f" AND {q('study_id')} = %(study)s),"
+        f" AND {q('study_id')} = %(study)s AND {PLACE_TAKING_SQL}),"
         f" (SELECT COUNT(*) FROM {q(assignment)} WHERE {q('rater_id')} = %(rater)s"
         f" AND {q('study_id')} = %(study)s AND {q('state')} = %(reserved)s),"
         f" (SELECT COUNT(*) FROM {q(pair)} WHERE {q('study_id')} = %(study)s"
@@ -40,13 +41,15 @@ def _progress_sql() -> str:
 def rater_progress(*, rater: Rater, study: Study) -> Progress:
     """Votes cast, and votes castable: those plus reserved pairs plus pairs still open to them.
 
+    A conversation voted turn by turn counts once (its first turn's vote).
+
     "Available" shrinks as others fill pairs to their target; gold pairs count once voted.
     Open pairs are counted as all open pairs minus the open ones the rater has had: one count
     bounded by the open pairs' index and one by the rater's own assignments, instead of an
     anti-join over the whole study.
     """
     if not study.is_open:
-        n_voted = Vote.objects.filter(rater=rater, study=study).count()
+        n_voted = Vote.objects.filter(PLACE_TAKING, rater=rater, study=study).count()
         return Progress(voted=n_voted, available=n_voted)
     params = {
         "rater": rater.pk,

@@ -77,7 +77,8 @@ WITH seen AS MATERIALIZED (
 ), counted AS MATERIALIZED (
     SELECT pool.*,
            pool.locked_load
-             + (SELECT COUNT(*) FROM {t["vote"]} v WHERE v.pair_id = pool.id)
+             + (SELECT COUNT(*) FROM {t["vote"]} v
+                WHERE v.pair_id = pool.id AND (v.turn IS NULL OR v.turn = 1))
              + (SELECT COUNT(*) FROM {t["assignment"]} r
                 WHERE r.pair_id = pool.id AND r.state = %(reserved)s)
              - (SELECT s."load" FROM {t["pair"]} s WHERE s.id = pool.id) AS exact_load,

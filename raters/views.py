@@ -28,6 +28,7 @@ from raters.progress import Progress, rater_progress
 from raters.ratelimit import client_address
 from raters.rendering import markdown_render
 from raters.signin_limits import ADDRESS_FAILURES, LOCKOUT_SECONDS, signin_failure_record
+from raters.turns import PendingTurn, pending_turn_load, prompt_turn_count, turn_pending
 from raters.voting import (
     UNDO_WINDOW,
     VoteOutcome,
@@ -111,7 +112,12 @@ def _panel_context(
     quota_reached = panel is not None and panel_quota_reached(
         session=panel, voted=progress.voted, now=timezone.now()
     )
+    pending = None
     if study.is_open and not quota_reached:
+        pending = _turn_pending(rater, study, just_voted)
+    if pending is not None:
+        assignment = pending.assignment
+    elif study.is_open and not quota_reached:
         none_held = just_voted is not None and not just_voted.holds_another
         assignment = assignment_next(rater=rater, study=study, none_held=none_held)
     context: dict = {
@@ -148,7 +154,29 @@ def _panel_context(
         )
         if pair.prompt.is_conversation:
             context["conversation"] = conversation_pair_view(pair.prompt, left, right)
+        if study.vote_each_turn and not pair.is_gold:
+            turn = pending.turn if pending is not None else 1
+            count = pending.turn_count if pending is not None else prompt_turn_count(pair.prompt)
+            context.update(vote_turn=turn, turn_count=count)
+            if "conversation" in context and count > 1:
+                # Later turns stay hidden: each turn is judged on what came before it only.
+                shown = context["conversation"]["turns"][:turn]
+                shown[-1] = {**shown[-1], "current": True}
+                context["conversation"] = {**context["conversation"], "turns": shown}
     return context
+
+
+def _turn_pending(rater: Rater, study: Study, just_voted: VoteOutcome | None) -> PendingTurn | None:
+    """The next turn to vote on in a study voted turn by turn: after a vote, the same pair's
+    next turn if it has one; otherwise the pair of the rater's newest vote, if turns are left."""
+    if not study.vote_each_turn:
+        return None
+    if just_voted is not None:
+        vote = just_voted.vote
+        if vote.turn is None or vote.turn >= just_voted.turn_count:
+            return None
+        return pending_turn_load(rater=rater, study=study, pair=vote.pair, turn=vote.turn + 1)
+    return turn_pending(rater=rater, study=study)
 
 
 def _panel_response(
@@ -260,6 +288,7 @@ def vote(request: HttpRequest, study_id: int) -> HttpResponse:
             criteria=criteria_answers(study=study, data=request.POST),
             rationale=form.cleaned_data["rationale"],
             time_spent_ms=form.cleaned_data["time_spent_ms"],
+            turn=form.cleaned_data["turn"],
         )
     except Assignment.DoesNotExist as error:
         raise Http404 from error

@@ -8,6 +8,11 @@ happened, and the same statement returns what the caller needs to decide the res
 assignment's state as found, whether the rater holds another reservation, their latest decisive
 vote times (before this vote) and their stored flag. Anything else (not theirs, a repeat,
 skipped, lapsed, a lost race) writes nothing and is left to the ORM path.
+
+In a study voted turn by turn the first turn's vote is written as above; a later turn's vote is
+inserted only if the pair's assignment is VOTED, the rater's votes on the pair number the turn
+before it and the turn exists (the unique (pair, rater, turn) constraint settles any race). A
+gold pair is voted once, whatever the study's mode.
 """
 
 from dataclasses import dataclass
@@ -15,7 +20,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from evaluations.models import Output, Pair, Study
+from evaluations.models import Output, Pair, Prompt, Study
 from raters.judgments import Answer
 from raters.models import Assignment, CriterionVote, Membership, Rater, Vote
 from raters.speed import SPEED_RECENT_VOTES
@@ -33,13 +38,15 @@ class HeldVote:
     recent_times_ms: list[int]  # the rater's latest decisive vote times before this vote
     stored_flagged: bool | None  # None without a membership
     stored_reason: str
+    turns_voted: int = 0  # the rater's votes on the pair before this one
+    turn_count: int = 1  # the pair's turns (its prompt's scripted turns, else 1)
 
 
 def _sql() -> str:
     q = connection.ops.quote_name
     assignment, pair = q(Assignment._meta.db_table), q(Pair._meta.db_table)
     output, vote = q(Output._meta.db_table), q(Vote._meta.db_table)
-    membership = q(Membership._meta.db_table)
+    membership, prompt = q(Membership._meta.db_table), q(Prompt._meta.db_table)
     criterion_vote = q(CriterionVote._meta.db_table)
     return f"""
 WITH held AS MATERIALIZED (
@@ -49,9 +56,13 @@ WITH held AS MATERIALIZED (
            GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(now)s - a.shown_at)) * 1000))::bigint AS seen_ms,
            EXISTS (SELECT 1 FROM {assignment} x
                    WHERE x.rater_id = %(rater)s AND x.study_id = %(study)s
-                     AND x.state = %(reserved)s AND x.id <> a.id) AS holds_another
+                     AND x.state = %(reserved)s AND x.id <> a.id) AS holds_another,
+           (SELECT COUNT(*) FROM {vote} t
+            WHERE t.pair_id = a.pair_id AND t.rater_id = %(rater)s) AS turns_voted,
+           GREATEST(1, jsonb_array_length(pr.turns)) AS turn_count
     FROM {assignment} a
     JOIN {pair} p ON p.id = a.pair_id
+    JOIN {prompt} pr ON pr.id = p.prompt_id
     JOIN {output} oa ON oa.id = p.output_a_id
     JOIN {output} ob ON ob.id = p.output_b_id
     WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s AND p.public_id = %(public_id)s
@@ -62,21 +73,27 @@ WITH held AS MATERIALIZED (
                 ELSE %(choice_b)s END AS choice,
            CASE WHEN %(reported)s::bigint IS NULL OR %(reported)s::bigint < 0
                      OR %(reported)s::bigint > h.seen_ms + %(slack)s THEN h.seen_ms
-                ELSE %(reported)s::bigint END AS time_spent_ms
+                ELSE %(reported)s::bigint END AS time_spent_ms,
+           CASE WHEN h.gold_answer <> '' THEN NULL
+                ELSE %(turn)s::smallint END AS turn
     FROM held h
 ), voted AS (
     UPDATE {assignment} SET state = %(voted)s
     FROM decided d
     WHERE {assignment}.id = d.id AND {assignment}.state = %(reserved)s
+      AND COALESCE(d.turn, 1) = 1
     RETURNING {assignment}.id
 ), recorded AS (
     INSERT INTO {vote}
         (study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, rationale,
-         created_at, candidate_a_id, candidate_b_id, prompt_id, strength)
+         created_at, candidate_a_id, candidate_b_id, prompt_id, turn, strength)
     SELECT %(study)s, d.pair_id, %(rater)s, d.choice, d.left_output_id, d.time_spent_ms,
-           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, %(strength)s::smallint
-    FROM decided d JOIN voted ON voted.id = d.id
-    ON CONFLICT (pair_id, rater_id) DO NOTHING
+           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, d.turn, %(strength)s::smallint
+    FROM decided d LEFT JOIN voted ON voted.id = d.id
+    WHERE voted.id IS NOT NULL
+       OR (d.turn >= 2 AND d.state = %(voted)s AND d.turns_voted = d.turn - 1
+           AND d.turn <= d.turn_count)
+    ON CONFLICT DO NOTHING
     RETURNING id
 ), judged AS (
     -- The criteria's answers of the same submission, oriented like the vote. A data-modifying
@@ -93,6 +110,7 @@ WITH held AS MATERIALIZED (
 )
 SELECT d.id, d.pair_id, d.left_output_id, d.state, d.output_a_id, d.output_b_id, d.prompt_id,
        d.gold_answer, d.ca, d.cb, d.holds_another, d.choice, d.time_spent_ms,
+       d.turn, d.turns_voted, d.turn_count,
        (SELECT id FROM recorded),
        (SELECT m.flagged FROM {membership} m
         WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
@@ -117,11 +135,13 @@ def held_vote_record(
     now: datetime,
     strength: int | None = None,
     criteria: dict[str, Answer] | None = None,
+    turn: int | None = None,
 ) -> HeldVote | None:
     """Turn the rater's held reservation of the pair into their vote, in one statement.
 
     The caller has checked that the study is open and the choice allowed. None when the pair
-    is not assigned to the rater in this study (nothing was written).
+    is not assigned to the rater in this study (nothing was written). turn: the turn voted on
+    in a study voted turn by turn, else None.
     """
     params = {
         "rater": rater.pk,
@@ -141,6 +161,7 @@ def held_vote_record(
         "criteria": list(criteria or {}),
         "criterion_sides": [answer.side for answer in (criteria or {}).values()],
         "criterion_strengths": [answer.strength for answer in (criteria or {}).values()],
+        "turn": turn,
     }
     with connection.cursor() as cursor:
         cursor.execute(_sql(), params)
@@ -148,7 +169,8 @@ def held_vote_record(
     if row is None:
         return None
     (_, pair_id, left_output_id, state, output_a_id, output_b_id, prompt_id, gold_answer) = row[:8]
-    (ca, cb, holds_another, choice, spent_ms, vote_id, flagged, reason, recent) = row[8:]
+    (ca, cb, holds_another, choice, spent_ms, vote_turn, turns_voted, turn_count) = row[8:16]
+    (vote_id, flagged, reason, recent) = row[16:]
     vote = None
     if vote_id is not None:
         pair = Pair.from_db(
@@ -170,6 +192,7 @@ def held_vote_record(
             candidate_a_id=ca,
             candidate_b_id=cb,
             prompt_id=prompt_id,
+            turn=vote_turn,
         )
         vote._state.adding = False
         vote._state.db = connection.alias
@@ -181,4 +204,6 @@ def held_vote_record(
         recent_times_ms=list(recent),
         stored_flagged=flagged,
         stored_reason=reason or "",
+        turns_voted=turns_voted,
+        turn_count=turn_count,
     )

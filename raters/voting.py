@@ -22,6 +22,7 @@ from raters.judgments import Answer, overall_allowed
 from raters.models import Assignment, CriterionVote, Rater, Vote
 from raters.pair_loads import pair_load_adjust, pair_load_exact
 from raters.speed import membership_speed_flag_update, membership_speed_flag_write
+from raters.turns import PLACE_TAKING, prompt_turn_count, vote_turn_of
 from raters.vote_sql import TIME_SLACK_MS, held_vote_record
 
 UNDO_WINDOW = timedelta(minutes=2)
@@ -43,6 +44,8 @@ class VoteOutcome:
     # Whether the rater held another reservation in the study when voting (after an undo, the
     # pair they had been shown before); if not, the next pair is reserved without looking.
     holds_another: bool = True
+    # Voting turn by turn: the pair's turns (the caller shows the next one if any is left).
+    turn_count: int = 1
 
 
 def choice_allowed(*, study: Study, side_choice: str) -> bool:
@@ -102,12 +105,15 @@ def vote_record(
     now: datetime | None = None,
     strength: int | None = None,
     criteria: Mapping[str, Answer] | None = None,
+    turn: int | None = None,
 ) -> VoteOutcome:
     """Record the rater's vote on a pair assigned to them in this study, with its strength and
     its criteria's answers (raters.judgments) in studies that ask for them.
 
-    Raises Assignment.DoesNotExist when the pair is not theirs (the caller answers 404), and
-    VoteRejected when it is theirs but cannot take a vote now.
+    In a study voted turn by turn, `turn` is the turn voted on (the first if None); turns are
+    voted in order, each once (raters.turns). Raises Assignment.DoesNotExist when the pair is not
+    theirs (the caller answers 404), and VoteRejected when it is theirs but cannot take a vote
+    now.
     """
     now = now or timezone.now()
     criteria = dict(criteria or {})
@@ -116,6 +122,7 @@ def vote_record(
     allowed = submission_allowed(
         study=study, side_choice=side_choice, strength=strength, criteria=criteria
     )
+    turn = vote_turn_of(study=study, requested=turn)
     if connection.vendor == "postgresql" and study.is_open and allowed:
         held = held_vote_record(
             rater=rater,
@@ -127,6 +134,7 @@ def vote_record(
             now=now,
             strength=strength,
             criteria=criteria,
+            turn=turn,
         )
         if held is not None and held.vote is not None:
             vote = held.vote
@@ -140,11 +148,16 @@ def vote_record(
                     stored_flagged=held.stored_flagged,
                     stored_reason=held.stored_reason,
                 )
-            return VoteOutcome(vote=vote, created=True, holds_another=held.holds_another)
+            return VoteOutcome(
+                vote=vote,
+                created=True,
+                holds_another=held.holds_another,
+                turn_count=held.turn_count,
+            )
         # Nothing written (a repeat, a pair not theirs, skipped or lapsed), or the reservation
         # turned VOTED but a vote was stored already: the general path below decides.
     assignment = (
-        Assignment.objects.select_related("pair")
+        Assignment.objects.select_related("pair__prompt")
         # The pair's candidates, copied onto the vote for ranking, and whether the rater holds
         # another reservation, in the same query.
         .annotate(
@@ -159,10 +172,12 @@ def vote_record(
         .filter(rater=rater, study=study, pair__public_id=public_id)
         .first()
     )
+    if assignment is not None and assignment.pair.is_gold:
+        turn = None
     if assignment is None or assignment.state == Assignment.State.VOTED:
         # A repeat (or a vote written without an assignment): the stored vote, if any.
         existing = (
-            Vote.objects.filter(rater=rater, pair__public_id=public_id, study=study)
+            Vote.objects.filter(rater=rater, pair__public_id=public_id, study=study, turn=turn)
             .select_related("pair")
             .first()
         )
@@ -170,6 +185,16 @@ def vote_record(
             return VoteOutcome(vote=existing, created=False)
         if assignment is None:
             raise Assignment.DoesNotExist
+    if turn is not None and turn >= 2:
+        return _later_turn_record(
+            assignment=assignment,
+            study=study,
+            turn=turn,
+            side_choice=side_choice,
+            rationale=rationale,
+            time_spent_ms=time_spent_ms,
+            now=now,
+        )
     if not study.is_open:
         raise VoteRejected("This study is closed to new votes.")
     if not allowed:
@@ -191,6 +216,7 @@ def vote_record(
         candidate_a_id=assignment.pair_candidate_a_id,
         candidate_b_id=assignment.pair_candidate_b_id,
         prompt_id=pair.prompt_id,
+        turn=turn,
     )
     lapsed = False
     try:
@@ -228,11 +254,13 @@ def vote_record(
                 )
     except IntegrityError:
         # A concurrent request for the same (pair, rater) won: return its vote.
-        existing = Vote.objects.select_related("pair").get(rater=rater, pair=pair)
+        existing = Vote.objects.select_related("pair").get(rater=rater, pair=pair, turn=turn)
         return VoteOutcome(vote=existing, created=False)
     if not recorded and not lapsed:
         # A concurrent request for the same pair voted first (its assignment is VOTED).
-        existing = Vote.objects.select_related("pair").filter(rater=rater, pair=pair).first()
+        existing = (
+            Vote.objects.select_related("pair").filter(rater=rater, pair=pair, turn=turn).first()
+        )
         if existing is None:
             raise VoteRejected("This pair is no longer open to you; here is another.")
         return VoteOutcome(vote=existing, created=False)
@@ -242,7 +270,63 @@ def vote_record(
         membership_gold_flag_update(rater=rater, study=study)
     elif vote.choice in (Vote.Choice.A, Vote.Choice.B):
         membership_speed_flag_update(rater=rater, study=study)
-    return VoteOutcome(vote=vote, created=True, holds_another=assignment.holds_another)
+    return VoteOutcome(
+        vote=vote,
+        created=True,
+        holds_another=assignment.holds_another,
+        turn_count=prompt_turn_count(pair.prompt),
+    )
+
+
+def _later_turn_record(
+    *,
+    assignment: Assignment,
+    study: Study,
+    turn: int,
+    side_choice: str,
+    rationale: str,
+    time_spent_ms: int | None,
+    now: datetime,
+) -> VoteOutcome:
+    """A vote on turn 2 or later: the pair's place is already the rater's (their turn-1 vote),
+    so nothing but the vote row is written, and only for the turn after the last one voted."""
+    if not study.is_open:
+        raise VoteRejected("This study is closed to new votes.")
+    if not choice_allowed(study=study, side_choice=side_choice):
+        raise VoteRejected("That choice is not offered in this study.")
+    pair = assignment.pair
+    turn_count = prompt_turn_count(pair.prompt)
+    if assignment.state != Assignment.State.VOTED or turn > turn_count:
+        raise VoteRejected("That turn is not open to you; here is what is.")
+    voted = Vote.objects.filter(rater=assignment.rater_id, pair=pair).count()
+    if voted != turn - 1:
+        raise VoteRejected("Turns are voted in order; here is the one to vote on.")
+    vote = Vote(
+        study=study,
+        pair=pair,
+        rater_id=assignment.rater_id,
+        choice=_canonical_choice(
+            pair=pair, left_output_id=assignment.left_output_id, side_choice=side_choice
+        ),
+        left_output_id=assignment.left_output_id,
+        time_spent_ms=_time_spent(assignment, time_spent_ms, now),
+        rationale=rationale.strip()[:MAX_RATIONALE_CHARS],
+        candidate_a_id=assignment.pair_candidate_a_id,
+        candidate_b_id=assignment.pair_candidate_b_id,
+        prompt_id=pair.prompt_id,
+        turn=turn,
+    )
+    try:
+        with transaction.atomic():
+            vote.save(force_insert=True)
+    except IntegrityError:
+        existing = Vote.objects.select_related("pair").get(
+            rater=assignment.rater_id, pair=pair, turn=turn
+        )
+        return VoteOutcome(vote=existing, created=False, turn_count=turn_count)
+    return VoteOutcome(
+        vote=vote, created=True, holds_another=assignment.holds_another, turn_count=turn_count
+    )
 
 
 def vote_undoable(*, rater: Rater, study: Study, now: datetime | None = None) -> Vote | None:
@@ -339,10 +423,17 @@ def vote_undo(*, rater: Rater, study: Study, now: datetime | None = None) -> Ass
         deleted, _ = Vote.objects.filter(pk=vote.pk).delete()
         if not deleted:
             raise VoteRejected("There is no recent vote to undo.")
-        # The vote's place becomes a reservation again, so it still counts towards the target.
-        Assignment.objects.filter(rater=rater, pair_id=vote.pair_id).update(
-            state=Assignment.State.RESERVED, expires_at=now + RESERVATION_TTL, shown_at=now
-        )
+        if vote.turn is not None and vote.turn >= 2:
+            # The turn-1 vote still holds the pair's place: the pair is pending at this turn.
+            Assignment.objects.filter(rater=rater, pair_id=vote.pair_id).update(
+                state=Assignment.State.VOTED, shown_at=now
+            )
+        else:
+            # The vote's place becomes a reservation again, so it still counts towards the
+            # target.
+            Assignment.objects.filter(rater=rater, pair_id=vote.pair_id).update(
+                state=Assignment.State.RESERVED, expires_at=now + RESERVATION_TTL, shown_at=now
+            )
     if vote.pair.is_gold:
         membership_gold_flag_update(rater=rater, study=study)
     return Assignment.objects.get(rater=rater, pair_id=vote.pair_id)
@@ -361,6 +452,12 @@ def votes_delete(votes: QuerySet[Vote]) -> int:
             .filter(pk__in=ids)
             .values_list("pk", "rater_id", "pair_id", "study_id")
         )
+        # Only a rater's first vote on a pair holds a place in its load (raters.turns).
+        places = set(
+            Vote.objects.filter(PLACE_TAKING, pk__in=[pk for pk, *_ in rows]).values_list(
+                "pk", flat=True
+            )
+        )
         if not rows:
             return 0
         Vote.objects.filter(pk__in=[pk for pk, *_ in rows]).delete()
@@ -373,7 +470,8 @@ def votes_delete(votes: QuerySet[Vote]) -> int:
             Pair.objects.filter(pk__in=pair_ids, gold_answer="").values_list("pk", flat=True)
         )
         # In id order, like every other load writer, so that no two wait on each other crosswise.
-        for pair_id, n in sorted(Counter(p for _, _, p, _ in rows if p in regular).items()):
+        counts = Counter(p for pk, _, p, _ in rows if p in regular and pk in places)
+        for pair_id, n in sorted(counts.items()):
             pair_load_adjust(pair_id, -n)
         gold_raters = {(r, s) for _, r, p, s in rows if p not in regular}
     for rater in Rater.objects.filter(pk__in={r for r, _ in gold_raters}):

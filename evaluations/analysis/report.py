@@ -76,6 +76,7 @@ def analyze(
     cluster: str = "auto",
     power: float = DEFAULT_POWER,
     style_features: tuple[str, ...] | list[str] = (),
+    turn: str | int | None = None,
 ) -> dict[str, Any]:
     """Rank models, test their differences, measure rater agreement and bias.
 
@@ -86,7 +87,8 @@ def analyze(
     resamples of whole clusters. cluster: "auto" (two-way by rater and prompt when the votes carry
     both, else the one they carry), "none", "rater", "prompt" or "both": cluster-robust intervals
     and tests. power: the power `votes_needed` plans for. style_features: the researcher's own
-    numeric features (columns NAME_a, NAME_b) for style control. Gold votes never count in
+    numeric features (columns NAME_a, NAME_b) for style control. turn: analyse only the votes
+    on that turn of multi-turn conversations (as `category`). Gold votes never count in
     the ranking or the agreement. Returns a JSON-able dict (no NaN or infinity: null plus a
     message or warning instead).
     """
@@ -116,6 +118,12 @@ def analyze(
             known = ", ".join(votes.categories) or "none"
             raise ValueError(f"category {category!r} not in the votes (categories: {known})")
         votes = votes.subset(votes.category == votes.categories.index(category))
+    if turn is not None:
+        turn = str(turn).strip()
+        if votes.turn is None or turn not in votes.turns or turn == "":
+            known = ", ".join(_turn_order(votes.turns)) or "none"
+            raise ValueError(f"turn {turn!r} not in the votes (turns: {known})")
+        votes = votes.subset(votes.turn == votes.turns.index(turn))
     # Studies with criteria: everything below is about the overall question; each criterion
     # gets its own ranking, agreement, bias and ordinal block under `criteria`.
     all_questions = votes
@@ -131,6 +139,7 @@ def analyze(
         "raters": len(np.unique(votes.rater)) if votes.rater is not None else None,
         "items": len(np.unique(votes.item)) if votes.item is not None else None,
         "category": category,
+        "turn": turn,
         "ties": ties,
         "both_bad": both_bad,
     }
@@ -155,34 +164,24 @@ def analyze(
     )
 
     if category is None and votes.category is not None and len(votes.categories) > 1:
-        per_category: dict[str, Any] = {}
-        for code, name in enumerate(votes.categories):
-            subset = ranked.subset(ranked.category == code)
-            notes: list[str] = []
-            try:
-                kind, _ = cluster_resolve(cluster_kind, subset.rater, _prompts(subset))
-            except ValueError:
-                kind = "none"
-                notes.append(
-                    f"too few clusters in this category for cluster={cluster_kind}: "
-                    "intervals treat votes as independent"
-                )
-            block = _ranking(
-                subset,
-                ties=ties,
-                bootstrap=0,
-                seed=None,
-                anchor=None,
-                warnings=notes,
-                cluster=kind,
-                power=power,
+        document["categories"] = {
+            name: _sub_ranking(
+                ranked.subset(ranked.category == code), "category", cluster_kind, ties, power
             )
-            per_category[name] = {
-                "votes": len(subset),
-                "models": block["models"],
-                "warnings": notes,
-            }
-        document["categories"] = per_category
+            for code, name in enumerate(votes.categories)
+        }
+    named_turns = [name for name in votes.turns if name != ""]
+    if turn is None and votes.turn is not None and len(votes.turns) > 1 and named_turns:
+        document["turns"] = {
+            name: _sub_ranking(
+                ranked.subset(ranked.turn == votes.turns.index(name)),
+                "turn",
+                cluster_kind,
+                ties,
+                power,
+            )
+            for name in _turn_order(named_turns)
+        }
 
     document["agreement"] = _agreement(votes.subset(~gold), both_bad, min_shared)
     document["gold"] = _gold(votes)
@@ -241,6 +240,38 @@ def _criterion(
     }
 
 
+def _sub_ranking(
+    subset: VoteArrays, what: str, cluster_kind: str, ties: str, power: float
+) -> dict[str, Any]:
+    """The ranking of one category's or turn's votes: sandwich intervals, clustered as the main
+    ranking where the subset has the clusters for it."""
+    notes: list[str] = []
+    try:
+        kind, _ = cluster_resolve(cluster_kind, subset.rater, _prompts(subset))
+    except ValueError:
+        kind = "none"
+        notes.append(
+            f"too few clusters in this {what} for cluster={cluster_kind}: "
+            "intervals treat votes as independent"
+        )
+    block = _ranking(
+        subset,
+        ties=ties,
+        bootstrap=0,
+        seed=None,
+        anchor=None,
+        warnings=notes,
+        cluster=kind,
+        power=power,
+    )
+    return {"votes": len(subset), "models": block["models"], "warnings": notes}
+
+
+def _turn_order(names: list[str]) -> list[str]:
+    """Turn names in turn order: 1, 2, ..., 10 (numbers by value, anything else after)."""
+    return sorted(names, key=lambda n: (0, int(n), "") if n.strip().isdigit() else (1, 0, n))
+
+
 def _prompts(votes: VoteArrays) -> np.ndarray | None:
     return votes.prompt if votes.prompt is not None else votes.item
 
@@ -288,6 +319,7 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
     item, items = recode(votes.item, votes.items)
     category, categories = recode(votes.category, votes.categories)
     criterion, criteria = recode(votes.criterion, votes.criteria)
+    turn, turns = recode(votes.turn, votes.turns)
     recoded = replace(
         votes,
         model_a=models_codes[votes.model_a].astype(votes.model_a.dtype),
@@ -301,6 +333,8 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
         categories=categories,
         criterion=criterion,
         criteria=criteria,
+        turn=turn,
+        turns=turns,
     )
     if recoded.prompt is not None and len(recoded.prompts) > int(recoded.prompt.max(initial=-1)):
         prompt, prompts = recode(recoded.prompt, recoded.prompts)
@@ -317,6 +351,7 @@ def canonical_order(votes: VoteArrays) -> VoteArrays:
             recoded.left_is_a,
             recoded.category,
             recoded.strength,
+            recoded.turn,
             recoded.outcome,
             recoded.rater,
             recoded.prompt if recoded.prompts else None,

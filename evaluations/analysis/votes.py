@@ -78,6 +78,10 @@ class VoteArrays:
     criteria: list[str] = field(default_factory=list)
     # How much better the winner is: 1 slightly, 2 much, 0 not said (ties, or not asked).
     strength: np.ndarray | None = None
+    # The turn of a multi-turn conversation each vote judged ("" for a whole conversation or a
+    # single answer): per-turn rankings and `turn`.
+    turn: np.ndarray | None = None
+    turns: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.model_a)
@@ -94,6 +98,7 @@ class VoteArrays:
             "prompt",
             "criterion",
             "strength",
+            "turn",
         ):
             value = getattr(self, name)
             if value is not None and len(value) != n:
@@ -144,6 +149,8 @@ class VoteArrays:
             criterion=pick(self.criterion),
             criteria=self.criteria,
             strength=pick(self.strength),
+            turn=pick(self.turn),
+            turns=self.turns,
         )
 
     def overall(self) -> VoteArrays:
@@ -174,7 +181,9 @@ class VoteArrays:
         `NAME_a`/`NAME_b` for each NAME in `features` (the researcher's own numeric features).
         """
         rows = list(rows)
-        names: dict[str, dict[str, int]] = {k: {} for k in ("model", "rater", "item", "category")}
+        names: dict[str, dict[str, int]] = {
+            k: {} for k in ("model", "rater", "item", "category", "turn")
+        }
 
         def code(kind: str, value: Any) -> int:
             table = names[kind]
@@ -190,6 +199,7 @@ class VoteArrays:
         rater = np.empty(n, dtype=np.int32)
         item = np.empty(n, dtype=np.int32)
         category = np.empty(n, dtype=np.int32)
+        turn_codes = np.empty(n, dtype=np.int32)
         left = np.full(n, -1, dtype=np.int8)
         length_a = np.full(n, np.nan)
         length_b = np.full(n, np.nan)
@@ -211,6 +221,7 @@ class VoteArrays:
             "gold": False,
             "criterion": False,
             "strength": False,
+            "turn": False,
         }
         for k, row in enumerate(rows):
             line = lines[k] if lines is not None else k + 1
@@ -245,6 +256,8 @@ class VoteArrays:
             key = "" if question is None else str(question)
             if turn not in (None, ""):
                 key = f"{key}/{turn}"
+                seen["turn"] = True
+            turn_codes[k] = code("turn", "" if turn is None else turn)
             item[k] = code("item", key)
             prompt_key = "" if question is None else str(question)
             prompt_codes[k] = prompt_names.setdefault(prompt_key, len(prompt_names))
@@ -328,6 +341,8 @@ class VoteArrays:
             criterion=criterion_codes if seen["criterion"] else None,
             criteria=list(criterion_names) if seen["criterion"] else [],
             strength=strength if seen["strength"] else None,
+            turn=turn_codes if seen["turn"] else None,
+            turns=name_list("turn") if seen["turn"] else [],
         )
 
 

@@ -230,6 +230,8 @@ def _votes_from_columns(columns: dict[str, _Column], features: Sequence[str]) ->
     item, items, prompt, prompts, has_item = _items(columns)
     category = columns.get("category")
     has_category = category is not None and category.any_nonempty()
+    turn = columns.get("turn")
+    has_turn = turn is not None and turn.any_nonempty()
     side = columns.get("left")
     has_left = side is not None and side.any_nonempty()
     gold = columns.get("gold")
@@ -255,6 +257,7 @@ def _votes_from_columns(columns: dict[str, _Column], features: Sequence[str]) ->
             style[name] = pair
     rater, raters = _encode(judge) if has_rater else (None, [])
     category_codes, categories = _encode(category) if has_category else (None, [])
+    turn_codes, turns = _encode(turn) if has_turn else (None, [])
     return VoteArrays(
         model_a=model_a,
         model_b=model_b,
@@ -276,4 +279,6 @@ def _votes_from_columns(columns: dict[str, _Column], features: Sequence[str]) ->
             **({"length": length} if length else {}),
             **style,
         },
+        turn=turn_codes,
+        turns=turns,
     )

@@ -1,6 +1,7 @@
 """A study: the question, the design, the lifecycle and the LLM judges' prompts."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -113,6 +114,12 @@ class Study(models.Model):
         default=False,
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",
     )
+    vote_each_turn = models.BooleanField(
+        "vote on each turn",
+        default=False,
+        help_text="Multi-turn conversations: raters vote on each turn in order (MT-Bench's "
+        "turn 1, turn 2, ...), each vote recording its turn, instead of once per conversation.",
+    )
     open_when_ready = models.BooleanField(
         default=False,
         help_text="Open for voting as soon as generation has settled and pairs are built.",
@@ -155,6 +162,16 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.vote_each_turn and (self.criteria or self.ask_strength):
+            raise ValidationError(
+                {
+                    "vote_each_turn": "Criteria and strength are asked once per conversation: "
+                    "turn off voting on each turn, or the criteria and strength."
+                }
+            )
 
     def can_transition_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, set())

@@ -115,6 +115,7 @@ class StudyAdmin(
                     "allow_both_bad",
                     "criteria",
                     "ask_strength",
+                    "vote_each_turn",
                 ]
             },
         ),

@@ -47,6 +47,8 @@ def csv_cell(value: Any, *, numeric: bool = False) -> Any:
         return value
     if value is None:
         return None
+    if isinstance(value, list | dict):  # conversations: JSON text, as JSON exports hold them
+        value = json.dumps(value, ensure_ascii=False)
     text = value if isinstance(value, str) else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 

@@ -39,6 +39,13 @@ class ResultQuerySerializer(serializers.Serializer):
     category = serializers.CharField(
         required=False, max_length=100, help_text="Rank only the votes on prompts of this category."
     )
+    turn = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        help_text="Rank only the votes on this turn of multi-turn conversations (studies voted "
+        "turn by turn).",
+    )
     anchor = serializers.RegexField(
         r"^.+=[-+0-9.eE]+$",
         required=False,
@@ -81,6 +88,7 @@ class ResultQuerySerializer(serializers.Serializer):
             bootstrap=data["bootstrap"],
             seed=data.get("seed"),
             category=data.get("category"),
+            turn=data.get("turn"),
             anchor=data.get("anchor"),
             cluster=data["cluster"],
             power=data["power"],
@@ -161,6 +169,7 @@ class StudyDetailSerializer(StudySerializer):
             "gold_rate",
             "gold_min_accuracy",
             "adaptive_assignment",
+            "vote_each_turn",
             "progress",
         ]
 
@@ -248,6 +257,10 @@ class RankingSerializer(serializers.Serializer):
         required=False,
         help_text="Per criterion: votes, ranking, pairwise, agreement, bias and ordinal block.",
     )
+    turns = serializers.DictField(
+        required=False,
+        help_text="The ranking per turn (1, 2, ...) when votes were cast turn by turn.",
+    )
     davidson = serializers.JSONField(required=False, help_text="With ties=davidson.")
     style_control = serializers.DictField(
         required=False,
@@ -327,6 +340,17 @@ class VoteRowSerializer(serializers.Serializer):
     strength = serializers.IntegerField(
         allow_null=True, help_text="1 slightly, 2 much better (studies asking strength), else null."
     )
+    turn = serializers.IntegerField(
+        help_text="The turn judged (voting turn by turn), else the conversation's user turns."
+    )
+    conversation_a = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="model_a's conversation up to the judged answer (OpenAI messages; images and "
+        "documents named sha256:HASH).",
+    )
+    conversation_b = serializers.ListField(
+        child=serializers.DictField(), help_text="model_b's conversation, as conversation_a."
+    )
     length_a = serializers.IntegerField(help_text="Characters in model_a's answer.")
     length_b = serializers.IntegerField(help_text="Characters in model_b's answer.")
     headers_a = serializers.IntegerField(help_text="Markdown headers in model_a's answer.")
@@ -351,3 +375,10 @@ class OutputRowSerializer(serializers.Serializer):
     latency_ms = serializers.FloatField(allow_null=True)
     ttft_ms = serializers.FloatField(allow_null=True)
     served_model = serializers.CharField(allow_blank=True)
+    turns = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Scripted conversations: each turn's answer, tokens, cost, latency and TTFT.",
+    )
+    conversation = serializers.ListField(
+        child=serializers.DictField(), help_text="The whole conversation (OpenAI messages)."
+    )

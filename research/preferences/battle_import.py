@@ -3,9 +3,15 @@
 JSON Lines, or one JSON array, of {model_a, model_b, winner, judge, question_id} with optional
 turn, category, tstamp and conversation_a/conversation_b. The file is checked whole before
 anything is written; every problem is reported with its line number and a file with any
-problem writes nothing. Models become imported candidates (never called), the conversations'
-first exchange becomes the prompt and the two answers, each judge an external rater who cannot
-sign in, and each vote a vote on the pair of the two answers.
+problem writes nothing. Models become imported candidates (never called), the conversations
+become the prompt and the two answers, each judge an external rater who cannot sign in, and each
+vote a vote on the pair of the two answers.
+
+A question whose conversations have several user turns (MT-Bench's turn 2, Arena's multi-turn
+battles) becomes a scripted conversation: its user turns are the prompt's turns, each model's
+answers its output's turns, and each vote keeps the turn it judged (`turn`, or the conversation's
+user turns when absent). The rows of one question may give its conversation up to different
+turns; they must agree where they overlap.
 """
 
 from __future__ import annotations
@@ -65,6 +71,44 @@ def _consistent(seen: dict, key: Any, value: Any, line: int, what: str, errors: 
     seen.setdefault(key, (value, line))
 
 
+def _prefix_consistent(
+    seen: dict, key: Any, head: Any, turns: tuple, line: int, what: str, errors: list[str]
+) -> None:
+    """As _consistent for a conversation given up to some turn: `head` (the context, or None)
+    must be equal, the turns must agree where both rows have them, and the longest is kept."""
+    if not turns:
+        return
+    if key in seen:
+        (old_head, old_turns), first = seen[key]
+        shorter = min(len(old_turns), len(turns))
+        if old_head != head or old_turns[:shorter] != turns[:shorter]:
+            errors.append(f"line {line}: {what} differs from line {first}")
+            return
+        if len(turns) > len(old_turns):
+            seen[key] = ((head, turns), first)
+        return
+    seen[key] = ((head, turns), line)
+
+
+def _joined(answers: tuple[str, ...]) -> str:
+    return "\n\n".join(answers)
+
+
+def _prompt_fields(prompts_text: dict, question: str, multi_turn: bool) -> dict[str, Any]:
+    """A question's prompt: its first user turn and context, or a scripted conversation."""
+    context, turns = prompts_text.get(question, (("", ("",)), 0))[0]
+    context = context or ""
+    if not multi_turn:
+        return {"text": turns[0], "context": context}
+    system = [{"role": "system", "content": [{"type": "text", "text": context}]}]
+    return {
+        "text": turns[0],
+        "context": "",
+        "turns": list(turns),
+        "messages": system if context else [],
+    }
+
+
 def _rater_username(study: Study, judge: str) -> str:
     digest = hashlib.sha256(judge.encode()).hexdigest()[:24]
     return f"imported-{study.pk}-{digest}"
@@ -83,10 +127,11 @@ def votes_import(
     categories: dict[str, tuple] = {}
     answers: dict[tuple[str, str], tuple] = {}
     for b in battles:
-        _consistent(
+        _prefix_consistent(
             prompts_text,
             b.question_id,
-            b.prompt and (b.context, b.prompt),
+            b.context,
+            b.user_turns,
             b.line,
             f"the prompt of question {b.question_id!r}",
             errors,
@@ -99,31 +144,35 @@ def votes_import(
             f"the category of question {b.question_id!r}",
             errors,
         )
-        _consistent(
-            answers,
-            (b.question_id, b.model_a),
-            b.answer_a,
-            b.line,
-            f"{b.model_a!r}'s answer to question {b.question_id!r}",
-            errors,
-        )
-        _consistent(
-            answers,
-            (b.question_id, b.model_b),
-            b.answer_b,
-            b.line,
-            f"{b.model_b!r}'s answer to question {b.question_id!r}",
-            errors,
-        )
+        for model, given in ((b.model_a, b.answers_a), (b.model_b, b.answers_b)):
+            _prefix_consistent(
+                answers,
+                (b.question_id, model),
+                None,
+                given,
+                b.line,
+                f"{model!r}'s answer to question {b.question_id!r}",
+                errors,
+            )
+    multi_turn = {
+        question for question, ((_, turns), _) in prompts_text.items() if len(turns) > 1
+    } | {b.question_id for b in battles if b.turn is not None and b.turn > 1}
     prompts = {
         p.external_id: p
         for p in Prompt.objects.filter(
             study=study, external_id__in=list({b.question_id for b in battles})
         )
     }
-    for question, ((context, text), line) in prompts_text.items():
+    for question, ((context, turns), line) in prompts_text.items():
         existing = prompts.get(question)
-        if existing and (existing.text, existing.context) != (text, context) and existing.text:
+        if question in multi_turn:
+            differs = existing is not None and existing.text and list(existing.turns) != list(turns)
+        else:
+            differs = existing is not None and (existing.text, existing.context) != (
+                turns[0],
+                context,
+            )
+        if differs and existing.text:
             errors.append(
                 f"line {line}: question {question!r} is already a prompt of this study "
                 "with another text"
@@ -135,7 +184,8 @@ def votes_import(
             "prompt", "candidate"
         )
     }
-    for (question, model), (text, line) in answers.items():
+    for (question, model), ((_, given), line) in answers.items():
+        text = _joined(given)
         existing = outputs.get((question, model))
         if existing and existing.status != Output.Status.DONE:
             errors.append(
@@ -147,12 +197,17 @@ def votes_import(
                 f"line {line}: {model!r} already has another answer to question "
                 f"{question!r} in this study"
             )
-    # One vote per judge and pair: a repeat is left out (analyze drops it from agreement too).
+    # One vote per judge, pair and turn: a repeat is left out (analyze drops it from agreement
+    # too).
     first_vote: dict[tuple, int] = {}
     kept: list[Battle] = []
     repeats: list[tuple[int, int]] = []
+
+    def vote_turn(b: Battle) -> int | None:
+        return (b.turn or 1) if b.question_id in multi_turn else None
+
     for b in battles:
-        key = (b.question_id, frozenset((b.model_a, b.model_b)), b.judge)
+        key = (b.question_id, frozenset((b.model_a, b.model_b)), b.judge, vote_turn(b))
         if key in first_vote:
             repeats.append((b.line, first_vote[key]))
         else:
@@ -169,15 +224,17 @@ def votes_import(
                 "prompt__external_id",
                 "candidate_a__label",
                 "candidate_b__label",
+                "turn",
             )
         )
     for b in kept:
-        user = usernames[b.judge]
-        if (user, b.question_id, b.model_a, b.model_b) in existing_votes or (
+        user, turn = usernames[b.judge], vote_turn(b)
+        if (user, b.question_id, b.model_a, b.model_b, turn) in existing_votes or (
             user,
             b.question_id,
             b.model_b,
             b.model_a,
+            turn,
         ) in existing_votes:
             errors.append(
                 f"line {b.line}: judge {b.judge!r} already has a vote on this pair in this "
@@ -196,22 +253,17 @@ def votes_import(
                 report.candidates += 1
         new_prompts = []
         for question in dict.fromkeys(b.question_id for b in kept):
+            fields = _prompt_fields(prompts_text, question, question in multi_turn)
             if question not in prompts:
-                context, text = prompts_text.get(question, (("", ""), 0))[0]
                 category = categories.get(question, ("", 0))[0]
                 new_prompts.append(
-                    Prompt(
-                        study=study,
-                        external_id=question,
-                        text=text,
-                        context=context,
-                        category=category,
-                    )
+                    Prompt(study=study, external_id=question, category=category, **fields)
                 )
             elif prompts[question].text == "" and question in prompts_text:
                 prompt = prompts[question]
-                prompt.context, prompt.text = prompts_text[question][0]
-                prompt.save(update_fields=["context", "text"])
+                for name, value in fields.items():
+                    setattr(prompt, name, value)
+                prompt.save(update_fields=list(fields))
         for prompt in Prompt.objects.bulk_create(new_prompts, batch_size=1000):
             prompts[prompt.external_id] = prompt
         report.prompts = len(new_prompts)
@@ -221,7 +273,13 @@ def votes_import(
         )
         new_outputs = []
         for key in dict.fromkeys((b.question_id, m) for b in kept for m in (b.model_a, b.model_b)):
-            text = answers.get(key, ("", 0))[0]
+            given = answers.get(key, ((None, ()), 0))[0][1]
+            text = _joined(given)
+            turns = (
+                [{"text": text_scrub(a, terms=terms).text, "raw_text": a} for a in given]
+                if key[0] in multi_turn
+                else []
+            )
             existing = outputs.get(key)
             if existing is None:
                 scrubbed = text_scrub(text, terms=terms)
@@ -232,13 +290,14 @@ def votes_import(
                         status=Output.Status.DONE,
                         text=scrubbed.text,
                         raw_text=text,
+                        turns=turns,
                         **scrubbed.output_fields(),
                         imported=True,
                     )
                 )
             elif not existing.raw_text and text:
                 scrubbed = text_scrub(text, terms=terms)
-                existing.text, existing.raw_text = scrubbed.text, text
+                existing.text, existing.raw_text, existing.turns = scrubbed.text, text, turns
                 for name, value in scrubbed.output_fields().items():
                     setattr(existing, name, value)
                 existing.save()
@@ -279,7 +338,9 @@ def votes_import(
                 )
                 pairs[(out_a.pk, out_b.pk)] = pair
                 new_pairs.append(pair)
-            added[id(pair)] = added.get(id(pair), 0) + 1
+            turn = vote_turn(b)
+            if turn is None or turn == 1:  # a judge's later turns take no place of their own
+                added[id(pair)] = added.get(id(pair), 0) + 1
             vote = Vote(
                 study=study,
                 pair=pair,
@@ -289,12 +350,13 @@ def votes_import(
                 candidate_a_id=pair.output_a.candidate_id,
                 candidate_b_id=pair.output_b.candidate_id,
                 prompt_id=pair.prompt_id,
+                turn=turn,
             )
             votes.append(vote)
             if b.tstamp is not None:
                 dated.append((vote, datetime.fromtimestamp(b.tstamp, tz=UTC)))
         for pair in new_pairs:
-            pair.load = added[id(pair)]
+            pair.load = added.get(id(pair), 0)
         Pair.objects.bulk_create(new_pairs, batch_size=1000)
         report.pairs = len(new_pairs)
         fresh = {id(p) for p in new_pairs}

@@ -20,6 +20,8 @@ from evaluations.analysis.votes import WINNER_CODES
 from evaluations.studies.import_rows import ImportFailed, _decode, _iter_jsonl, size_text
 
 CHOICES = {0: "a", 1: "b", 2: "tie", 3: "both_bad"}
+# As the prompt import's scripted conversations (evaluations.studies.conversations.MAX_TURNS).
+MAX_TURNS = 50
 MAX_ERRORS = 200
 # Arena's timestamps are seconds since 1970; beyond the year 5000 it is a unit mistake.
 MAX_TSTAMP = 95_617_584_000
@@ -39,6 +41,12 @@ class Battle:
     prompt: str | None
     answer_a: str | None
     answer_b: str | None
+    # The turn judged (None: not given and no conversations); the conversations' user turns and
+    # each model's answers to them, up to that turn (empty without conversations).
+    turn: int | None = None
+    user_turns: tuple[str, ...] = ()
+    answers_a: tuple[str, ...] = ()
+    answers_b: tuple[str, ...] = ()
 
 
 def _json_array(text: str) -> Iterator[tuple[int, Any, str | None]]:
@@ -103,40 +111,53 @@ def _clean_text(value: Any, name: str, line: int, errors: list[str], *, limit: i
     return value
 
 
-def _first_exchange(
-    conversation: Any, name: str, line: int, turn: Any, errors: list[str]
-) -> tuple[str, str, str] | None:
-    """(context, prompt, answer) from a conversation's system messages, first user message and
-    the assistant's reply to it."""
+def _exchanges(
+    conversation: Any, name: str, line: int, errors: list[str]
+) -> tuple[str, list[str], list[str]] | None:
+    """(context, user turns, answers) of a conversation: its system messages first, then each
+    user message followed by the assistant's answer to it."""
     if not isinstance(conversation, list) or not conversation:
         errors.append(f"line {line}: {name} must be a non-empty list of messages")
         return None
-    context, prompt, answer = [], None, None
-    users = 0
+    context: list[str] = []
+    users: list[str] = []
+    answers: list[str] = []
     for k, message in enumerate(conversation):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             errors.append(f"line {line}: {name}[{k}] must be an object with role and content")
             return None
         content = _clean_text(message["content"], f"{name}[{k}].content", line, errors)
         role = message["role"]
-        if role == "system" and prompt is None:
+        if role == "system" and not users:
             context.append(content)
-        elif role == "user":
-            users += 1
-            if prompt is None:
-                prompt = content
-        elif role == "assistant" and prompt is not None and answer is None:
-            answer = content
-    if prompt is None or answer is None:
-        errors.append(f"line {line}: {name} has no user message followed by an assistant answer")
+        elif role == "user" and len(users) == len(answers):
+            users.append(content)
+        elif role == "assistant" and len(users) == len(answers) + 1:
+            answers.append(content)
+        else:
+            errors.append(
+                f"line {line}: {name}[{k}]: expected {'an assistant' if users else 'a user'} "
+                f"message, got {str(role)[:20]!r} (user and assistant messages alternate)"
+            )
+            return None
+    if not answers or len(users) != len(answers):
+        errors.append(f"line {line}: {name} does not end with an assistant answer")
         return None
-    if users > 1 and turn in (None, ""):
-        errors.append(
-            f"line {line}: {name} has {users} user turns and no turn field; multi-turn "
-            "conversations cannot be imported yet (give turn 1 to import the first exchange)"
-        )
+    if len(users) > MAX_TURNS:
+        errors.append(f"line {line}: {name} has more than {MAX_TURNS} user turns")
         return None
-    return "\n\n".join(context), prompt, answer
+    return "\n\n".join(context), users, answers
+
+
+def _turn(value: Any, line: int, errors: list[str]) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TURNS:
+        errors.append(f"line {line}: turn {str(value)[:20]!r} must be a whole number 1-{MAX_TURNS}")
+        return None
+    return value
 
 
 def battle_parse(line: int, row: dict[str, Any], errors: list[str]) -> Battle | None:
@@ -171,12 +192,7 @@ def battle_parse(line: int, row: dict[str, Any], errors: list[str]) -> Battle | 
     question = _clean_text(str(question), "question_id", line, errors, limit=200).strip()
     if not question and len(errors) == before:
         errors.append(f"line {line}: empty question_id")
-    turn = row.get("turn")
-    if turn not in (None, "", 1, "1"):
-        errors.append(
-            f"line {line}: turn {str(turn)[:20]!r}: only first turns can be imported yet "
-            "(multi-turn conversations are not supported); leave out the other turns"
-        )
+    turn = _turn(row.get("turn"), line, errors)
     category = row.get("category")
     category = (
         ""
@@ -193,19 +209,30 @@ def battle_parse(line: int, row: dict[str, Any], errors: list[str]) -> Battle | 
             tstamp = None
     has_a, has_b = row.get("conversation_a") is not None, row.get("conversation_b") is not None
     context = prompt = answer_a = answer_b = None
+    users: list[str] = []
+    answers_a: list[str] = []
+    answers_b: list[str] = []
     if has_a != has_b:
         errors.append(f"line {line}: conversation_a and conversation_b come together")
     elif has_a:
-        first_a = _first_exchange(row["conversation_a"], "conversation_a", line, turn, errors)
-        first_b = _first_exchange(row["conversation_b"], "conversation_b", line, turn, errors)
-        if first_a and first_b:
-            if first_a[:2] != first_b[:2]:
+        parsed_a = _exchanges(row["conversation_a"], "conversation_a", line, errors)
+        parsed_b = _exchanges(row["conversation_b"], "conversation_b", line, errors)
+        if parsed_a and parsed_b:
+            if parsed_a[:2] != parsed_b[:2]:
                 errors.append(
-                    f"line {line}: conversation_a and conversation_b start with different "
+                    f"line {line}: conversation_a and conversation_b have different system or "
                     "user messages"
                 )
-            context, prompt, answer_a = first_a
-            answer_b = first_b[2]
+            context, users, answers_a = parsed_a
+            answers_b = parsed_b[2]
+            prompt, answer_a, answer_b = users[0], answers_a[0], answers_b[0]
+            if turn is None:
+                turn = len(users)  # Arena's turn: the conversation's user turns
+            elif turn != len(users):
+                errors.append(
+                    f"line {line}: turn {turn}, but the conversations have {len(users)} user "
+                    "turns (give each turn's conversation up to that turn's answer)"
+                )
     if len(errors) > before:
         return None
     return Battle(
@@ -221,6 +248,10 @@ def battle_parse(line: int, row: dict[str, Any], errors: list[str]) -> Battle | 
         prompt=prompt,
         answer_a=answer_a,
         answer_b=answer_b,
+        turn=turn,
+        user_turns=tuple(users),
+        answers_a=tuple(answers_a),
+        answers_b=tuple(answers_b),
     )
 
 

@@ -37,6 +37,12 @@ class PairVotes:
     answer_a: str
     answer_b: str
     votes: tuple[CastVote, ...]
+    # Arena's turn and each model's conversation up to the judged answer; without them (records
+    # built elsewhere) they are made from messages and the answers. messages is empty when the
+    # two histories differ (scripted turns after the first): only the Arena format is written.
+    turn: int | None = None
+    conversation_a: tuple[dict[str, Any], ...] | None = None
+    conversation_b: tuple[dict[str, Any], ...] | None = None
 
 
 def votes_tally(votes: Iterable[CastVote]) -> dict[str, int]:
@@ -51,11 +57,18 @@ def majority_outcome(tally: dict[str, int]) -> str | None:
     return leaders[0] if top and len(leaders) == 1 else None
 
 
+def _content_has_text(content: Any) -> bool:
+    if isinstance(content, str):
+        return bool(content.strip())
+    return any(p.get("type") != "text" or str(p.get("text", "")).strip() for p in content)
+
+
 def _has_text(pair: PairVotes) -> bool:
+    messages = pair.messages or (pair.conversation_a or ())[:-1]
     return (
         bool(pair.answer_a.strip())
         and bool(pair.answer_b.strip())
-        and any(m["content"].strip() for m in pair.messages)
+        and any(_content_has_text(m["content"]) for m in messages)
     )
 
 
@@ -144,11 +157,16 @@ def _arena(pair: PairVotes, outcome: _Outcome, meta: dict[str, Any], mode: str) 
         "winner": ARENA_WINNERS[outcome.choice],
         "judge": outcome.raters[0] if mode == "every" else "majority",
         "question_id": pair.prompt_id,
-        "turn": sum(1 for m in pair.messages if m["role"] == "user"),
+        "turn": pair.turn
+        if pair.turn is not None
+        else sum(1 for m in pair.messages if m["role"] == "user"),
         "tstamp": outcome.tstamp,
         "anony": True,
     }
-    if _has_text(pair):
+    if _has_text(pair) and pair.conversation_a is not None and pair.conversation_b is not None:
+        record["conversation_a"] = list(pair.conversation_a)
+        record["conversation_b"] = list(pair.conversation_b)
+    elif _has_text(pair):
         record["conversation_a"] = [*pair.messages, *_assistant(pair.answer_a)]
         record["conversation_b"] = [*pair.messages, *_assistant(pair.answer_b)]
     return {**record, **meta}
@@ -211,6 +229,9 @@ def pair_records(
         return []
     if fmt != "arena" and not _has_text(pair):
         dropped["no_text"] += 1
+        return []
+    if fmt != "arena" and not pair.messages:
+        dropped["histories_differ"] += 1
         return []
     outcomes = _outcomes(pair, options.mode, tally)
     if not outcomes:

@@ -8,6 +8,11 @@ from itertools import groupby
 from typing import Any
 
 from evaluations.models import Pair, Prompt, Study
+from evaluations.studies.conversation_export import (
+    conversation,
+    conversation_turns,
+    prompt_history,
+)
 from raters.models import Membership, Vote
 from research.preferences.options import PreferenceOptions
 from research.preferences.records import CastVote, PairVotes
@@ -23,10 +28,10 @@ PSEUDONYM = re.compile(r"rater-[0-9a-f]{12}")
 
 
 def prompt_messages(prompt: Prompt) -> tuple[dict[str, str], ...]:
-    """The conversation the answers reply to. A study has single-turn prompts today: one user
-    message, with the prompt's context before its text as the candidates were sent it."""
-    content = f"{prompt.context}\n\n{prompt.text}" if prompt.context.strip() else prompt.text
-    return ({"role": "user", "content": content},)
+    """The conversation the answers reply to, before any answer: one user message for a
+    single-turn prompt, with the prompt's context before its text as the candidates were sent
+    it; a fixed history as it is."""
+    return tuple(prompt_history(prompt))
 
 
 def rater_ids_from(study: Study, given: tuple[str, ...]) -> list[int]:
@@ -87,12 +92,15 @@ def study_preference_pairs(study: Study, options: ResultOptions) -> Iterator[Pai
     votes = Vote.objects.filter(study=study, pair__gold_answer="").exclude(rater_id__in=excluded)
     if options.category is not None:
         votes = votes.filter(pair__prompt__category=options.category)
-    rows = votes.order_by("pair_id", "id").values_list(
-        "pair_id", "rater_id", "choice", "created_at"
+    rows = votes.order_by("pair_id", "turn", "id").values_list(
+        "pair_id", "rater_id", "choice", "created_at", "turn"
     )
     pseudonyms: dict[int, str] = {}
     batch: list[tuple[int, list[tuple]]] = []
-    for pair_id, group in groupby(rows.iterator(chunk_size=5000), key=lambda row: row[0]):
+    # One unit per pair, or per pair and turn when the study was voted turn by turn.
+    for (pair_id, _), group in groupby(
+        rows.iterator(chunk_size=5000), key=lambda row: (row[0], row[4])
+    ):
         batch.append((pair_id, list(group)))
         if len(batch) >= PAIRS_PER_BATCH:
             yield from _pairs_of(study, batch, pseudonyms)
@@ -106,22 +114,31 @@ def _pairs_of(
 ) -> Iterator[PairVotes]:
     pairs = Pair.objects.select_related(
         "prompt", "output_a__candidate", "output_b__candidate"
-    ).in_bulk([pair_id for pair_id, _ in batch])
+    ).in_bulk({pair_id for pair_id, _ in batch})
     new = {row[1] for _, rows in batch for row in rows} - set(pseudonyms)
     pseudonyms.update(rater_pseudonyms(study_id=study.pk, rater_ids=sorted(new)))
     for pair_id, rows in batch:
         pair: Any = pairs[pair_id]
+        turn = rows[0][4]
+        conversation_a = conversation(pair.prompt, pair.output_a, turn)
+        conversation_b = conversation(pair.prompt, pair.output_b, turn)
+        # Scripted turns after the first follow each model's own earlier answers: the two
+        # histories then differ, and only the Arena format (two conversations) can hold them.
+        shared = conversation_a[:-1] == conversation_b[:-1]
         yield PairVotes(
             pair_id=pair.public_id,
             prompt_id=pair.prompt.external_id,
             category=pair.prompt.category,
-            messages=prompt_messages(pair.prompt),
+            messages=tuple(conversation_a[:-1]) if shared else (),
             model_a=pair.output_a.candidate.label,
             model_b=pair.output_b.candidate.label,
-            answer_a=pair.output_a.text,
-            answer_b=pair.output_b.text,
+            answer_a=conversation_a[-1]["content"],
+            answer_b=conversation_b[-1]["content"],
             votes=tuple(
                 CastVote(rater=pseudonyms[rater], choice=choice, tstamp=created.timestamp())
-                for _, rater, choice, created in rows
+                for _, rater, choice, created, _ in rows
             ),
+            turn=conversation_turns(conversation_a),
+            conversation_a=tuple(conversation_a),
+            conversation_b=tuple(conversation_b),
         )

@@ -240,6 +240,7 @@ def study_clone(
                 rater_id=v.rater_id,
                 choice=v.choice,
                 strength=v.strength,
+                turn=v.turn,
                 left_output_id=output_map[v.left_output_id],
                 time_spent_ms=v.time_spent_ms,
                 rationale=v.rationale,

@@ -52,9 +52,11 @@ class ResultOptions:
     exclude_flagged: bool = False
     exclude_gold_failures: bool = False
     exclude_raters: tuple[int, ...] = field(default_factory=tuple)
+    turn: int | None = None  # only the votes on this turn of multi-turn conversations
 
     def analysis_kwargs(self) -> dict[str, Any]:
         return {
+            "turn": self.turn,
             "ties": self.ties,
             "both_bad": self.both_bad,
             "bootstrap": self.bootstrap,
@@ -66,7 +68,10 @@ class ResultOptions:
         }
 
     def cache_token(self) -> str:
-        raw = json.dumps(asdict(self), sort_keys=True, default=list)
+        values = asdict(self)
+        if values["turn"] is None:  # the tokens stored before turns existed stay valid
+            del values["turn"]
+        raw = json.dumps(values, sort_keys=True, default=list)
         return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
@@ -113,7 +118,7 @@ def _rater_filter(excluded: list[int]) -> tuple[str, list[int]]:
 
 def study_vote_cells(*, study: Study, excluded_raters: list[int]) -> list[tuple]:
     """Counts of the study's votes per (candidate a, candidate b, choice, category, gold
-    answer), grouped in the database.
+    answer, turn), grouped in the database.
 
     Votes carry copies of their pair's candidates and prompt, so the grouping reads one table
     (in parallel on PostgreSQL) joined only to the study's prompts and its few gold pairs,
@@ -130,22 +135,24 @@ def study_vote_cells(*, study: Study, excluded_raters: list[int]) -> list[tuple]
     )
     gold = f"SELECT id, gold_answer FROM {pair} WHERE study_id = %s AND gold_answer <> ''"
     copied = f"""
-        SELECT v.candidate_a_id, v.candidate_b_id, v.choice, pr.category, g.gold_answer, COUNT(*)
+        SELECT v.candidate_a_id, v.candidate_b_id, v.choice, pr.category, g.gold_answer,
+               v.turn, COUNT(*)
         FROM {vote} v
         JOIN {prompt} pr ON pr.id = v.prompt_id
         LEFT JOIN ({gold}) g ON g.id = v.pair_id
         WHERE v.study_id = %s AND v.candidate_a_id IS NOT NULL{rater_sql}
-        GROUP BY v.candidate_a_id, v.candidate_b_id, v.choice, pr.category, g.gold_answer
+        GROUP BY v.candidate_a_id, v.candidate_b_id, v.choice, pr.category, g.gold_answer, v.turn
     """  # noqa: S608 - table names come from model metadata, values are parameters
     uncopied = f"""
-        SELECT oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer, COUNT(*)
+        SELECT oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer, v.turn,
+               COUNT(*)
         FROM {vote} v
         JOIN {pair} p ON p.id = v.pair_id
         JOIN {output} oa ON oa.id = p.output_a_id
         JOIN {output} ob ON ob.id = p.output_b_id
         JOIN {prompt} pr ON pr.id = p.prompt_id
         WHERE v.study_id = %s AND v.candidate_a_id IS NULL{rater_sql}
-        GROUP BY oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer
+        GROUP BY oa.candidate_id, ob.candidate_id, v.choice, pr.category, p.gold_answer, v.turn
     """  # noqa: S608 - table names come from model metadata, values are parameters
     counts: dict[tuple, int] = {}
     with connection.cursor() as cursor:
@@ -190,7 +197,9 @@ def study_vote_arrays_aggregated(*, study: Study, excluded_raters: list[int]) ->
     if not cells:
         empty = np.zeros(0, dtype=np.int32)
         return VoteArrays(model_a=empty, model_b=empty, outcome=empty.astype(np.int8), models=[])
-    cand_a, cand_b, choice, category, gold, count = (list(col) for col in zip(*cells, strict=True))
+    cand_a, cand_b, choice, category, gold, turn, count = (
+        list(col) for col in zip(*cells, strict=True)
+    )
     repeats = np.asarray(count, dtype=np.int64)
     model_a, model_b, models = _model_codes(study, cand_a, cand_b)
     category_codes, categories = _codes(category)
@@ -203,7 +212,21 @@ def study_vote_arrays_aggregated(*, study: Study, excluded_raters: list[int]) ->
         category=np.repeat(category_codes, repeats),
         categories=[str(c) for c in categories],
         gold_answer=np.repeat(_gold_codes(gold), repeats),
+        **_turn_arrays(np.repeat(np.asarray(_turn_numbers(turn), dtype=np.int64), repeats)),
     )
+
+
+def _turn_numbers(turns: list[int | None]) -> list[int]:
+    return [0 if t is None else t for t in turns]
+
+
+def _turn_arrays(turn: np.ndarray) -> dict[str, Any]:
+    """Each vote's turn as VoteArrays codes ("" for a whole conversation), or nothing when no
+    vote has a turn (a study voted per conversation: its documents stay as they were)."""
+    if not len(turn) or not turn.any():
+        return {}
+    codes, values = _array_codes(turn)
+    return {"turn": codes, "turns": ["" if v == 0 else str(v) for v in values]}
 
 
 def _array_codes(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
@@ -244,7 +267,8 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
                p.output_a_id, p.output_b_id, CASE {{choice}} {choice_code} END,
                CASE WHEN v.left_output_id = p.output_a_id THEN 1 ELSE 0 END,
                v.rater_id, v.pair_id, p.prompt_id,
-               CASE p.gold_answer {choice_code} ELSE -1 END, COALESCE({{strength}}, 0)
+               CASE p.gold_answer {choice_code} ELSE -1 END, COALESCE({{strength}}, 0),
+               COALESCE(v.turn, 0)
     """
     sql = f"""
         SELECT {columns_sql.format(choice="v.choice", strength="v.strength")}
@@ -279,9 +303,9 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         ),
     ]
     rows += [row[:-1] for row in criterion_rows]
-    columns = np.asarray(rows, dtype=np.int64).reshape(len(rows), 9)
+    columns = np.asarray(rows, dtype=np.int64).reshape(len(rows), 10)
     del rows
-    out_a, out_b, choice, left, rater, pair, prompt, gold, strength = columns.T
+    out_a, out_b, choice, left, rater, pair, prompt, gold, strength, turn = columns.T
     output_ids, output_candidate, style = _study_output_table(study)
     row_a = np.searchsorted(output_ids, out_a)
     row_b = np.searchsorted(output_ids, out_b)
@@ -293,7 +317,9 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
     prompt_category_codes, categories = _codes([categories_by_prompt[p] for p in prompt_ids])
     rater_codes, rater_ids = _array_codes(rater)
     pseudonyms = rater_pseudonyms(study_id=study.pk, rater_ids=rater_ids)
-    item_codes, items = _array_codes(pair)
+    # The unit of agreement is the pair, or with turns the pair's turn (MT-Bench's item).
+    max_turn = int(turn.max(initial=0)) + 1
+    item_codes, items = _array_codes(pair * max_turn + turn)
     external_ids = dict(Prompt.objects.filter(study=study).values_list("id", "external_id"))
     public_ids = dict(Pair.objects.filter(study=study).values_list("id", "public_id"))
     return VoteArrays(
@@ -304,7 +330,9 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         rater=rater_codes,
         raters=[pseudonyms[r] for r in rater_ids],
         item=item_codes,
-        items=[public_ids[p] for p in items],
+        items=[
+            public_ids[p // max_turn] + (f"/{p % max_turn}" if p % max_turn else "") for p in items
+        ],
         category=prompt_category_codes[prompt_codes],
         categories=[str(c) for c in categories],
         left_is_a=left.astype(np.int8),
@@ -317,6 +345,7 @@ def study_vote_arrays_detailed(*, study: Study, excluded_raters: list[int]) -> V
         criterion=criterion if len(criteria) > 1 else None,
         criteria=criteria if len(criteria) > 1 else [],
         strength=strength.astype(np.int8) if (strength > 0).any() else None,
+        **_turn_arrays(turn),
     )
 
 
@@ -391,7 +420,12 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
 
         document = analyze(votes, **options.analysis_kwargs())
         document["summary"].update(
-            study_vote_counts(study=study, excluded_raters=excluded, category=options.category)
+            study_vote_counts(
+                study=study,
+                excluded_raters=excluded,
+                category=options.category,
+                turn=options.turn,
+            )
         )
         document["summary"]["excluded_raters"] = len(excluded)
         note = "computed per vote: see the agreement endpoint"
@@ -404,13 +438,15 @@ def study_ranking(*, study: Study, options: ResultOptions) -> dict[str, Any]:
 
 
 def study_vote_counts(
-    *, study: Study, excluded_raters: list[int], category: str | None
+    *, study: Study, excluded_raters: list[int], category: str | None, turn: int | None = None
 ) -> dict[str, int]:
     """Raters and items (prompts) behind the votes, as `analyze` counts them in a vote file
     (the aggregated cells leave both out)."""
     votes = Vote.objects.filter(study=study).exclude(rater_id__in=excluded_raters)
     if category is not None:
         votes = votes.filter(pair__prompt__category=category)
+    if turn is not None:
+        votes = votes.filter(turn=turn)
     return votes.aggregate(
         raters=Count("rater_id", distinct=True), items=Count("pair__prompt_id", distinct=True)
     )

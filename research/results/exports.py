@@ -10,8 +10,9 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from evaluations.analysis.style_features import STYLE_FEATURES
-from evaluations.models import Candidate, Output, Study
+from evaluations.models import Candidate, Output, Prompt, Study
 from evaluations.output_style import STYLE_COLUMNS, outputs_style_fill
+from evaluations.studies.conversation_export import conversation, conversation_turns
 from raters.models import CriterionVote, Vote
 from research.results.aggregation import rater_pseudonyms
 
@@ -38,6 +39,11 @@ EXPORT_FIELDS = [
     # empty); strength 1 (slightly) or 2 (much) where the study asks by how much.
     "criterion",
     "strength",
+    # The turn judged (MT-Bench: 1, 2; a whole conversation: its number of user turns) and each
+    # model's conversation up to that turn's answer, as in the Chatbot Arena dumps.
+    "turn",
+    "conversation_a",
+    "conversation_b",
     # The answers' style features, so that `analyze` on the export measures length bias and
     # fits the style-controlled ranking exactly as the API does.
     *(f"{name}_{side}" for name in STYLE_FEATURES for side in ("a", "b")),
@@ -47,6 +53,7 @@ EXPORT_NUMERIC_FIELDS = frozenset(
         "time_spent_ms",
         "tstamp",
         "strength",
+        "turn",
         *(f"{name}_{side}" for name in STYLE_FEATURES for side in "ab"),
     }
 )
@@ -67,6 +74,8 @@ VOTE_VALUES = (
     "pair__public_id",
     "created_at",
     "pair__output_b_id",
+    "turn",
+    "pair__prompt_id",
 )
 
 
@@ -107,6 +116,7 @@ def vote_rows(
     else:
         outputs = Output.objects.filter(prompt__study=study)
     outputs_style_fill(outputs)
+    conversations = _Conversations(study, rows=values if isinstance(values, list | tuple) else None)
     style = {
         oid: dict(zip(STYLE_FEATURES, features, strict=True))
         for oid, *features in outputs.values_list("id", *STYLE_COLUMNS.values())
@@ -126,6 +136,8 @@ def vote_rows(
         public_id,
         created,
         output_b,
+        turn,
+        prompt_id,
         strength,
         *answers,
     ) in values:
@@ -150,6 +162,7 @@ def vote_rows(
             "tstamp": created.timestamp(),
             "criterion": "",
             "strength": strength,
+            **conversations.of_vote(prompt_id, output_a, output_b, turn),
             **{f"{name}_a": int(value) for name, value in style[output_a].items()},
             **{f"{name}_b": int(value) for name, value in style[output_b].items()},
         }
@@ -167,6 +180,44 @@ def vote_rows(
                 }
 
 
+class _Conversations:
+    """The conversations of a study's votes, from its prompts and outputs read once (a study's
+    texts, not one row per vote) when the first vote needs them."""
+
+    def __init__(self, study: Study, rows: list | tuple | None = None) -> None:
+        self.study = study
+        self.rows = rows  # a page of vote values: only its prompts and outputs are read
+        self.prompts: dict[int, Prompt] | None = None
+        self.outputs: dict[int, Output] = {}
+
+    def _load(self) -> None:
+        prompts = Prompt.objects.filter(study=self.study)
+        outputs = Output.objects.filter(prompt__study=self.study).only("id", "text", "turns")
+        if self.rows is not None:
+            prompts = prompts.filter(id__in={row[15] for row in self.rows})
+            outputs = outputs.filter(
+                id__in={row[7] for row in self.rows} | {row[13] for row in self.rows}
+            )
+        self.prompts = prompts.in_bulk()
+        self.outputs = outputs.in_bulk()
+
+    def of_vote(
+        self, prompt_id: int, output_a: int, output_b: int, turn: int | None
+    ) -> dict[str, Any]:
+        if self.prompts is None:
+            self._load()
+        prompt = self.prompts[prompt_id]
+        conversation_a = conversation(prompt, self.outputs[output_a], turn)
+        conversation_b = conversation(prompt, self.outputs[output_b], turn)
+        # Arena's turn: the user turns up to the judged answer, which for a scripted turn is the
+        # vote's turn and for a fixed history its length (its one answered turn is Vote.turn 1).
+        return {
+            "turn": conversation_turns(conversation_a),
+            "conversation_a": conversation_a,
+            "conversation_b": conversation_b,
+        }
+
+
 OUTPUT_EXPORT_FIELDS = [
     "prompt",
     "category",
@@ -181,6 +232,10 @@ OUTPUT_EXPORT_FIELDS = [
     "latency_ms",
     "ttft_ms",
     "served_model",
+    # Scripted conversations: every turn's answer and measurements, and the whole conversation
+    # (OpenAI messages) this candidate had.
+    "turns",
+    "conversation",
 ]
 OUTPUT_EXPORT_NUMERIC_FIELDS = frozenset(
     {"input_tokens", "output_tokens", "cost_usd", "latency_ms", "ttft_ms"}
@@ -222,4 +277,26 @@ def output_export_row(output: Output) -> dict[str, Any]:
         "latency_ms": _finite(output.latency_ms),
         "ttft_ms": _finite(output.ttft_ms),
         "served_model": output.served_model,
+        "turns": [_turn_export(k, t) for k, t in enumerate(output.turns or [], start=1)],
+        "conversation": conversation(output.prompt, output),
     }
+
+
+TURN_EXPORT_KEYS = (
+    "text",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "served_model",
+)
+
+
+def _turn_export(number: int, turn: dict[str, Any]) -> dict[str, Any]:
+    """One turn as exported: the scrubbed answer and its measurements (not the raw text, which
+    the output's `text` also leaves out)."""
+    values = {key: turn.get(key) for key in TURN_EXPORT_KEYS}
+    for key in ("latency_ms", "ttft_ms"):
+        values[key] = _finite(values[key])
+    return {"turn": number, **values}

@@ -57,6 +57,19 @@ def _ranking_rows(document: dict[str, Any], stats: list[dict[str, Any]]) -> list
     return rows
 
 
+def _sub_rankings(blocks: dict | None, stats: list[dict[str, Any]], name: str) -> list[dict]:
+    """The document's per-category or per-turn rankings, as the page's tabs."""
+    return [
+        {
+            "name": name.format(key) if key else "",
+            "votes": block["votes"],
+            "rows": _ranking_rows(block, stats),
+            "warnings": block["warnings"],
+        }
+        for key, block in (blocks or {}).items()
+    ]
+
+
 def _tradeoffs(rows: list[dict[str, Any]]) -> dict[str, str]:
     charts = {}
     for key, label, log_x in (
@@ -122,16 +135,8 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
     progress = figures["progress"] if figures else {}
     stats = figures["candidates"] if figures else []
     rows = _ranking_rows(document, stats)
-    categories = []
-    for name, block in (document.get("categories") or {}).items():
-        categories.append(
-            {
-                "name": name,
-                "votes": block["votes"],
-                "rows": _ranking_rows(block, stats),
-                "warnings": block["warnings"],
-            }
-        )
+    categories = _sub_rankings(document.get("categories"), stats, "{}")
+    turns = _sub_rankings(document.get("turns"), stats, "Turn {}")
     questions = {c["key"]: c["question"] for c in study.criteria or []}
     charts = results_page_charts(document, stats)
     agreement = document.get("agreement", {})
@@ -151,6 +156,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "unrated": [s for s in stats if s["label"] not in {r["model"] for r in rows}],
         "categories": categories,
         "criteria": criteria_rows(document, questions),
+        "turns": turns,
         "charts": charts,
         "agreement": agreement,
         "agreement_reading": kappa_reading(fleiss) if "fleiss_kappa" in agreement else None,

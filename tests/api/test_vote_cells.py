@@ -45,6 +45,7 @@ def reference_cells(study, excluded: frozenset[int] = frozenset()) -> Counter:
             "choice",
             "pair__prompt__category",
             "pair__gold_answer",
+            "turn",
         )
     )
     return Counter(rows)

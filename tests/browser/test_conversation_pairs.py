@@ -128,3 +128,73 @@ def test_an_image_and_document_pair_loads_the_image_through_the_study_view(
     assert "Alpha-Secret" not in page.content()
     page.screenshot(path=str(artifacts / "conversation-image-document.png"), full_page=True)
     assert violations == []
+
+
+def test_a_conversation_voted_turn_by_turn_walks_the_turns_by_keyboard(
+    live_server, page, artifacts, settings, tmp_path
+):
+    """Issue 16: voting each turn. The page shows turns 1..k only, the turn voted on stands out,
+    A / B / T move to the next turn of the same pair, and every vote records its turn."""
+    from playwright.sync_api import expect
+
+    from raters.models import Vote
+
+    settings.MEDIA_ROOT = tmp_path
+    study = one_pair_study(
+        {"id": "q81", "system": "You write well.", "turns": TURNS},
+        ["Rain on the roof", "Grey rain, no one home", "Title: Empty House"],
+        ["Drops on leaves", "Cold drops, lost love", "Title: Goodbye"],
+    )
+    Study.objects.filter(pk=study.pk).update(vote_each_turn=True)
+    violations = open_as_rater(live_server, page, study)
+    page.locator("html[data-voting-ready]").wait_for(state="attached")
+    expect(page.locator(".choices legend")).to_contain_text("Turn 1 of 3:")
+    assert page.locator("section.turn").count() == 1
+    assert TURNS[1] not in page.content(), "turn 2 is not shown before turn 1 is voted"
+    page.screenshot(path=str(artifacts / "conversation-turn-1-of-3.png"), full_page=True)
+    for turn, key in ((1, "a"), (2, "b")):
+        page.keyboard.press(key)
+        expect(page.locator(".choices legend")).to_contain_text(f"Turn {turn + 1} of 3:")
+        expect(page.locator("section.turn")).to_have_count(turn + 1)
+        expect(page.locator("section.turn-current")).to_contain_text(TURNS[turn])
+    current = page.locator("section.turn-current")
+    assert "Title: Empty House" in current.inner_text() and "Title: Goodbye" in current.inner_text()
+    body = page.content()
+    for secret in ("Alpha-Secret", "Beta-Secret"):
+        assert secret not in body
+    page.screenshot(path=str(artifacts / "conversation-turn-3-of-3.png"), full_page=True)
+    page.keyboard.press("t")
+    expect(page.get_by_text("All done")).to_be_visible()
+    assert sorted(Vote.objects.values_list("turn", "choice")) == [
+        (1, Vote.objects.get(turn=1).choice),
+        (2, Vote.objects.get(turn=2).choice),
+        (3, "tie"),
+    ]
+    assert Vote.objects.get(turn=1).choice != Vote.objects.get(turn=2).choice  # A then B
+    assert violations == []
+
+
+def test_the_researcher_chooses_votes_per_turn_on_the_study_form(live_server, page, artifacts):
+    """Issue 16: the setting sits with what raters see, and saving the form keeps it."""
+    from playwright.sync_api import expect
+
+    from tests.browser.test_results_page import PASSWORD
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="researcher", is_staff=True, is_superuser=True)
+    staff.set_password(PASSWORD)
+    staff.save()
+    study = StudyFactory(owner=staff, name="Conversation study")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/evaluations/study/{study.pk}/change/")
+    page.get_by_label("Username").fill("researcher")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    box = page.get_by_label("Vote on each turn")
+    expect(box).not_to_be_checked()
+    box.check()
+    box.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "study-form-vote-each-turn.png"))
+    page.locator('input[name="_continue"]').click()
+    expect(page.get_by_label("Vote on each turn")).to_be_checked()
+    study.refresh_from_db()
+    assert study.vote_each_turn

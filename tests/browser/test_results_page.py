@@ -128,3 +128,49 @@ def test_results_page_shows_every_chart_for_a_normal_study(live_server, page, ar
     for label, *_ in MODELS:
         expect(page.locator("table.results-ranking").get_by_text(label, exact=True)).to_be_visible()
     page.screenshot(path=str(artifacts / "results_page.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_results_page_shows_a_ranking_per_turn_beside_the_categories(live_server, page, artifacts):
+    """Issue 16: votes cast turn by turn are ranked per turn (turn 2 here reverses turn 1's
+    order) in tabs of their own, and the category tabs still work beside them."""
+    cache.clear()
+    staff = UserFactory(username="researcher", is_staff=True, is_superuser=True)
+    staff.set_password(PASSWORD)
+    staff.save()
+    study = normal_study(staff, prompts=9, raters=3)
+    second = [
+        Vote(
+            study=study,
+            pair_id=v.pair_id,
+            rater_id=v.rater_id,
+            choice={"a": "b", "b": "a"}.get(v.choice, v.choice),
+            left_output_id=v.left_output_id,
+            candidate_a_id=v.candidate_a_id,
+            candidate_b_id=v.candidate_b_id,
+            prompt_id=v.prompt_id,
+            turn=2,
+        )
+        for v in Vote.objects.filter(study=study)
+    ]
+    Vote.objects.filter(study=study).update(turn=1)
+    Vote.objects.bulk_create(second)
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/evaluations/study/{study.pk}/results/")
+    page.get_by_label("Username").fill("researcher")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    section = page.locator("#by-turn")
+    expect(section.get_by_role("heading", name="By turn")).to_be_visible()
+    first_panel, second_panel = section.locator(".panel").nth(0), section.locator(".panel").nth(1)
+    expect(first_panel).to_be_visible()
+    expect(second_panel).to_be_hidden()
+    best_first = first_panel.locator("tbody tr").first.locator("td").nth(1).inner_text()
+    section.get_by_text("Turn 2 (").click()
+    expect(second_panel).to_be_visible()
+    worst_second = second_panel.locator("tbody tr").last.locator("td").nth(1).inner_text()
+    assert best_first == worst_second == "claude-3-5-sonnet-20241022"
+    page.get_by_text("math (", exact=False).click()
+    expect(second_panel).to_be_visible()  # the category tabs are a group of their own
+    section.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "results_page_by_turn.png"), full_page=True)

@@ -260,3 +260,59 @@ def test_scrubbing_applies_to_every_turn(study, stub_candidate, openai_stub, mon
     assert "Alpha" in output.turns[1]["raw_text"]
     assert "Alpha" not in output.text
     assert output.identity_leak
+
+
+def test_a_generated_conversation_is_voted_turn_by_turn_and_exported_with_own_answers(
+    study, stub_candidate, openai_stub, client, monkeypatch
+):
+    """Issue 16 end to end: answers generated through LiteLLM against the stub, pairs built, a
+    rater votes each turn through the voting view, and the battle export gives each model's
+    own conversation up to the judged turn (the stub's answers, scrubbed as raters saw them)."""
+    import json
+
+    from evaluations.generation.pairing import pairs_build
+    from evaluations.models import Study
+    from raters.models import Vote
+    from research.results.exports import study_votes_values, vote_rows
+    from tests.raters.conftest import join
+
+    voice = {"alpha": "Sunny", "beta": "Moony"}
+    monkeypatch.setattr(
+        openai_stub, "reply", lambda r: f"{voice[r.model]} reply {len(r.messages) // 2}"
+    )
+    prompts_import(study=study, data=jsonl(MT_ROW), filename="mt.jsonl")
+    stub_candidate(study, "alpha"), stub_candidate(study, "beta")
+    outputs = {o.candidate.label: o for o in generate_all(study)}
+    assert pairs_build(study=study) == 1
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN, vote_each_turn=True)
+    study.refresh_from_db()
+    rater = join(study)
+    client.force_login(rater.user)
+    page = client.get(f"/studies/{study.pk}/").content.decode()
+    public_id = page.split('name="pair" value="')[1].split('"')[0]
+    for turn, choice in ((1, "A"), (2, "B"), (3, "tie")):
+        assert f'name="turn" value="{turn}"' in page
+        page = client.post(
+            f"/studies/{study.pk}/vote/",
+            {"pair": public_id, "choice": choice, "turn": str(turn)},
+            headers={"X-Requested-With": "fetch"},
+        ).content.decode()
+    assert sorted(Vote.objects.values_list("turn", flat=True)) == [1, 2, 3]
+    rows = list(vote_rows(study=study, values=list(study_votes_values(study=study))))
+    second = next(r for r in rows if r["turn"] == 2)
+    for side in ("a", "b"):
+        output = outputs[second[f"model_{side}"]]
+        conversation = second[f"conversation_{side}"]
+        assert [m["role"] for m in conversation] == [
+            "system",
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+        ]
+        assert conversation[2]["content"] == output.turns[0]["text"]
+        assert conversation[4]["content"] == output.turns[1]["text"]
+        own = voice[second[f"model_{side}"].lower()]
+        assert conversation[2]["content"] == f"{own} reply 1"
+        assert conversation[4]["content"] == f"{own} reply 2"
+    assert json.dumps(second["conversation_a"]) != json.dumps(second["conversation_b"])

@@ -77,3 +77,18 @@ def test_the_study_admin_form_saves_criteria_and_strength(client, staff_user) ->
     response = client.post(url, data)
     assert response.status_code == 200
     assert "write it as" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [{"criteria": [{"key": "accuracy", "question": "More accurate?"}]}, {"ask_strength": True}],
+)
+def test_voting_each_turn_with_criteria_or_strength_is_refused_with_the_reason(study, asked):
+    """Later turns' votes record no criteria or strength, so the two cannot be combined."""
+    from django.core.exceptions import ValidationError
+
+    for name, value in {"vote_each_turn": True, **asked}.items():
+        setattr(study, name, value)
+    with pytest.raises(ValidationError) as refused:
+        study.full_clean()
+    assert "once per conversation" in " ".join(refused.value.message_dict["vote_each_turn"])

@@ -128,7 +128,7 @@ def test_a_file_with_any_bad_line_writes_nothing_and_names_every_line(own_study)
         "{not json",
         json.dumps(_battle(model_b="model-x")),
         json.dumps({"model_a": "a"}),
-        json.dumps(_battle(turn=2)),
+        json.dumps(_battle(turn=0)),
         json.dumps(_battle(question_id=[1])),
     ]
     with pytest.raises(ImportFailed) as failure:
@@ -139,7 +139,7 @@ def test_a_file_with_any_bad_line_writes_nothing_and_names_every_line(own_study)
     assert "not valid JSON" in errors[1]
     assert "model_a and model_b are both 'model-x'" in errors[2]
     assert "missing field(s) model_b, winner, judge, question_id" in errors[3]
-    assert "only first turns can be imported yet" in errors[4]
+    assert "turn '0' must be a whole number 1-50" in errors[4]
     assert _nothing_written(own_study)
 
 
@@ -183,7 +183,7 @@ def test_a_file_with_any_bad_line_writes_nothing_and_names_every_line(own_study)
                     )
                 ]
             ),
-            "start with different user messages",
+            "have different system or user messages",
         ),
         (
             _jsonl(
@@ -205,12 +205,13 @@ def test_a_file_with_any_bad_line_writes_nothing_and_names_every_line(own_study)
             _jsonl(
                 [
                     _battle(
+                        turn=1,
                         conversation_a=[*_conversation("q", "a"), *_conversation("q2", "a2")],
                         conversation_b=[*_conversation("q", "b"), *_conversation("q2", "b2")],
                     )
                 ]
             ),
-            "multi-turn conversations cannot be imported yet",
+            "line 1: turn 1, but the conversations have 2 user turns",
         ),
         (b"   \n", "the file is empty"),
     ],

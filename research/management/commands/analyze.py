@@ -27,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--bootstrap", type=int, default=0, metavar="N")
         parser.add_argument("--seed", type=int, default=None, metavar="S")
         parser.add_argument("--category", default=None, metavar="C")
+        parser.add_argument(
+            "--turn", default=None, metavar="T", help="only the votes on turn T (multi-turn)"
+        )
         parser.add_argument("--anchor", default=None, metavar="MODEL=VALUE")
         parser.add_argument(
             "--cluster", choices=["auto", "none", "rater", "prompt", "both"], default="auto"
@@ -61,6 +64,7 @@ class Command(BaseCommand):
                 cluster=options["cluster"],
                 power=options["power"],
                 style_features=options["style_features"],
+                turn=options["turn"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
