@@ -19,9 +19,10 @@ asymptotic covariance (the sum of the centred ratings' variances), a quadratic i
 0 <= lambda_k and sum_k lambda_k <= 1 (for one judge: PPI++'s closed form clipped to [0, 1]).
 The covariance is H^-1 (V_delta / n + V_f / N) H^-1, with V_delta the covariance of the
 labelled rows' gradient differences l'(y) - sum_k lambda_k l'(f_k) and V_f that of the
-unlabelled rows' sum_k lambda_k l'(f_k). `effective_human_votes` is n times the ratio of the
-human-only to the PPI variance (averaged over the ratings): the number of human votes alone
-that would give the same precision.
+unlabelled rows' sum_k lambda_k l'(f_k), then scaled so that +-1.96 se is each rating's t
+interval with Satterthwaite degrees of freedom (`_t_reference`). `effective_human_votes` is n
+times the ratio of the human-only to the PPI variance (averaged over the ratings): the number
+of human votes alone that would give the same precision.
 
 The gain is bounded by the information a judge gives per row: with N >> n the variance falls by
 the squared (multiple) correlation of the judges' gradients with the humans'. One hard verdict
