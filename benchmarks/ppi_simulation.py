@@ -181,6 +181,7 @@ CELLS = (
     ("80% one call (orders identical)", 0.8, 1.0, False, 6000, 1.0),
     ("70% per call, orders independent", 0.7, 0.0, False, 6000, 1.0),
     ("90% per call, orders independent", 0.9, 0.0, False, 6000, 1.0),
+    ("95% per call, orders independent", 0.95, 0.0, False, 6000, 1.0),
     ("useless judge 50%", 0.5, 0.0, False, 6000, 1.0),
     ("adversarial judge 20%", 0.2, 0.0, False, 6000, 1.0),
 )
