@@ -18,7 +18,7 @@ from raters.voting import votes_delete
 class MembershipInline(StudyScopedAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["study", "flagged", "flag_reason", "joined_at"]
+    fields = ["study", "flagged", "flag_reason", "senior", "joined_at"]
     readonly_fields = ["flag_reason", "joined_at"]
 
 
@@ -35,8 +35,10 @@ class RaterAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAd
 
 @admin.register(Membership)
 class MembershipAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["rater", "study", "gold_accuracy", "flagged", "flag_reason", "joined_at"]
-    list_filter = ["study", "flagged"]
+    list_display = [
+        "rater", "study", "gold_accuracy", "flagged", "flag_reason", "senior", "joined_at",
+    ]  # fmt: skip
+    list_filter = ["study", "flagged", "senior"]
     list_select_related = ["rater", "study"]
     readonly_fields = ["flag_reason"]
     raw_id_fields = ["rater"]

@@ -1,0 +1,51 @@
+"""How long a decisive vote must at least take: reading both answers at a generous speed.
+
+The threshold of one vote is the study's own minimum when it sets one; otherwise the words of
+the two answers shown divided by RATER_MAX_WORDS_PER_SECOND (12 by default: 720 words a minute,
+three times the average silent reading rate of English non-fiction, 238, in Brysbaert's 2019
+meta-analysis, and above the rates at which skimming still follows a text), and never below
+RATER_MIN_SECONDS_PER_VOTE (2 s). The prompt is not counted: a long context may rightly be
+skimmed. Words are runs of characters between ASCII white space, plus one per Han or kana
+character (Chinese and Japanese put no spaces between words; one character is about one word's
+reading time). The same count is written in SQL for the voting statement (ANSWER_WORDS_SQL);
+tests/quality checks that the two agree.
+"""
+
+import re
+
+from django.conf import settings
+
+from evaluations.models import Study
+
+WORD = re.compile(r"[^ \t\n\r\f\v]+")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def text_words(text: str) -> int:
+    return len(WORD.findall(text)) + len(CJK.findall(text))
+
+
+def answer_words_sql(column: str) -> str:
+    """The same count as text_words, for PostgreSQL (regexp_count needs version 15)."""
+    return (
+        f"(regexp_count({column}, '[^ \\t\\n\\r\\f\\v]+') + "
+        f"regexp_count({column}, '[\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff]'))"
+    )
+
+
+def min_seconds_per_vote() -> float:
+    return float(getattr(settings, "RATER_MIN_SECONDS_PER_VOTE", 2.0))
+
+
+def max_words_per_second() -> float:
+    return float(getattr(settings, "RATER_MAX_WORDS_PER_SECOND", 12.0))
+
+
+def vote_min_ms(*, study: Study, answer_words: int | None) -> float:
+    """The least time (ms) in which this vote's pair can have been read."""
+    if study.min_seconds_per_vote is not None:
+        return study.min_seconds_per_vote * 1000
+    floor = min_seconds_per_vote() * 1000
+    if answer_words is None or max_words_per_second() <= 0:
+        return floor
+    return max(floor, answer_words / max_words_per_second() * 1000)
