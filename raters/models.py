@@ -103,6 +103,9 @@ class Vote(models.Model):
     # Words in the two answers shown, for the reading-time check (raters/reading_time.py);
     # null where a bulk writer did not count them.
     answer_words = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Whether a decisive vote picked the answer shown on the left (raters/straight_lining.py),
+    # stored so that the check reads no pair; null for ties, both-bad and bulk-written votes.
+    picked_left = models.BooleanField(null=True, blank=True, editable=False)
     # The pair's candidates (output_a's, output_b's) and prompt, copied when the vote is
     # recorded so that ranking groups one table instead of joining a million votes to pairs
     # and outputs. A pair's outputs and prompt never change, so the copies cannot go stale.

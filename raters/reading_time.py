@@ -5,10 +5,10 @@ the two answers shown divided by RATER_MAX_WORDS_PER_SECOND (12 by default: 720 
 three times the average silent reading rate of English non-fiction, 238, in Brysbaert's 2019
 meta-analysis, and above the rates at which skimming still follows a text), and never below
 RATER_MIN_SECONDS_PER_VOTE (2 s). The prompt is not counted: a long context may rightly be
-skimmed. Words are runs of characters between ASCII white space, plus one per Han or kana
-character (Chinese and Japanese put no spaces between words; one character is about one word's
-reading time). The same count is written in SQL for the voting statement (ANSWER_WORDS_SQL);
-tests/quality checks that the two agree.
+skimmed. Words are each Han or kana character (Chinese and Japanese put no spaces between
+words; one character takes about one word's reading time) and each run of other characters
+between ASCII white space. The same count is written in SQL for the voting statement
+(answer_words_sql); tests/quality checks that the two agree.
 """
 
 import re
@@ -17,20 +17,20 @@ from django.conf import settings
 
 from evaluations.models import Study
 
-WORD = re.compile(r"[^ \t\n\r\f\v]+")
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# One pass; the two alternatives start on different characters, so Python's first-match and
+# PostgreSQL's longest-match regular expressions find the same words.
+WORDS = rf"[{CJK}]|[^ \t\n\r\f\v{CJK}]+"
+WORD = re.compile(WORDS)
 
 
 def text_words(text: str) -> int:
-    return len(WORD.findall(text)) + len(CJK.findall(text))
+    return len(WORD.findall(text))
 
 
 def answer_words_sql(column: str) -> str:
     """The same count as text_words, for PostgreSQL (regexp_count needs version 15)."""
-    return (
-        f"(regexp_count({column}, '[^ \\t\\n\\r\\f\\v]+') + "
-        f"regexp_count({column}, '[\\u3040-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff]'))"
-    )
+    return f"regexp_count({column}, '{WORDS}')"
 
 
 def min_seconds_per_vote() -> float:

@@ -62,7 +62,8 @@ WITH held AS MATERIALIZED (
                 ELSE %(choice_b)s END AS choice,
            CASE WHEN %(reported)s::bigint IS NULL OR %(reported)s::bigint < 0
                      OR %(reported)s::bigint > h.seen_ms + %(slack)s THEN h.seen_ms
-                ELSE %(reported)s::bigint END AS time_spent_ms
+                ELSE %(reported)s::bigint END AS time_spent_ms,
+           CASE WHEN %(side)s IN ('A', 'B') THEN %(side)s = 'A' END AS picked_left
     FROM held h
 ), voted AS (
     UPDATE {assignment} SET state = %(voted)s
@@ -72,9 +73,9 @@ WITH held AS MATERIALIZED (
 ), recorded AS (
     INSERT INTO {vote}
         (study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, rationale,
-         created_at, candidate_a_id, candidate_b_id, prompt_id, answer_words)
+         created_at, candidate_a_id, candidate_b_id, prompt_id, answer_words, picked_left)
     SELECT %(study)s, d.pair_id, %(rater)s, d.choice, d.left_output_id, d.time_spent_ms,
-           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, d.answer_words
+           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, d.answer_words, d.picked_left
     FROM decided d JOIN voted ON voted.id = d.id
     ON CONFLICT (pair_id, rater_id) DO NOTHING
     RETURNING id
@@ -93,8 +94,10 @@ CROSS JOIN LATERAL (
            array_agg(r.answer_words ORDER BY r.created_at DESC, r.id DESC) AS words,
            array_agg(r.picked_left ORDER BY r.created_at DESC, r.id DESC) AS lefts
     FROM (SELECT v.id, v.created_at, v.time_spent_ms, v.answer_words,
-                 (v.choice = %(choice_a)s) = (v.left_output_id = vp.output_a_id) AS picked_left
-          FROM {vote} v JOIN {pair} vp ON vp.id = v.pair_id
+                 COALESCE(v.picked_left,
+                          (SELECT (v.choice = %(choice_a)s) = (v.left_output_id = vp.output_a_id)
+                           FROM {pair} vp WHERE vp.id = v.pair_id)) AS picked_left
+          FROM {vote} v
           WHERE v.rater_id = %(rater)s AND v.study_id = %(study)s
             AND v.choice IN (%(choice_a)s, %(choice_b)s)
           ORDER BY v.created_at DESC, v.id DESC LIMIT %(recent)s) r
@@ -161,6 +164,7 @@ def held_vote_record(
             candidate_b_id=cb,
             prompt_id=prompt_id,
             answer_words=words,
+            picked_left={"A": True, "B": False}.get(side_choice),
         )
         vote._state.adding = False
         vote._state.db = connection.alias

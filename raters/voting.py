@@ -178,6 +178,7 @@ def vote_record(
         candidate_b_id=assignment.pair_candidate_b_id,
         prompt_id=pair.prompt_id,
         answer_words=text_words(assignment.pair_text_a) + text_words(assignment.pair_text_b),
+        picked_left={"A": True, "B": False}.get(side_choice),
     )
     lapsed = False
     try:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 
-from raters.models import Membership
+from raters.models import Membership, Vote
 from raters.reading_time import answer_words_sql, text_words
 from raters.speed import membership_flags_update
 from raters.straight_lining import ALPHA, MIN_VOTES, SideCounts, binomial_two_sided_p
@@ -28,15 +28,24 @@ def test_eleven_of_eleven_on_one_side_is_the_fewest_that_flags():
 def test_words_count_runs_between_spaces_and_each_chinese_or_japanese_character():
     assert text_words("Two  words\n") == 2
     assert text_words("答えは42です") == 1 + 5  # one run, five Han or kana characters
+    assert text_words("中文 text") == 3
     assert text_words("") == 0
 
 
 @pytest.mark.django_db
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=80))
+@given(
+    st.text(
+        alphabet=st.one_of(
+            st.sampled_from(list("ab1 \t\n\r\x0b\x0c\u3000\xa0中文かナ한")),
+            st.characters(codec="utf-8", exclude_characters="\x00"),
+        ),
+        max_size=80,
+    )
+)
 def test_the_sql_word_count_is_the_python_one(text):
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {answer_words_sql('%s')}", [text, text])
+        cursor.execute(f"SELECT {answer_words_sql('%s')}", [text])
         assert cursor.fetchone()[0] == text_words(text)
 
 
@@ -60,3 +69,17 @@ def test_the_full_recount_agrees_with_the_flag_written_while_voting():
     )
     assert recounted == written
     assert [flagged for flagged, _ in written] == [True, True, False, True]
+
+
+@pytest.mark.django_db
+def test_votes_stored_without_their_side_are_read_through_their_pair():
+    study = study_with_pairs(n_prompts=8, n_candidates=3)
+    rater = join(study)
+    vote_n(rater, study, 10, 30.0, sides="A")  # ten: not yet enough to flag
+    Vote.objects.filter(rater=rater).update(picked_left=None)  # as bulk writers leave them
+    assert not Membership.objects.get(rater=rater, study=study).flagged
+    vote_n(rater, study, 1, 30.0, sides="A")
+    assert (
+        "11 of 11 decisive votes for the left"
+        in Membership.objects.get(rater=rater, study=study).flag_reason
+    )
