@@ -232,7 +232,8 @@ def pair_records(
         def meta(first_is_a: bool, outcome: _Outcome = outcome) -> dict[str, Any]:
             if not options.contested:
                 return {}
-            adjudication = {"adjudicated": True} if labelled else {}
+            # Every record carries the field when asked, so that columnar writers keep it.
+            adjudication = {"adjudicated": labelled} if options.adjudicated else {}
             first, second = (
                 (pair.model_a, pair.model_b) if first_is_a else (pair.model_b, pair.model_a)
             )

@@ -32,7 +32,8 @@ def test_the_verdict_labels_its_pair_only_when_asked(api, own_study):
     plain = records(api, own_study)
     assert [r["chosen"] for r in plain] == ["alpha answers 0", "gamma answers 1"]
     labelled = records(api, own_study, adjudicated="true", min_agreement="0.9")
-    assert [(r["chosen"], r.get("adjudicated", False)) for r in labelled] == [
+    assert "adjudicated" not in plain[0]
+    assert [(r["chosen"], r["adjudicated"]) for r in labelled] == [
         ("beta answers 0", True),
         ("gamma answers 1", False),
         ("beta answers 4", True),
@@ -57,3 +58,19 @@ def test_the_command_takes_the_verdict_too(own_study, tmp_path):
     call_command("export_preferences", own_study.slug, "--adjudicated", "-o", str(out))
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["chosen"] for r in lines][-1] == "gamma answers 4"
+
+
+def test_the_dataset_zip_keeps_the_verdict_column(api, own_study, tmp_path):
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    known = known_study(own_study)
+    adjudicate(own_study, known.pairs[4], "a")  # the last record: the first has no verdict
+    response = api.get(f"/api/v1/studies/{own_study.pk}/preferences.zip", {"adjudicated": "true"})
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    table = pq.read_table(io.BytesIO(archive.read("data/train-00000-of-00001.parquet")))
+    assert table.column("adjudicated").to_pylist() == [False, False, True]
+    assert "adjudicated: True" in archive.read("README.md").decode()
