@@ -4,6 +4,8 @@ apart from the votes and can become gold or the pair's label in the preference e
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evaluations.models import Pair, Study
 from raters.adjudication import (
@@ -171,3 +173,32 @@ def test_the_admin_action_makes_gold_only_for_those_who_may_change_pairs(client,
     viewer.user_permissions.add(Permission.objects.get(codename="change_pair"))
     client.post(url, data)
     assert Pair.objects.get(pk=pairs[0].pk).gold_answer in ("a", "b")
+
+
+@pytest.fixture
+def senior_client(study, pairs):
+    from django.test import Client
+
+    cast(pairs[0], "aab")
+    client = Client()
+    client.force_login(senior_of(study).rater.user)
+    return client
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pair=st.text(max_size=40),
+    choice=st.one_of(st.sampled_from(["A", "B", "tie", "both_bad"]), st.text(max_size=10)),
+    spent=st.one_of(st.integers(-(10**12), 10**12).map(str), st.text(max_size=12)),
+    reason=st.text(max_size=50),
+)
+def test_any_verdict_form_is_answered_without_a_server_error(
+    senior_client, study, pair, choice, spent, reason
+):
+    url = reverse("raters:adjudication", args=[study.pk])
+    data = {"pair": pair, "choice": choice, "time_spent_ms": spent, "rationale": reason}
+    response = senior_client.post(url, data, headers={"X-Requested-With": "fetch"})
+    assert response.status_code in (200, 404)
+    assert Adjudication.objects.count() <= 1
