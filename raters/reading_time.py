@@ -12,6 +12,7 @@ between ASCII white space. The same count is written in SQL for the voting state
 """
 
 import re
+from collections.abc import Sequence
 
 from django.conf import settings
 
@@ -41,11 +42,13 @@ def max_words_per_second() -> float:
     return float(getattr(settings, "RATER_MAX_WORDS_PER_SECOND", 12.0))
 
 
-def vote_min_ms(*, study: Study, answer_words: int | None) -> float:
-    """The least time (ms) in which this vote's pair can have been read."""
+def votes_min_ms(*, study: Study, answer_words: Sequence[int | None]) -> list[float]:
+    """The least time (ms) in which each vote's pair can have been read, from the words of its
+    two answers (None: not counted, the minimum applies); the settings are read once."""
     if study.min_seconds_per_vote is not None:
-        return study.min_seconds_per_vote * 1000
-    floor = min_seconds_per_vote() * 1000
-    if answer_words is None or max_words_per_second() <= 0:
-        return floor
-    return max(floor, answer_words / max_words_per_second() * 1000)
+        return [study.min_seconds_per_vote * 1000] * len(answer_words)
+    floor, wps = min_seconds_per_vote() * 1000, max_words_per_second()
+    if wps <= 0:
+        return [floor] * len(answer_words)
+    per_word = 1000 / wps
+    return [floor if w is None else max(floor, w * per_word) for w in answer_words]

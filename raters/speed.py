@@ -24,7 +24,7 @@ from django.db.models import F, Subquery
 from evaluations.models import Study
 from raters.gold import gold_is_below_threshold, rater_gold_accuracy
 from raters.models import Membership, Rater, Vote
-from raters.reading_time import max_words_per_second, min_seconds_per_vote, vote_min_ms
+from raters.reading_time import max_words_per_second, min_seconds_per_vote, votes_min_ms
 from raters.straight_lining import SideCounts, sides_straight_lined, straight_lining_reason
 
 SPEED_MIN_VOTES = 10
@@ -64,7 +64,7 @@ def quality_reasons(*, study: Study, recent: Sequence[RecentVote]) -> list[str]:
     recent = recent[:SPEED_RECENT_VOTES]
     timed = [v for v in recent if v.time_ms is not None]
     times = [v.time_ms for v in timed]
-    floors = [vote_min_ms(study=study, answer_words=v.answer_words) for v in timed]
+    floors = votes_min_ms(study=study, answer_words=[v.answer_words for v in timed])
     fast = sum(t < f for t, f in zip(times, floors, strict=True))
     reasons = []
     speed = _speed_reason(study, times, floors, fast)
