@@ -182,8 +182,10 @@ MAX_IMPORT_BYTES = int(os.environ.get("MAX_IMPORT_BYTES", str(20_000_000)))
 MAX_MEDIA_BYTES = int(os.environ.get("MAX_MEDIA_BYTES", str(10_000_000)))
 # Width times height of an image: beyond this it is refused, not decoded.
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
-# A rater whose median time per decisive vote is below this is flagged (raters/speed.py).
+# The reading-time threshold of a decisive vote (raters/reading_time.py): both answers' words
+# at this generous speed, never below the minimum; a study may set its own minimum instead.
 RATER_MIN_SECONDS_PER_VOTE = float(os.environ.get("RATER_MIN_SECONDS_PER_VOTE", "2"))
+RATER_MAX_WORDS_PER_SECOND = float(os.environ.get("RATER_MAX_WORDS_PER_SECOND", "12"))
 # Results of a study with more votes than this are computed by a Celery task, not in the
 # request: the page shows the newest result, saying from when, meanwhile
 # (research/results/snapshots.py).

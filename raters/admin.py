@@ -8,9 +8,19 @@ from django.utils.html import format_html
 from evaluations.admin_base.paginator import CappedCountPaginator
 from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.admin_base.search import RelatedIdSearchAdminMixin
+from raters.adjudication import adjudications_to_gold
 from raters.gold import GoldAccuracy, memberships_gold_accuracy, rater_gold_accuracy
 from raters.invites import DEFAULT_VALIDITY, invite_path
-from raters.models import Assignment, Invite, Membership, Panel, PanelParticipant, Rater, Vote
+from raters.models import (
+    Adjudication,
+    Assignment,
+    Invite,
+    Membership,
+    Panel,
+    PanelParticipant,
+    Rater,
+    Vote,
+)
 from raters.panels import panel_entry_url
 from raters.voting import votes_delete
 
@@ -18,7 +28,7 @@ from raters.voting import votes_delete
 class MembershipInline(StudyScopedAdminMixin, admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["study", "flagged", "flag_reason", "joined_at"]
+    fields = ["study", "flagged", "flag_reason", "senior", "joined_at"]
     readonly_fields = ["flag_reason", "joined_at"]
 
 
@@ -35,8 +45,10 @@ class RaterAdmin(StudyScopedAdminMixin, RelatedIdSearchAdminMixin, admin.ModelAd
 
 @admin.register(Membership)
 class MembershipAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["rater", "study", "gold_accuracy", "flagged", "flag_reason", "joined_at"]
-    list_filter = ["study", "flagged"]
+    list_display = [
+        "rater", "study", "gold_accuracy", "flagged", "flag_reason", "senior", "joined_at",
+    ]  # fmt: skip
+    list_filter = ["study", "flagged", "senior"]
     list_select_related = ["rater", "study"]
     readonly_fields = ["flag_reason"]
     raw_id_fields = ["rater"]
@@ -164,3 +176,38 @@ class PanelAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
             return "Shown after saving."
         url = settings.SITE_URL.rstrip("/") + panel_entry_url(obj)
         return format_html('<input type="text" readonly size="90" value="{}">', url)
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(StudyScopedAdminMixin, admin.ModelAdmin):
+    """Senior raters' verdicts: evidence like votes (never edited); a verdict can make its pair
+    a gold pair."""
+
+    list_display = ["pair", "study", "rater", "choice", "gold", "rationale", "created_at"]
+    list_filter = ["study", "choice"]
+    list_select_related = ["pair", "rater", "study"]
+    raw_id_fields = ["pair", "rater", "left_output"]
+    actions = ["use_as_gold"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Adjudication | None = None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="gold pair")
+    def gold(self, obj: Adjudication) -> bool:
+        return obj.pair.gold_answer == obj.choice
+
+    def has_gold_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("evaluations.change_pair")
+
+    @admin.action(
+        description="Make these pairs gold, with the senior's verdict as the answer",
+        permissions=["gold"],
+    )
+    def use_as_gold(self, request: HttpRequest, queryset: QuerySet[Adjudication]) -> None:
+        changed = adjudications_to_gold(queryset)
+        self.message_user(request, f"{changed} pair(s) are now gold pairs.")

@@ -32,10 +32,11 @@ class Membership(models.Model):
     invite = models.ForeignKey("Invite", on_delete=models.SET_NULL, null=True, blank=True)
     flagged = models.BooleanField(
         default=False,
-        help_text="Below the study's gold accuracy threshold, or voting implausibly fast.",
+        help_text="Below the study's gold accuracy threshold, voting implausibly fast, or always "
+        "picking the same side.",
     )
     flag_reason = models.CharField(
-        max_length=300, blank=True, editable=False, help_text="The evidence for the flag."
+        max_length=500, blank=True, editable=False, help_text="The evidence for the flag."
     )
 
     class Training(models.TextChoices):
@@ -44,6 +45,11 @@ class Membership(models.Model):
         FAILED = "failed", "Failed training (screened out)"
 
     training = models.CharField(max_length=12, choices=Training.choices, blank=True, default="")
+    senior = models.BooleanField(
+        default=False,
+        help_text="Adjudicates the study's contested pairs (its verdicts are kept apart from "
+        "votes).",
+    )
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -107,6 +113,12 @@ class Vote(models.Model):
     # vote on the whole conversation (or a single answer). Only a rater's first vote on a pair
     # (turn empty or 1) takes a place in the pair's load: later turns are the same rater's.
     turn = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Words in the two answers shown, for the reading-time check (raters/reading_time.py);
+    # null where a bulk writer did not count them.
+    answer_words = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Whether a decisive vote picked the answer shown on the left (raters/straight_lining.py),
+    # stored so that the check reads no pair; null for ties, both-bad and bulk-written votes.
+    picked_left = models.BooleanField(null=True, blank=True, editable=False)
     # The pair's candidates (output_a's, output_b's) and prompt, copied when the vote is
     # recorded so that ranking groups one table instead of joining a million votes to pairs
     # and outputs. A pair's outputs and prompt never change, so the copies cannot go stale.
@@ -357,3 +369,22 @@ class TrainingAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"Training answer of {self.membership} on {self.pair}"
+
+
+class Adjudication(models.Model):
+    """A senior rater's verdict on a contested pair: kept apart from Vote, so that it never
+    counts as one more vote; it may become the pair's gold answer or its label in exports."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="adjudications")
+    pair = models.OneToOneField(Pair, on_delete=models.CASCADE, related_name="adjudication")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="adjudications")
+    choice = models.CharField(max_length=8, choices=Vote.Choice.choices)
+    left_output = models.ForeignKey(
+        Output, on_delete=models.CASCADE, related_name="+", help_text="Shown on the left."
+    )
+    rationale = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Verdict of {self.rater} on {self.pair}: {self.choice}"

@@ -1,71 +1,109 @@
-"""Implausibly fast raters: a median time per decisive vote below what reading two answers takes.
+"""Implausibly fast raters and straight-liners, flagged from their latest decisive votes.
 
 Gold pairs catch inattentive raters only as often as gold pairs come up; a rater clicking through
-in a third of a second per pair is visible in every vote. The median is over the rater's latest
-decisive votes (ties and both-bad may rightly be quick), once there are enough of them to say so.
-A flag from either check leads to the same Membership.flagged that results' exclude_flagged
-reads, with the evidence in Membership.flag_reason.
+faster than anyone can read the answers, or always picking the same side, is visible in every
+vote. Both checks look at the rater's latest decisive votes (ties and both-bad may rightly be
+quick, and have no side), once there are enough of them to say so:
+
+- too fast: more than half of them took less than their pair's reading time
+  (raters/reading_time.py: the study's own minimum, or both answers' words at a generous speed);
+  with one threshold for every vote this is "the median time is below the threshold".
+- straight-lining: one side chosen more often than a fair coin allows (raters/straight_lining.py).
+
+A flag from any check, or from gold accuracy (raters/gold.py), leads to the same
+Membership.flagged that results' exclude_flagged reads, with the evidence in
+Membership.flag_reason (reasons joined by "; ").
 """
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db.models import Subquery
+from django.db.models import F, Subquery
 
 from evaluations.models import Study
 from raters.gold import gold_is_below_threshold, rater_gold_accuracy
 from raters.models import Membership, Rater, Vote
+from raters.reading_time import max_words_per_second, min_seconds_per_vote, votes_min_ms
+from raters.straight_lining import SideCounts, sides_straight_lined, straight_lining_reason
 
 SPEED_MIN_VOTES = 10
 # The latest votes only: one index range per vote, and a rater who speeds up is caught.
 SPEED_RECENT_VOTES = 100
+GOLD_REASON = "gold accuracy"
+REASON_MAX_CHARS = Membership._meta.get_field("flag_reason").max_length
 
 
 @dataclass(frozen=True)
-class VoteSpeed:
-    median_ms: float | None
-    votes: int
+class RecentVote:
+    """One of a rater's decisive votes: its time, the words of its answers, the side picked."""
+
+    time_ms: int | None
+    answer_words: int | None
+    picked_left: bool
 
 
-def min_seconds_per_vote() -> float:
-    return float(getattr(settings, "RATER_MIN_SECONDS_PER_VOTE", 2.0))
-
-
-def rater_vote_speed(*, rater: Rater, study: Study) -> VoteSpeed:
-    times = list(
-        Vote.objects.filter(
-            rater=rater,
-            study=study,
-            choice__in=[Vote.Choice.A, Vote.Choice.B],
-            time_spent_ms__isnull=False,
+def _speed_reason(study: Study, times: list[int], floors: list[float], fast: int) -> str | None:
+    if len(times) < SPEED_MIN_VOTES or fast * 2 <= len(times):
+        return None
+    if study.min_seconds_per_vote is not None:
+        basis = f"threshold {study.min_seconds_per_vote:.1f} s, the study's minimum"
+    else:
+        basis = (
+            f"threshold median {statistics.median(floors) / 1000:.1f} s: both answers at "
+            f"{max_words_per_second():g} words/s, at least {min_seconds_per_vote():.1f} s"
         )
-        .order_by("-created_at")
-        .values_list("time_spent_ms", flat=True)[:SPEED_RECENT_VOTES]
-    )
-    return VoteSpeed(median_ms=statistics.median(times) if times else None, votes=len(times))
-
-
-def speed_is_implausible(speed: VoteSpeed) -> bool:
     return (
-        speed.votes >= SPEED_MIN_VOTES
-        and speed.median_ms is not None
-        and speed.median_ms < min_seconds_per_vote() * 1000
+        f"too fast: {fast} of the latest {len(times)} decisive votes under their reading time "
+        f"(median {statistics.median(times) / 1000:.1f} s per decisive vote, {basis})"
     )
 
 
-GOLD_REASON = "gold accuracy"
+def quality_reasons(*, study: Study, recent: Sequence[RecentVote]) -> list[str]:
+    """The too-fast and straight-lining evidence from the latest decisive votes (newest first)."""
+    recent = recent[:SPEED_RECENT_VOTES]
+    timed = [v for v in recent if v.time_ms is not None]
+    times = [v.time_ms for v in timed]
+    floors = votes_min_ms(study=study, answer_words=[v.answer_words for v in timed])
+    fast = sum(t < f for t, f in zip(times, floors, strict=True))
+    reasons = []
+    speed = _speed_reason(study, times, floors, fast)
+    if speed:
+        reasons.append(speed)
+    left = sum(v.picked_left for v in recent)
+    sides = SideCounts(left=left, right=len(recent) - left)
+    if sides_straight_lined(sides):
+        reasons.append(straight_lining_reason(sides))
+    return reasons
 
 
-def _speed_reason(speed: VoteSpeed) -> str:
+def _recent_votes(*, rater: Rater, study: Study):
     return (
-        f"median {speed.median_ms / 1000:.1f} s per decisive vote over the latest "
-        f"{speed.votes} votes (threshold {min_seconds_per_vote():.1f} s)"
+        Vote.objects.filter(rater=rater, study=study, choice__in=[Vote.Choice.A, Vote.Choice.B])
+        .annotate(pair_output_a_id=F("pair__output_a_id"))
+        .order_by("-created_at", "-id")
     )
+
+
+def _recent_of(row: tuple) -> RecentVote:
+    time_ms, words, choice, left_output_id, output_a_id = row[:5]
+    return RecentVote(
+        time_ms=time_ms,
+        answer_words=words,
+        picked_left=(choice == Vote.Choice.A) == (left_output_id == output_a_id),
+    )
+
+
+RECENT_FIELDS = ("time_spent_ms", "answer_words", "choice", "left_output_id", "pair_output_a_id")
+
+
+def rater_recent_votes(*, rater: Rater, study: Study) -> list[RecentVote]:
+    rows = _recent_votes(rater=rater, study=study).values_list(*RECENT_FIELDS)
+    return [_recent_of(row) for row in rows[:SPEED_RECENT_VOTES]]
 
 
 def membership_flags_update(*, rater: Rater, study: Study) -> bool:
-    """Recompute the rater's flag in the study from their gold votes and their speed."""
+    """Recompute the rater's flag in the study from their gold votes, speed and sides."""
     reasons = []
     accuracy = rater_gold_accuracy(rater=rater, study=study)
     if gold_is_below_threshold(accuracy=accuracy, study=study):
@@ -73,10 +111,8 @@ def membership_flags_update(*, rater: Rater, study: Study) -> bool:
             f"{GOLD_REASON} {accuracy.accuracy:.0%} of {accuracy.total} "
             f"(threshold {study.gold_min_accuracy:.0%})"
         )
-    speed = rater_vote_speed(rater=rater, study=study)
-    if speed_is_implausible(speed):
-        reasons.append(_speed_reason(speed))
-    flagged, reason = bool(reasons), "; ".join(reasons)
+    reasons += quality_reasons(study=study, recent=rater_recent_votes(rater=rater, study=study))
+    flagged, reason = bool(reasons), "; ".join(reasons)[:REASON_MAX_CHARS]
     Membership.objects.filter(rater=rater, study=study).exclude(
         flagged=flagged, flag_reason=reason
     ).update(flagged=flagged, flag_reason=reason)
@@ -84,57 +120,54 @@ def membership_flags_update(*, rater: Rater, study: Study) -> bool:
 
 
 def membership_speed_flag_update(*, rater: Rater, study: Study) -> None:
-    """After a regular decisive vote: the speed part of the flag, in one query when unchanged.
+    """After a regular decisive vote: the speed and side part of the flag, in one query when
+    unchanged.
 
-    The latest times come with the stored flag and reason (a subquery evaluated once), the gold
+    The latest votes come with the stored flag and reason (a subquery evaluated once), the gold
     part of the reason stands as stored, and a flag a researcher set by hand (no reason) stays.
     """
     membership = Membership.objects.filter(rater=rater, study=study)
     rows = list(
-        Vote.objects.filter(
-            rater=rater,
-            study=study,
-            choice__in=[Vote.Choice.A, Vote.Choice.B],
-            time_spent_ms__isnull=False,
-        )
+        _recent_votes(rater=rater, study=study)
         .annotate(
             stored_flagged=Subquery(membership.values("flagged")[:1]),
             stored_reason=Subquery(membership.values("flag_reason")[:1]),
         )
-        .order_by("-created_at")
-        .values_list("time_spent_ms", "stored_flagged", "stored_reason")[:SPEED_RECENT_VOTES]
+        .values_list(*RECENT_FIELDS, "stored_flagged", "stored_reason")[:SPEED_RECENT_VOTES]
     )
-    if not rows or rows[0][1] is None:
+    if not rows or rows[0][5] is None:
         return
     membership_speed_flag_write(
         rater=rater,
         study=study,
-        times_ms=[row[0] for row in rows],
-        stored_flagged=rows[0][1],
-        stored_reason=rows[0][2],
+        recent=[_recent_of(row) for row in rows],
+        stored_flagged=rows[0][5],
+        stored_reason=rows[0][6],
     )
 
 
 def speed_flag_decide(
-    *, times_ms: list[int], stored_flagged: bool, stored_reason: str
+    *, study: Study, recent: Sequence[RecentVote], stored_flagged: bool, stored_reason: str
 ) -> tuple[bool, str]:
-    """The flag and its reason from the latest decisive vote times (newest first) and the
-    stored flag: the gold part of the reason stands, and a hand-set flag (no reason) stays."""
-    times = times_ms[:SPEED_RECENT_VOTES]
-    speed = VoteSpeed(median_ms=statistics.median(times) if times else None, votes=len(times))
+    """The flag and its reason from the latest decisive votes (newest first) and the stored
+    flag: the gold part of the reason stands, and a hand-set flag (no reason) stays."""
     reasons = [r for r in stored_reason.split("; ") if r.startswith(GOLD_REASON)]
-    if speed_is_implausible(speed):
-        reasons.append(_speed_reason(speed))
-    reason = "; ".join(reasons)
+    reasons += quality_reasons(study=study, recent=recent)
+    reason = "; ".join(reasons)[:REASON_MAX_CHARS]
     return bool(reasons) or (stored_flagged and not stored_reason), reason
 
 
 def membership_speed_flag_write(
-    *, rater: Rater, study: Study, times_ms: list[int], stored_flagged: bool, stored_reason: str
+    *,
+    rater: Rater,
+    study: Study,
+    recent: Sequence[RecentVote],
+    stored_flagged: bool,
+    stored_reason: str,
 ) -> None:
-    """Write the speed part of the flag, only if it changed (no query otherwise)."""
+    """Write the speed and side part of the flag, only if it changed (no query otherwise)."""
     flagged, reason = speed_flag_decide(
-        times_ms=times_ms, stored_flagged=stored_flagged, stored_reason=stored_reason
+        study=study, recent=recent, stored_flagged=stored_flagged, stored_reason=stored_reason
     )
     if (flagged, reason) != (stored_flagged, stored_reason):
         Membership.objects.filter(rater=rater, study=study).update(

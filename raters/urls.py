@@ -1,6 +1,6 @@
 from django.urls import path
 
-from raters import media_views, panel_views, training_views, views
+from raters import adjudication_views, media_views, panel_views, training_views, views
 
 app_name = "raters"
 
@@ -14,6 +14,11 @@ urlpatterns = [
     path("studies/<int:study_id>/skip/", views.skip, name="skip"),
     path("studies/<int:study_id>/undo/", views.undo, name="undo"),
     path("studies/<int:study_id>/training/", training_views.training, name="training"),
+    path(
+        "studies/<int:study_id>/adjudication/",
+        adjudication_views.adjudication,
+        name="adjudication",
+    ),
     path("panel/<str:key>/", panel_views.panel_enter, name="panel_enter"),
     path("panel/<str:key>/finish/", panel_views.panel_finish, name="panel_finish"),
     path(

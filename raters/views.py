@@ -18,15 +18,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from evaluations.models import Pair, Study
 from raters.assignment import assignment_next, assignment_skip
-from raters.conversation_view import conversation_pair_view
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.judgments import JudgmentInvalid, answer_parse, criteria_answers, study_questions
 from raters.models import Assignment, Membership, Rater
+from raters.pair_display import pair_display_context
 from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
 from raters.progress import Progress, rater_progress
 from raters.ratelimit import client_address
-from raters.rendering import markdown_render
 from raters.signin_limits import ADDRESS_FAILURES, LOCKOUT_SECONDS, signin_failure_record
 from raters.turns import PendingTurn, pending_turn_load, prompt_turn_count, turn_pending
 from raters.voting import (
@@ -138,22 +137,12 @@ def _panel_context(
         "has_pairs": assignment is not None or Pair.objects.filter(study=study).exists(),
     }
     if assignment is not None:
-        pair = assignment.pair
-        left, right = (
-            (pair.output_a, pair.output_b)
-            if assignment.left_output_id == pair.output_a_id
-            else (pair.output_b, pair.output_a)
-        )
         context.update(
-            pair_id=pair.public_id,
-            prompt_html=markdown_render(pair.prompt.text),
-            context_html=markdown_render(pair.prompt.context) if pair.prompt.context else "",
-            answer_a_html=markdown_render(left.text),
-            answer_b_html=markdown_render(right.text),
-            instructions_html=markdown_render(study.instructions) if study.instructions else "",
+            pair_display_context(
+                study=study, pair=assignment.pair, left_output_id=assignment.left_output_id
+            )
         )
-        if pair.prompt.is_conversation:
-            context["conversation"] = conversation_pair_view(pair.prompt, left, right)
+        pair = assignment.pair
         if study.vote_each_turn and not pair.is_gold:
             turn = pending.turn if pending is not None else 1
             count = pending.turn_count if pending is not None else prompt_turn_count(pair.prompt)
@@ -211,7 +200,13 @@ def home(request: HttpRequest) -> HttpResponse:
     if rater is not None:
         for membership in rater.memberships.select_related("study").order_by("-joined_at"):
             study = membership.study
-            rows.append({"study": study, "progress": rater_progress(rater=rater, study=study)})
+            rows.append(
+                {
+                    "study": study,
+                    "progress": rater_progress(rater=rater, study=study),
+                    "senior": membership.senior,
+                }
+            )
     return render(request, "raters/home.html", {"rows": rows, "rater": rater})
 
 

@@ -23,7 +23,8 @@ from django.db import connection
 from evaluations.models import Output, Pair, Prompt, Study
 from raters.judgments import Answer
 from raters.models import Assignment, CriterionVote, Membership, Rater, Vote
-from raters.speed import SPEED_RECENT_VOTES
+from raters.reading_time import answer_words_sql
+from raters.speed import SPEED_RECENT_VOTES, RecentVote
 
 # A client-reported time longer than the server saw the pair is a clock or a forgery.
 TIME_SLACK_MS = 5_000
@@ -35,7 +36,7 @@ class HeldVote:
     state: str  # the assignment's state as found
     holds_another: bool
     is_gold: bool
-    recent_times_ms: list[int]  # the rater's latest decisive vote times before this vote
+    recent: list[RecentVote]  # the rater's latest decisive votes before this one, newest first
     stored_flagged: bool | None  # None without a membership
     stored_reason: str
     turns_voted: int = 0  # the rater's votes on the pair before this one
@@ -53,6 +54,7 @@ WITH held AS MATERIALIZED (
     SELECT a.id, a.pair_id, a.left_output_id, a.state, a.shown_at,
            p.output_a_id, p.output_b_id, p.prompt_id, p.gold_answer,
            oa.candidate_id AS ca, ob.candidate_id AS cb,
+           {answer_words_sql("oa.text")} + {answer_words_sql("ob.text")} AS answer_words,
            GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(now)s - a.shown_at)) * 1000))::bigint AS seen_ms,
            EXISTS (SELECT 1 FROM {assignment} x
                    WHERE x.rater_id = %(rater)s AND x.study_id = %(study)s
@@ -75,7 +77,8 @@ WITH held AS MATERIALIZED (
                      OR %(reported)s::bigint > h.seen_ms + %(slack)s THEN h.seen_ms
                 ELSE %(reported)s::bigint END AS time_spent_ms,
            CASE WHEN h.gold_answer <> '' THEN NULL
-                ELSE %(turn)s::smallint END AS turn
+                ELSE %(turn)s::smallint END AS turn,
+           CASE WHEN %(side)s IN ('A', 'B') THEN %(side)s = 'A' END AS picked_left
     FROM held h
 ), voted AS (
     UPDATE {assignment} SET state = %(voted)s
@@ -86,9 +89,11 @@ WITH held AS MATERIALIZED (
 ), recorded AS (
     INSERT INTO {vote}
         (study_id, pair_id, rater_id, choice, left_output_id, time_spent_ms, rationale,
-         created_at, candidate_a_id, candidate_b_id, prompt_id, turn, strength)
+         created_at, candidate_a_id, candidate_b_id, prompt_id, turn, strength, answer_words,
+         picked_left)
     SELECT %(study)s, d.pair_id, %(rater)s, d.choice, d.left_output_id, d.time_spent_ms,
-           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, d.turn, %(strength)s::smallint
+           %(rationale)s, %(now)s, d.ca, d.cb, d.prompt_id, d.turn, %(strength)s::smallint,
+           d.answer_words, d.picked_left
     FROM decided d LEFT JOIN voted ON voted.id = d.id
     WHERE voted.id IS NOT NULL
        OR (d.turn >= 2 AND d.state = %(voted)s AND d.turns_voted = d.turn - 1
@@ -116,11 +121,21 @@ SELECT d.id, d.pair_id, d.left_output_id, d.state, d.output_a_id, d.output_b_id,
         WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
        (SELECT m.flag_reason FROM {membership} m
         WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
-       ARRAY(SELECT v.time_spent_ms FROM {vote} v
-             WHERE v.rater_id = %(rater)s AND v.study_id = %(study)s
-               AND v.choice IN (%(choice_a)s, %(choice_b)s) AND v.time_spent_ms IS NOT NULL
-             ORDER BY v.created_at DESC LIMIT %(recent)s)
+       d.answer_words, recent.times, recent.words, recent.lefts
 FROM decided d
+CROSS JOIN LATERAL (
+    SELECT array_agg(r.time_spent_ms ORDER BY r.created_at DESC, r.id DESC) AS times,
+           array_agg(r.answer_words ORDER BY r.created_at DESC, r.id DESC) AS words,
+           array_agg(r.picked_left ORDER BY r.created_at DESC, r.id DESC) AS lefts
+    FROM (SELECT v.id, v.created_at, v.time_spent_ms, v.answer_words,
+                 COALESCE(v.picked_left,
+                          (SELECT (v.choice = %(choice_a)s) = (v.left_output_id = vp.output_a_id)
+                           FROM {pair} vp WHERE vp.id = v.pair_id)) AS picked_left
+          FROM {vote} v
+          WHERE v.rater_id = %(rater)s AND v.study_id = %(study)s
+            AND v.choice IN (%(choice_a)s, %(choice_b)s)
+          ORDER BY v.created_at DESC, v.id DESC LIMIT %(recent)s) r
+) recent
 """
 
 
@@ -170,7 +185,8 @@ def held_vote_record(
         return None
     (_, pair_id, left_output_id, state, output_a_id, output_b_id, prompt_id, gold_answer) = row[:8]
     (ca, cb, holds_another, choice, spent_ms, vote_turn, turns_voted, turn_count) = row[8:16]
-    (vote_id, flagged, reason, recent) = row[16:]
+    (vote_id, flagged, reason, words) = row[16:20]
+    times, recent_words, lefts = (value or [] for value in row[20:])
     vote = None
     if vote_id is not None:
         pair = Pair.from_db(
@@ -193,6 +209,8 @@ def held_vote_record(
             candidate_b_id=cb,
             prompt_id=prompt_id,
             turn=vote_turn,
+            answer_words=words,
+            picked_left={"A": True, "B": False}.get(side_choice),
         )
         vote._state.adding = False
         vote._state.db = connection.alias
@@ -201,7 +219,10 @@ def held_vote_record(
         state=state,
         holds_another=holds_another,
         is_gold=gold_answer != "",
-        recent_times_ms=list(recent),
+        recent=[
+            RecentVote(time_ms=t, answer_words=w, picked_left=left)
+            for t, w, left in zip(times, recent_words, lefts, strict=True)
+        ],
         stored_flagged=flagged,
         stored_reason=reason or "",
         turns_voted=turns_voted,

@@ -21,7 +21,8 @@ from raters.gold import membership_gold_flag_update
 from raters.judgments import Answer, overall_allowed
 from raters.models import Assignment, CriterionVote, Rater, Vote
 from raters.pair_loads import pair_load_adjust, pair_load_exact
-from raters.speed import membership_speed_flag_update, membership_speed_flag_write
+from raters.reading_time import text_words
+from raters.speed import RecentVote, membership_speed_flag_update, membership_speed_flag_write
 from raters.turns import PLACE_TAKING, prompt_turn_count, vote_turn_of
 from raters.vote_sql import TIME_SLACK_MS, held_vote_record
 
@@ -141,10 +142,15 @@ def vote_record(
             if held.is_gold:
                 membership_gold_flag_update(rater=rater, study=study)
             elif vote.choice in (Vote.Choice.A, Vote.Choice.B) and held.stored_flagged is not None:
+                this = RecentVote(
+                    time_ms=vote.time_spent_ms,
+                    answer_words=vote.answer_words,
+                    picked_left=side_choice == "A",
+                )
                 membership_speed_flag_write(
                     rater=rater,
                     study=study,
-                    times_ms=[vote.time_spent_ms, *held.recent_times_ms],
+                    recent=[this, *held.recent],
                     stored_flagged=held.stored_flagged,
                     stored_reason=held.stored_reason,
                 )
@@ -163,6 +169,8 @@ def vote_record(
         .annotate(
             pair_candidate_a_id=F("pair__output_a__candidate_id"),
             pair_candidate_b_id=F("pair__output_b__candidate_id"),
+            pair_text_a=F("pair__output_a__text"),
+            pair_text_b=F("pair__output_b__text"),
             holds_another=Exists(
                 Assignment.objects.filter(
                     rater=rater, study=study, state=Assignment.State.RESERVED
@@ -217,6 +225,8 @@ def vote_record(
         candidate_b_id=assignment.pair_candidate_b_id,
         prompt_id=pair.prompt_id,
         turn=turn,
+        answer_words=text_words(assignment.pair_text_a) + text_words(assignment.pair_text_b),
+        picked_left={"A": True, "B": False}.get(side_choice),
     )
     lapsed = False
     try:

@@ -110,6 +110,22 @@ class Study(models.Model):
         help_text="Gold pairs each new rater answers first, with feedback; below the gold "
         "accuracy bar they are screened out before voting for real. 0: no training round.",
     )
+    min_seconds_per_vote = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(3600.0)],
+        help_text="A decisive vote quicker than this is too fast to have read the pair. Empty: "
+        "the time to read both answers at a generous 12 words a second (at least the site's "
+        "minimum, 2 s by default).",
+    )
+    adjudication_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Send a pair to the study's senior rater when the share of its votes agreeing "
+        "with its most common answer is below this (0.7 sends 2-to-1 splits). Empty: no "
+        "adjudication.",
+    )
     adaptive_assignment = models.BooleanField(
         default=False,
         help_text="Once every pair has a vote, prefer pairs whose models are hardest to separate.",

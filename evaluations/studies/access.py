@@ -30,6 +30,7 @@ STUDY_LOOKUPS: dict[str, str] = {
     "raters.Assignment": "study",
     "raters.Panel": "study",
     "raters.PanelParticipant": "panel__study",
+    "raters.Adjudication": "study",
     # A rater may belong to several researchers' studies: each sees the rater, not the others'
     # memberships.
     "raters.Rater": "memberships__study",

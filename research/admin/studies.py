@@ -130,6 +130,8 @@ class StudyAdmin(
                     "gold_rate",
                     "gold_min_accuracy",
                     "training_pairs",
+                    "min_seconds_per_vote",
+                    "adjudication_threshold",
                     "adaptive_assignment",
                     "cache_enabled",
                     "open_when_ready",

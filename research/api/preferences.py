@@ -74,6 +74,12 @@ class PreferenceQuerySerializer(serializers.Serializer):
         "margin_elo, pair and rater pseudonyms); false gives only the format's own fields.",
     )
 
+    adjudicated = serializers.BooleanField(
+        default=False,
+        help_text="A pair a senior rater adjudicated takes the verdict as its label instead of "
+        "the raters' majority (mode=majority only); min_agreement does not drop it.",
+    )
+
     def to_options(self) -> PreferenceOptions:
         data = self.validated_data
         return PreferenceOptions(
@@ -88,6 +94,7 @@ class PreferenceQuerySerializer(serializers.Serializer):
             exclude_gold_failures=data["exclude_gold_failures"],
             exclude_raters=tuple(data.get("exclude_raters", ())),
             contested=data["contested"],
+            adjudicated=data["adjudicated"],
         )
 
 

@@ -71,6 +71,7 @@ def dataset_card(*, study: Study, export: PreferenceExport, records: list[dict])
         "mode": options.mode,
         "ties": options.ties,
         "both_bad": options.both_bad,
+        "adjudicated": options.adjudicated,
     }
     dropped = ", ".join(f"{k}: {v}" for k, v in sorted(export.dropped.items())) or "none"
     return (

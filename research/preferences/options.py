@@ -29,6 +29,8 @@ class PreferenceOptions:
     exclude_gold_failures: bool = False
     exclude_raters: tuple[str, ...] = field(default_factory=tuple)
     contested: bool = True
+    # A senior rater's verdict (raters/adjudication.py) as the label of its pair.
+    adjudicated: bool = False
 
 
 def preference_options_resolved(options: PreferenceOptions) -> PreferenceOptions:
@@ -64,6 +66,11 @@ def preference_options_resolved(options: PreferenceOptions) -> PreferenceOptions
         raise ValueError(
             "both_bad=rejected (both answers as undesirable) needs the unpaired trl-kto format"
         )
+    if options.adjudicated and mode != "majority":
+        raise ValueError(
+            "adjudicated=true labels each pair once, with the senior's verdict: it needs "
+            "mode=majority"
+        )
     if options.min_votes < 1:
         raise ValueError("min_votes must be at least 1")
     if not 0.0 <= options.min_agreement <= 1.0:
@@ -80,4 +87,5 @@ def preference_options_resolved(options: PreferenceOptions) -> PreferenceOptions
         exclude_gold_failures=options.exclude_gold_failures,
         exclude_raters=tuple(options.exclude_raters),
         contested=options.contested,
+        adjudicated=options.adjudicated,
     )

@@ -43,6 +43,7 @@ class PairVotes:
     turn: int | None = None
     conversation_a: tuple[dict[str, Any], ...] | None = None
     conversation_b: tuple[dict[str, Any], ...] | None = None
+    verdict: str | None = None  # a senior rater's adjudication, relative to a and b
 
 
 def votes_tally(votes: Iterable[CastVote]) -> dict[str, int]:
@@ -93,10 +94,12 @@ class _Outcome:
     tstamp: float
 
 
-def _outcomes(pair: PairVotes, mode: str, tally: dict[str, int]) -> list[_Outcome]:
+def _outcomes(
+    pair: PairVotes, mode: str, tally: dict[str, int], adjudicated: bool = False
+) -> list[_Outcome]:
     if mode == "every":
         return [_Outcome(v.choice, (v.rater,), v.tstamp) for v in pair.votes]
-    majority = majority_outcome(tally)
+    majority = pair.verdict if adjudicated and pair.verdict else majority_outcome(tally)
     if majority is None:
         return []
     return [
@@ -224,7 +227,9 @@ def pair_records(
         return []
     majority = majority_outcome(tally)
     pair_agreement = tally[majority] / total if majority else max(tally.values()) / total
-    if pair_agreement < options.min_agreement:
+    labelled = options.adjudicated and pair.verdict is not None
+    # A verdict settles the raters' disagreement: min_agreement does not drop the pair.
+    if pair_agreement < options.min_agreement and not labelled:
         dropped["agreement_below_min_agreement"] += 1
         return []
     if fmt != "arena" and not _has_text(pair):
@@ -233,7 +238,7 @@ def pair_records(
     if fmt != "arena" and not pair.messages:
         dropped["histories_differ"] += 1
         return []
-    outcomes = _outcomes(pair, options.mode, tally)
+    outcomes = _outcomes(pair, options.mode, tally, options.adjudicated)
     if not outcomes:
         dropped["no_majority"] += 1
     records = []
@@ -248,20 +253,25 @@ def pair_records(
         def meta(first_is_a: bool, outcome: _Outcome = outcome) -> dict[str, Any]:
             if not options.contested:
                 return {}
+            # Every record carries the field when asked, so that columnar writers keep it.
+            adjudication = {"adjudicated": labelled} if options.adjudicated else {}
             first, second = (
                 (pair.model_a, pair.model_b) if first_is_a else (pair.model_b, pair.model_a)
             )
-            return _contested(
-                pair,
-                tally,
-                outcome,
-                first=first,
-                second=second,
-                first_is_a=first_is_a,
-                ratings=ratings,
-                arena=fmt == "arena",
-                mode=options.mode,
-            )
+            return {
+                **_contested(
+                    pair,
+                    tally,
+                    outcome,
+                    first=first,
+                    second=second,
+                    first_is_a=first_is_a,
+                    ratings=ratings,
+                    arena=fmt == "arena",
+                    mode=options.mode,
+                ),
+                **adjudication,
+            }
 
         if fmt == "arena":
             records.append(_arena(pair, outcome, meta(True), options.mode))

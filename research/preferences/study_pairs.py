@@ -113,7 +113,7 @@ def _pairs_of(
     study: Study, batch: list[tuple[int, list[tuple]]], pseudonyms: dict
 ) -> Iterator[PairVotes]:
     pairs = Pair.objects.select_related(
-        "prompt", "output_a__candidate", "output_b__candidate"
+        "prompt", "output_a__candidate", "output_b__candidate", "adjudication"
     ).in_bulk({pair_id for pair_id, _ in batch})
     new = {row[1] for _, rows in batch for row in rows} - set(pseudonyms)
     pseudonyms.update(rater_pseudonyms(study_id=study.pk, rater_ids=sorted(new)))
@@ -141,4 +141,12 @@ def _pairs_of(
             turn=conversation_turns(conversation_a),
             conversation_a=tuple(conversation_a),
             conversation_b=tuple(conversation_b),
+            verdict=_verdict(pair),
         )
+
+
+def _verdict(pair: Pair) -> str | None:
+    try:
+        return pair.adjudication.choice
+    except Pair.adjudication.RelatedObjectDoesNotExist:
+        return None

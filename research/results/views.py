@@ -16,6 +16,7 @@ from evaluations.studies.access import study_for_user_or_404
 from research.results import plots
 from research.results.aggregation import ResultOptions, pairwise_matrix
 from research.results.criteria import criteria_rows
+from research.results.flagged_raters import study_flagged_raters
 from research.results.snapshots import results_snapshot
 
 CHARTS_TIMEOUT = 7 * 24 * 3600
@@ -163,6 +164,7 @@ def study_results_view(request: HttpRequest, study_id: int, model_admin: Any) ->
         "gold": document.get("gold", {}),
         "bias": document.get("bias", {}),
         "exclude_flagged": options.exclude_flagged,
+        "flagged_raters": study_flagged_raters(study=study),
         "downloads": [
             ("Votes (CSV)", f"{api}votes.csv"),
             ("Votes (JSON Lines)", f"{api}votes.jsonl"),

@@ -54,7 +54,8 @@ def test_a_prolific_participant_votes_their_quota_and_returns_with_the_completio
     page.screenshot(path=str(artifacts / "prolific_1_start.png"), full_page=True)
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#panel-title")).to_have_text(study.name)
-    page.wait_for_function("document.documentElement.dataset.votingReady === 'true'")
+    # Not wait_for_function: its polling evaluates a string, which the rater pages' CSP refuses.
+    page.locator("html[data-voting-ready]").wait_for(state="attached")
     page.screenshot(path=str(artifacts / "prolific_2_voting.png"), full_page=True)
     for n, key in enumerate(("a", "b", "a"), start=1):
         before = page.locator('input[name="pair"]').get_attribute("value")

@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from evaluations.admin_base.scoping import StudyScopedAdminMixin
 from evaluations.models import Candidate, Output, Pair, Prompt, ProviderConnection, Study
 from evaluations.studies.access import is_study_scoped
-from raters.models import Assignment, Invite, Membership, Panel, Rater, Vote
+from raters.models import Adjudication, Assignment, Invite, Membership, Panel, Rater, Vote
 from tests.factories import (
     CandidateFactory,
     InviteFactory,
@@ -104,6 +104,9 @@ def _study_objects(owner, *, name: str) -> dict[type[Model], Model]:
             left_output=outputs[0],
             expires_at=timezone.now() + timedelta(hours=1),
         ),
+        Adjudication: Adjudication.objects.create(
+            study=study, pair=pair, rater=rater, choice="a", left_output=outputs[0]
+        ),
     }
 
 
@@ -179,7 +182,7 @@ def _expected_for_owner(name: str, prefix: str) -> int:
         return 405
     if _operator_only(model):
         return 403  # researchers manage no accounts and no provider connections
-    if view == "add" and model._meta.model_name in {"vote", "judgevote", "output"}:
+    if view == "add" and model._meta.model_name in {"vote", "judgevote", "output", "adjudication"}:
         return 403  # evidence: never added by hand
     return 200
 
@@ -213,7 +216,8 @@ def test_every_admin_url_answers_each_role_and_shows_nothing_of_another_research
             # Another researcher's object is answered as if it did not exist.
             "other": 404 if _targets_an_object(pattern) and owner_expects == 200 else owner_expects,
         }
-        if name.endswith(("_add",)) and model and model._meta.model_name in {"vote", "judgevote"}:
+        evidence = {"vote", "judgevote", "adjudication"}
+        if name.endswith(("_add",)) and model and model._meta.model_name in evidence:
             expectations["superuser"] = 403
         for role, expected in expectations.items():
             response = world["clients"][role].get(url)
@@ -294,6 +298,7 @@ def test_posting_to_every_admin_url_of_another_researchers_study_changes_nothing
         (Study, "run_judges"),
         (Vote, "delete_selected"),
         (Invite, "delete_selected"),
+        (Adjudication, "use_as_gold"),
         (Output, "retry_selected_failed"),
     ],
 )
@@ -305,6 +310,8 @@ def test_admin_actions_never_reach_another_researchers_objects(world, model, act
     )
     assert response.status_code == 200
     assert model._default_manager.filter(pk=obj.pk).exists()
+    if model is Adjudication:  # the verdict did not become the pair's gold answer
+        assert Pair.objects.get(pk=obj.pair_id).gold_answer == ""
     assert MARKER not in response.content.decode()
 
 

@@ -48,6 +48,14 @@ RATER_MATRIX: dict[str, dict[str, int | str]] = {
     "raters:undo": {"anonymous": LOGIN, "rater": 405, "other_rater": 405, "researcher": 405},
     # Members who need no training are sent on to the study.
     "raters:training": {"anonymous": LOGIN, "rater": 302, "other_rater": 404, "researcher": 404},
+    # Only the study's designated senior rater; its other raters get the same 404 as strangers.
+    "raters:adjudication": {
+        "anonymous": LOGIN,
+        "rater": 404,
+        "other_rater": 404,
+        "researcher": 404,
+        "senior": 200,
+    },
     # A panel's entry without the platform's ids: refused with the reason, for everyone.
     "raters:panel_enter": {"anonymous": 400, "rater": 400, "other_rater": 400, "researcher": 400},
     # Only the panel's own participants have a code to collect.
@@ -105,7 +113,9 @@ def world(db, settings, tmp_path) -> dict:
     invite = InviteFactory(study=study, max_uses=None)
     panel = Panel.objects.create(study=study, completion_code="DONE1")
     media = PromptMediaFactory(study=study)
-    clients = {role: Client() for role in ROLES}
+    senior = MembershipFactory(study=study, rater=RaterFactory(), senior=True).rater
+    clients = {role: Client() for role in (*ROLES, "senior")}
+    clients["senior"].force_login(senior.user)
     clients["rater"].force_login(rater.user)
     clients["other_rater"].force_login(other_rater.user)
     clients["researcher"].force_login(researcher)
@@ -356,7 +366,8 @@ def test_a_single_use_invite_cannot_be_used_twice(world):
     again = _join(Client(), token, "post")
     assert again.status_code == 404
     assert "already been used" in again.content.decode()
-    assert world["study"].memberships.count() == 2  # the rater fixture and the first joiner
+    # the rater and senior fixtures and the first joiner
+    assert world["study"].memberships.count() == 3
 
 
 @pytest.mark.parametrize(

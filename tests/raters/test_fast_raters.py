@@ -13,14 +13,15 @@ from tests.raters.conftest import join, study_with_pairs
 pytestmark = pytest.mark.django_db
 
 
-def vote_n(rater, study, n: int, seconds: float, choice: str = "A") -> None:
-    for _ in range(n):
+def vote_n(rater, study, n: int, seconds: float, choice: str = "AB") -> None:
+    # Both sides in turn: always one side is straight-lining, flagged on its own.
+    for i in range(n):
         assignment = assignment_next(rater=rater, study=study)
         vote_record(
             rater=rater,
             study=study,
             public_id=assignment.pair.public_id,
-            side_choice=choice,
+            side_choice=choice if choice == "tie" else choice[i % len(choice)],
             time_spent_ms=int(seconds * 1000),
             now=assignment.shown_at + timedelta(seconds=seconds),
         )
@@ -41,7 +42,7 @@ def test_a_rater_voting_in_a_third_of_a_second_is_flagged_with_the_evidence(stud
     flagged = membership(rater, study)
     assert flagged.flagged
     assert "median 0.3 s per decisive vote" in flagged.flag_reason
-    assert "12 votes" in flagged.flag_reason and "2.0 s" in flagged.flag_reason
+    assert "latest 12 decisive votes" in flagged.flag_reason and "2.0 s" in flagged.flag_reason
 
 
 def test_a_careful_rater_is_not_flagged_nor_is_anyone_on_few_votes(study):

@@ -91,6 +91,7 @@ def test_undo_is_refused_once_the_window_has_passed(open_study, rater):
 @pytest.mark.django_db
 def test_a_rater_below_the_gold_threshold_is_flagged_and_recovers(settings):
     settings.RATER_MIN_SECONDS_PER_VOTE = 0  # these votes are instant: only gold is tested here
+    settings.RATER_MAX_WORDS_PER_SECOND = 0  # (no reading-time threshold either)
     study = study_with_pairs(n_prompts=10, n_candidates=2, gold_rate=1.0, gold_min_accuracy=0.7)
     rater = join(study)
     for pair in Pair.objects.filter(study=study):

@@ -45,6 +45,11 @@ class Command(BaseCommand):
             "--no-contested", action="store_true", help="Only the format's own fields."
         )
         parser.add_argument(
+            "--adjudicated",
+            action="store_true",
+            help="Label adjudicated pairs with the senior rater's verdict (majority mode).",
+        )
+        parser.add_argument(
             "--output", "-o", type=Path, default=None, help="File (default: stdout)."
         )
         parser.add_argument(
@@ -81,6 +86,7 @@ class Command(BaseCommand):
             exclude_gold_failures=options["exclude_gold_failures"],
             exclude_raters=tuple(options["exclude_raters"]),
             contested=not options["no_contested"],
+            adjudicated=options["adjudicated"],
         )
         try:
             export = study_preferences_export(study=study, options=chosen)
