@@ -1,4 +1,4 @@
-"""Where a vote and the next pair spend their CPU: one rater voting in a loop, in process.
+"""Where a vote and the next pair spend their CPU: raters taking turns voting, in process.
 
 The requests go through Django's whole handler (every middleware, the Redis-backed session,
 authentication, CSRF with the token the page carries, the view, template rendering) to
@@ -45,6 +45,7 @@ from benchmarks.load_voting import (  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--votes", type=int, default=400)
+    parser.add_argument("--raters", type=int, default=40, help="taking turns, one vote each")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--database", default="tastetest_profile")
     args = parser.parse_args()
@@ -74,16 +75,19 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    seeded = study_seed(raters=1, prompts=1000, candidates=4, votes_per_pair=5)
-    client = Client(enforce_csrf_checks=True, HTTP_HOST="127.0.0.1")
-    client.cookies[settings.SESSION_COOKIE_NAME] = seeded.cookies[0][settings.SESSION_COOKIE_NAME]
+    seeded = study_seed(raters=args.raters, prompts=1000, candidates=4, votes_per_pair=5)
     page = f"/studies/{seeded.study_id}/"
     vote = f"/studies/{seeded.study_id}/vote/"
-    panel = client.get(page).content.decode()
+    clients, panels = [], []
+    for cookies in seeded.cookies:
+        client = Client(enforce_csrf_checks=True, HTTP_HOST="127.0.0.1")
+        client.cookies[settings.SESSION_COOKIE_NAME] = cookies[settings.SESSION_COOKIE_NAME]
+        clients.append(client)
+        panels.append(client.get(page).content.decode())
     choices = ("A", "B", "tie")
 
     def one_vote(k: int) -> None:
-        nonlocal panel
+        client, panel = clients[k % len(clients)], panels[k % len(clients)]
         pair, token = PAIR_RE.search(panel), CSRF_RE.search(panel)
         assert pair and token, "no pair on the panel"
         response = client.post(
@@ -97,10 +101,10 @@ def main() -> int:
             },
             headers={"X-Requested-With": "fetch", "Referer": f"http://127.0.0.1{page}"},
         )
-        panel = response.content.decode()
+        panel = panels[k % len(clients)] = response.content.decode()
         assert response.status_code == 200 and "Vote recorded." in panel, panel[:500]
 
-    for k in range(20):  # warm: templates, the session cache, the connection
+    for k in range(2 * args.raters):  # warm: templates, the session cache, the connection
         one_vote(k)
     backend = connection.cursor().connection.info.backend_pid
 
@@ -110,7 +114,8 @@ def main() -> int:
     cpu, pg = time.process_time() - cpu0, _proc_cpu(backend) - pg0
     wall = time.perf_counter() - wall0
     print(
-        f"{args.votes} votes, each with the next pair, one after the other: per vote "
+        f"{args.votes} votes of {args.raters} raters, each with the next pair, one after the "
+        f"other: per vote "
         f"{1000 * cpu / args.votes:.2f} ms CPU in Django, {1000 * pg / args.votes:.2f} ms in the "
         f"PostgreSQL backend, {1000 * wall / args.votes:.2f} ms wall"
     )
@@ -130,11 +135,13 @@ def main() -> int:
     for ms, sql in timings:
         print(f"  {ms:6.2f} ms  {' '.join(sql.split())[:110]}")
 
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.process_time)  # CPU, not time spent waiting on a socket
     profile.enable()
     for k in range(args.votes):
         one_vote(k)
     profile.disable()
+    if os.environ.get("PROFILE_DUMP"):
+        profile.dump_stats(os.environ["PROFILE_DUMP"])
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
     print(out.getvalue())

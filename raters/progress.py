@@ -6,6 +6,7 @@ from django.db import connection
 
 from evaluations.models import Pair, Study
 from raters.models import Assignment, Rater, Vote
+from raters.prepared_sql import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def rater_progress(*, rater: Rater, study: Study) -> Progress:
         "reserved": Assignment.State.RESERVED.value,
         "target": study.votes_per_pair,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_progress_sql(), params)
         n_voted, n_reserved, n_open, n_open_seen = cursor.fetchone()
     return Progress(voted=n_voted, available=n_voted + n_reserved + n_open - n_open_seen)

@@ -25,6 +25,7 @@ from django.db import connection
 
 from evaluations.models import Output, Pair, Prompt, Study
 from raters.models import Assignment, Rater, Vote
+from raters.prepared_sql import prepared_cursor
 
 
 def _tables() -> dict[str, str]:
@@ -152,7 +153,7 @@ def regular_pair_reserve(
         "now": now,
         "expires": expires_at,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_reserve_sql(), params)
         row = cursor.fetchone()
     if row is None:

@@ -21,7 +21,8 @@ from raters.assignment import assignment_next, assignment_skip
 from raters.conversation_view import conversation_pair_view
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
-from raters.models import Assignment, Membership, Rater
+from raters.membership_lookup import membership_find
+from raters.models import Assignment, Rater
 from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
 from raters.progress import Progress, rater_progress
 from raters.ratelimit import client_address
@@ -67,11 +68,7 @@ def strict_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]:
     """The signed-in rater and one of *their* studies; anything else is a plain 404."""
     # The rater comes with the membership, in one query: this runs on every vote.
-    membership = (
-        Membership.objects.select_related("rater", "study")
-        .filter(rater__user_id=request.user.pk, study_id=study_id)
-        .first()
-    )
+    membership = membership_find(user_id=request.user.pk, study_id=study_id)
     if membership is None:
         raise Http404
     request.user.rater = membership.rater  # for the page header, without a query of its own

@@ -17,6 +17,7 @@ from django.db import connection
 
 from evaluations.models import Output, Pair, Study
 from raters.models import Assignment, Membership, Rater, Vote
+from raters.prepared_sql import prepared_cursor
 from raters.speed import SPEED_RECENT_VOTES
 
 # A client-reported time longer than the server saw the pair is a clock or a forgery.
@@ -122,7 +123,7 @@ def held_vote_record(
         "now": now,
         "recent": SPEED_RECENT_VOTES,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_sql(), params)
         row = cursor.fetchone()
     if row is None:
