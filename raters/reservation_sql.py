@@ -57,7 +57,9 @@ WITH seen AS MATERIALIZED (
     JOIN {t["pair"]} p ON p.id = a.pair_id
     JOIN {t["output"]} oa ON oa.id = p.output_a_id
     JOIN {t["output"]} ob ON ob.id = p.output_b_id
-    WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s AND a.is_gold = false
+    -- "+ 0": the rater's own rows, through an index led by rater_id, never the study's
+    -- through study_id (the planner's pick when statistics predate the study's votes).
+    WHERE a.rater_id = %(rater)s AND a.study_id + 0 = %(study)s AND a.is_gold = false
     GROUP BY 1, 2
 ), pool AS MATERIALIZED (
     SELECT p.id, p.output_a_id, p.output_b_id, p.prompt_id, p.public_id,

@@ -47,13 +47,18 @@ WITH held AS MATERIALIZED (
            oa.candidate_id AS ca, ob.candidate_id AS cb,
            GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(now)s - a.shown_at)) * 1000))::bigint AS seen_ms,
            EXISTS (SELECT 1 FROM {assignment} x
-                   WHERE x.rater_id = %(rater)s AND x.study_id = %(study)s
+                   WHERE x.rater_id = %(rater)s AND x.study_id + 0 = %(study)s
                      AND x.state = %(reserved)s AND x.id <> a.id) AS holds_another
     FROM {assignment} a
     JOIN {pair} p ON p.id = a.pair_id
     JOIN {output} oa ON oa.id = p.output_a_id
     JOIN {output} ob ON ob.id = p.output_b_id
-    WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s AND p.public_id = %(public_id)s
+    -- The pair by its public id, then the rater's assignment of it by (rater, pair); "+ 0"
+    -- keeps every look-up of the rater's rows on an index led by rater_id, never on study_id
+    -- (the whole study's rows: the planner's pick while statistics predate the study's votes).
+    WHERE a.rater_id = %(rater)s
+      AND a.pair_id = (SELECT id FROM {pair} WHERE public_id = %(public_id)s)
+      AND a.study_id + 0 = %(study)s
 ), decided AS MATERIALIZED (
     SELECT h.*,
            CASE WHEN %(side)s IN ('tie', 'both_bad') THEN %(side)s
@@ -86,7 +91,7 @@ SELECT d.id, d.pair_id, d.left_output_id, d.state, d.output_a_id, d.output_b_id,
        (SELECT m.flag_reason FROM {membership} m
         WHERE m.rater_id = %(rater)s AND m.study_id = %(study)s),
        ARRAY(SELECT v.time_spent_ms FROM {vote} v
-             WHERE v.rater_id = %(rater)s AND v.study_id = %(study)s
+             WHERE v.rater_id = %(rater)s AND v.study_id + 0 = %(study)s
                AND v.choice IN (%(choice_a)s, %(choice_b)s) AND v.time_spent_ms IS NOT NULL
              ORDER BY v.created_at DESC LIMIT %(recent)s)
 FROM decided d
