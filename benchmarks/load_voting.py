@@ -1,23 +1,30 @@
-"""Load test of voting: N raters, each looping "fetch the next pair, vote" against gunicorn.
+"""Load test of voting: N raters, each looping "vote, and vote on the next pair" against gunicorn.
 
 Starts gunicorn with config/gunicorn.conf.py in production mode (DEBUG off, manifest static
 files) on an ephemeral port, pointed at its own PostgreSQL database (tastetest_load by default,
 dropped and recreated), seeds one open study per concurrency level, signs each rater in (a
 session row, as after a real login) and drives exactly what the browser does: GET the study
-page (the next pair), then POST the vote form with the CSRF token and the X-Requested-With
-header the page's script sends (its response is the next panel). It prints throughput,
-latency percentiles and errors, then compares the votes in the database with the votes the
-clients saw acknowledged: none may be lost, none duplicated, no pair above its target.
+page once, then POST the vote form with the CSRF token and the X-Requested-With header the
+page's script sends; its response is the next panel, whose pair is voted on next (the page is
+loaded again only after an error; --reload-page loads it before every vote, the loop of runs
+before the CPU figures). It prints throughput, latency percentiles and errors, the CPU per
+acknowledged vote of gunicorn (master and workers, from /proc) and of the PostgreSQL backends
+it opened (told apart by application_name), the load client's and the rest of the machine's
+share, then compares the votes in the database with the votes the clients saw acknowledged:
+none may be lost, none duplicated, no pair above its target.
 
     .venv/bin/python benchmarks/load_voting.py              # 200 raters, 60 s, ~20 s per pair
     .venv/bin/python benchmarks/load_voting.py --think 0 --sweep 5,10,20,40 --duration 15
     # the same levels against the code of another commit, served alongside in the same run:
     .venv/bin/python benchmarks/load_voting.py --think 0 --sweep 40 --reference 0ba5b38
+    .venv/bin/python benchmarks/load_voting.py --think 0 --sweep 40 --duration 10 --rounds 3 \
+        --reference 0ba5b38     # the two trees take turns, three rounds each
 
 With --reference, that commit's tree (git archive, nothing in the repository changes) is served
 by a second gunicorn with the same settings, on the same database, with the same virtualenv;
-each level runs against it and then against this tree, one after the other, and a line compares
-the two: on a shared machine only the ratio means something.
+each level runs against it and then against this tree (--rounds times, taking turns), and two
+lines compare them: throughput, which other jobs on a shared machine move, and CPU per vote,
+which they move much less.
 
 Needs PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432) and, for sessions and
 rate limits shared across workers, Redis (CACHE_URL, default redis://127.0.0.1:6379/7).
@@ -449,6 +456,23 @@ async def run_level(
     return stats, time.monotonic() - started
 
 
+def _merged(runs: list[tuple[Stats, float, CpuMeter]]) -> tuple[Stats, float, CpuMeter]:
+    """The rounds of one tree as one run (the 10 s windows of all rounds overlaid)."""
+    total = Stats()
+    meter = runs[0][2]
+    for name in ("server", "postgres", "client", "machine_busy", "machine_total"):
+        setattr(meter, name, sum(getattr(m, name) for _, _, m in runs))
+    for stats, _, _ in runs:
+        total.vote_ms += stats.vote_ms
+        total.next_ms += stats.next_ms
+        total.timeline += stats.timeline
+        total.errors.update(stats.errors)
+        total.acked |= stats.acked
+        total.repeats += stats.repeats
+        total.exhausted += stats.exhausted
+    return total, sum(elapsed for _, elapsed, _ in runs), meter
+
+
 def report(
     level: int, stats: Stats, elapsed: float, check: dict[str, int], meter: CpuMeter
 ) -> bool:
@@ -563,6 +587,12 @@ def main() -> int:
         "--reference", help="a commit whose code is measured alongside, level by level"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run each level this many times per tree, the trees taking turns",
+    )
+    parser.add_argument(
         "--reload-page",
         action="store_true",
         help="load the whole page before every vote (the loop of earlier runs) instead of "
@@ -616,33 +646,44 @@ def main() -> int:
         )
         for level in levels:
             throughput, cpu = {}, {}
-            for name, base, server, app_name in servers:
-                seeded = study_seed(
+            studies = {
+                name: study_seed(
                     raters=level,
                     prompts=args.prompts,
                     candidates=args.candidates,
                     votes_per_pair=args.votes_per_pair,
                 )
+                for name, _, _, _ in servers
+            }
+            runs: dict[str, list[tuple[Stats, float, CpuMeter]]] = {n: [] for n in studies}
+            load_before = os.getloadavg()[0]
+            # Round by round, each tree in turn: on a machine shared with other jobs, both
+            # then meet the same mix of quiet and busy minutes.
+            for _ in range(args.rounds):
+                for name, base, server, app_name in servers:
+                    with CpuMeter(server_pid=server.pid, app_name=app_name, pg_url=pg_url) as meter:
+                        stats, elapsed = asyncio.run(
+                            run_level(
+                                base=base,
+                                seeded=studies[name],
+                                duration=args.duration,
+                                think=args.think,
+                                reload_page=args.reload_page,
+                            )
+                        )
+                    runs[name].append((stats, elapsed, meter))
+            for name, seeded in studies.items():
+                stats, elapsed, meter = _merged(runs[name])
                 print(
                     f"\n[{name}] study {seeded.study_id}: "
-                    f"{seeded.pairs} pairs x {seeded.votes_per_pair} votes"
+                    f"{seeded.pairs} pairs x {seeded.votes_per_pair} votes, "
+                    f"{args.rounds} round(s) of {args.duration:.0f} s"
                 )
-                load_before = os.getloadavg()[0]
-                with CpuMeter(server_pid=server.pid, app_name=app_name, pg_url=pg_url) as meter:
-                    stats, elapsed = asyncio.run(
-                        run_level(
-                            base=base,
-                            seeded=seeded,
-                            duration=args.duration,
-                            think=args.think,
-                            reload_page=args.reload_page,
-                        )
-                    )
                 check = votes_check(seeded=seeded, acked=stats.acked)
                 all_ok &= report(level, stats, elapsed, check, meter)
                 cpu[name] = (meter.server + meter.postgres) / max(1, len(stats.acked))
-                print(f"  load avg   {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
                 throughput[name] = len(stats.acked) / elapsed
+            print(f"\n  load avg   {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
             if len(throughput) == 2:
                 (ref_name, ref), (_, this) = throughput.items()
                 print(
