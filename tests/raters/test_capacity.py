@@ -260,3 +260,25 @@ def test_the_membership_look_up_loads_what_the_orm_loads():
     assert found.study.decision_constraints == {"max_cost": 1.5, "nested": ["a", None]}
     assert membership_find(user_id=outsider.user_id, study_id=study.pk) is None
     assert membership_find(user_id=rater.user_id, study_id=999_999) is None
+
+
+# Sign-in, the membership, the rater's held pair with its texts, progress, and whether an undo
+# is possible (the latest vote, the latest skip).
+MAX_QUERIES_PAGE = 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_voting_page_with_a_held_pair_takes_at_most_six_queries(
+    client, django_assert_max_num_queries
+):
+    study = study_with_pairs(n_prompts=5, n_candidates=3, votes_per_pair=3)
+    rater = join(study)
+    client.force_login(rater.user)
+    url = reverse("raters:study", args=[study.pk])
+    held = assignment_next(rater=rater, study=study)
+
+    with django_assert_max_num_queries(MAX_QUERIES_PAGE):
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert f'name="pair" value="{held.pair.public_id}"'.encode() in response.content
