@@ -260,6 +260,7 @@ def test_the_membership_look_up_loads_what_the_orm_loads():
     assert found.study.decision_constraints == {"max_cost": 1.5, "nested": ["a", None]}
     assert membership_find(user_id=outsider.user_id, study_id=study.pk) is None
     assert membership_find(user_id=rater.user_id, study_id=999_999) is None
+    assert membership_find(user_id=rater.user_id, study_id=10**30) is None  # a URL's digits
 
 
 # Sign-in, the membership, the rater's held pair with its texts, progress, and whether an undo
