@@ -123,6 +123,8 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The voting path's long statements are prepared once per connection (raters/prepared_sql.py).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write at once: WAL lets readers go on while one
     # writes, IMMEDIATE takes the write lock up front instead of failing mid-transaction.

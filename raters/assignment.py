@@ -308,13 +308,20 @@ def _renew(assignment: Assignment, now: datetime) -> bool:
 
 _WITH_TEXTS = ("pair__prompt", "pair__output_a", "pair__output_b")
 # What the panel reads of them: an output row also holds its unscrubbed text and its metadata.
+# The conversation fields too: whether the prompt is a conversation is read on every panel,
+# and leaving them deferred cost two queries per page.
 _PANEL_FIELDS = (
     *(f.name for f in Assignment._meta.concrete_fields),
     *(f"pair__{f.name}" for f in Pair._meta.concrete_fields),
+    "pair__prompt__study_id",
     "pair__prompt__text",
     "pair__prompt__context",
+    "pair__prompt__messages",
+    "pair__prompt__turns",
     "pair__output_a__text",
+    "pair__output_a__turns",
     "pair__output_b__text",
+    "pair__output_b__turns",
 )
 
 

@@ -25,6 +25,7 @@ from django.db import connection
 
 from evaluations.models import Output, Pair, Prompt, Study
 from raters.models import Assignment, Rater, Vote
+from raters.prepared_sql import prepared_cursor
 
 
 def _tables() -> dict[str, str]:
@@ -56,7 +57,9 @@ WITH seen AS MATERIALIZED (
     JOIN {t["pair"]} p ON p.id = a.pair_id
     JOIN {t["output"]} oa ON oa.id = p.output_a_id
     JOIN {t["output"]} ob ON ob.id = p.output_b_id
-    WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s AND a.is_gold = false
+    -- "+ 0": the rater's own rows, through an index led by rater_id, never the study's
+    -- through study_id (the planner's pick when statistics predate the study's votes).
+    WHERE a.rater_id = %(rater)s AND a.study_id + 0 = %(study)s AND a.is_gold = false
     GROUP BY 1, 2
 ), pool AS MATERIALIZED (
     SELECT p.id, p.output_a_id, p.output_b_id, p.prompt_id, p.public_id,
@@ -153,7 +156,7 @@ def regular_pair_reserve(
         "now": now,
         "expires": expires_at,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_reserve_sql(), params)
         row = cursor.fetchone()
     if row is None:

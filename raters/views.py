@@ -21,7 +21,8 @@ from raters.assignment import assignment_next, assignment_skip
 from raters.forms import JoinForm, PairForm, VoteForm
 from raters.invites import InviteInvalid, invite_accept, invite_from_token, rater_register
 from raters.judgments import JudgmentInvalid, answer_parse, criteria_answers, study_questions
-from raters.models import Assignment, Membership, Rater
+from raters.membership_lookup import membership_find
+from raters.models import Assignment, Rater
 from raters.pair_display import pair_display_context
 from raters.panels import PANEL_SESSION_KEY, PanelSession, panel_quota_reached
 from raters.progress import Progress, rater_progress
@@ -69,11 +70,7 @@ def strict_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 def _rater_and_study(request: HttpRequest, study_id: int) -> tuple[Rater, Study]:
     """The signed-in rater and one of *their* studies; anything else is a plain 404."""
     # The rater comes with the membership, in one query: this runs on every vote.
-    membership = (
-        Membership.objects.select_related("rater", "study")
-        .filter(rater__user_id=request.user.pk, study_id=study_id)
-        .first()
-    )
+    membership = membership_find(user_id=request.user.pk, study_id=study_id)
     if membership is None:
         raise Http404
     request.user.rater = membership.rater  # for the page header, without a query of its own

@@ -23,6 +23,7 @@ from django.db import connection
 from evaluations.models import Output, Pair, Prompt, Study
 from raters.judgments import Answer
 from raters.models import Assignment, CriterionVote, Membership, Rater, Vote
+from raters.prepared_sql import prepared_cursor
 from raters.reading_time import answer_words_sql
 from raters.speed import SPEED_RECENT_VOTES, RecentVote
 
@@ -57,7 +58,7 @@ WITH held AS MATERIALIZED (
            {answer_words_sql("oa.text")} + {answer_words_sql("ob.text")} AS answer_words,
            GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(now)s - a.shown_at)) * 1000))::bigint AS seen_ms,
            EXISTS (SELECT 1 FROM {assignment} x
-                   WHERE x.rater_id = %(rater)s AND x.study_id = %(study)s
+                   WHERE x.rater_id = %(rater)s AND x.study_id + 0 = %(study)s
                      AND x.state = %(reserved)s AND x.id <> a.id) AS holds_another,
            (SELECT COUNT(*) FROM {vote} t
             WHERE t.pair_id = a.pair_id AND t.rater_id = %(rater)s) AS turns_voted,
@@ -67,7 +68,12 @@ WITH held AS MATERIALIZED (
     JOIN {prompt} pr ON pr.id = p.prompt_id
     JOIN {output} oa ON oa.id = p.output_a_id
     JOIN {output} ob ON ob.id = p.output_b_id
-    WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s AND p.public_id = %(public_id)s
+    -- The pair by its public id, then the rater's assignment of it by (rater, pair); "+ 0"
+    -- keeps every look-up of the rater's rows on an index led by rater_id, never on study_id
+    -- (the whole study's rows: the planner's pick while statistics predate the study's votes).
+    WHERE a.rater_id = %(rater)s
+      AND a.pair_id = (SELECT id FROM {pair} WHERE public_id = %(public_id)s)
+      AND a.study_id + 0 = %(study)s
 ), decided AS MATERIALIZED (
     SELECT h.*,
            CASE WHEN %(side)s IN ('tie', 'both_bad') THEN %(side)s
@@ -132,7 +138,7 @@ CROSS JOIN LATERAL (
                           (SELECT (v.choice = %(choice_a)s) = (v.left_output_id = vp.output_a_id)
                            FROM {pair} vp WHERE vp.id = v.pair_id)) AS picked_left
           FROM {vote} v
-          WHERE v.rater_id = %(rater)s AND v.study_id = %(study)s
+          WHERE v.rater_id = %(rater)s AND v.study_id + 0 = %(study)s
             AND v.choice IN (%(choice_a)s, %(choice_b)s)
           ORDER BY v.created_at DESC, v.id DESC LIMIT %(recent)s) r
 ) recent
@@ -178,7 +184,7 @@ def held_vote_record(
         "criterion_strengths": [answer.strength for answer in (criteria or {}).values()],
         "turn": turn,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_sql(), params)
         row = cursor.fetchone()
     if row is None:
