@@ -133,6 +133,11 @@ def _plans(study, rater) -> dict[str, str]:
                     "voted": "voted",
                     "rationale": "",
                     "recent": SPEED_RECENT_VOTES,
+                    "strength": None,
+                    "criteria": [],
+                    "criterion_sides": [],
+                    "criterion_strengths": [],
+                    "turn": None,
                 },
             ),
             (
