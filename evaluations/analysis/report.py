@@ -209,25 +209,7 @@ def _criterion(
     """One criterion's answers: ranking (as a category's), agreement, bias and ordinal block."""
     votes = votes.subset(~votes.is_gold)
     ranked = votes.subset(votes.outcome != BOTH_BAD) if both_bad == "exclude" else votes
-    notes: list[str] = []
-    try:
-        kind, _ = cluster_resolve(cluster, ranked.rater, _prompts(ranked))
-    except ValueError:
-        kind = "none"
-        notes.append(
-            f"too few clusters for this criterion for cluster={cluster}: "
-            "intervals treat votes as independent"
-        )
-    block = _ranking(
-        ranked,
-        ties="half",
-        bootstrap=0,
-        seed=None,
-        anchor=None,
-        warnings=notes,
-        cluster=kind,
-        power=power,
-    )
+    block, notes = _subset_ranking(ranked, "criterion", cluster, "half", power)
     return {
         "votes": len(votes),
         "both_bad_votes": int((votes.outcome == BOTH_BAD).sum()),
@@ -243,8 +225,16 @@ def _criterion(
 def _sub_ranking(
     subset: VoteArrays, what: str, cluster_kind: str, ties: str, power: float
 ) -> dict[str, Any]:
-    """The ranking of one category's or turn's votes: sandwich intervals, clustered as the main
-    ranking where the subset has the clusters for it."""
+    """The ranking of one category's or turn's votes."""
+    block, notes = _subset_ranking(subset, what, cluster_kind, ties, power)
+    return {"votes": len(subset), "models": block["models"], "warnings": notes}
+
+
+def _subset_ranking(
+    subset: VoteArrays, what: str, cluster_kind: str, ties: str, power: float
+) -> tuple[dict[str, Any], list[str]]:
+    """A subset's ranking block and its notes: sandwich intervals, clustered as the main ranking
+    where the subset has the clusters for it."""
     notes: list[str] = []
     try:
         kind, _ = cluster_resolve(cluster_kind, subset.rater, _prompts(subset))
@@ -264,7 +254,7 @@ def _sub_ranking(
         cluster=kind,
         power=power,
     )
-    return {"votes": len(subset), "models": block["models"], "warnings": notes}
+    return block, notes
 
 
 def _turn_order(names: list[str]) -> list[str]:

@@ -93,21 +93,34 @@ def candidate_deployments_authorized(candidate: Candidate, *, owner: object) -> 
         raise GenerationError(f"{candidate.label}: {exc}") from None
 
 
-def candidate_request_params(candidate: Candidate) -> dict:
-    extra = candidate.extra_params or {}
+def model_request_params(
+    *, extra_params: object, temperature: float | None, max_tokens: int | None
+) -> dict:
+    """A candidate's or judge's request parameters: its extra_params, then its temperature and
+    max_tokens. ValueError when extra_params is not an object or sets what the app sets."""
+    extra = extra_params or {}
     if not isinstance(extra, dict):
-        raise GenerationError(f"{candidate.label}: extra_params must be an object")
+        raise ValueError("extra_params must be an object")
     reserved = RESERVED_PARAMS & set(extra)
     if reserved:
-        raise GenerationError(
-            f"{candidate.label}: extra_params may not set {', '.join(sorted(reserved))}"
-        )
+        raise ValueError(f"extra_params may not set {', '.join(sorted(reserved))}")
     params = dict(extra)
-    if candidate.temperature is not None:
-        params["temperature"] = candidate.temperature
-    if candidate.max_tokens is not None:
-        params["max_tokens"] = candidate.max_tokens
+    if temperature is not None:
+        params["temperature"] = temperature
+    if max_tokens is not None:
+        params["max_tokens"] = max_tokens
     return params
+
+
+def candidate_request_params(candidate: Candidate) -> dict:
+    try:
+        return model_request_params(
+            extra_params=candidate.extra_params,
+            temperature=candidate.temperature,
+            max_tokens=candidate.max_tokens,
+        )
+    except ValueError as exc:
+        raise GenerationError(f"{candidate.label}: {exc}") from None
 
 
 def output_messages(*, candidate: Candidate, prompt: Prompt) -> list[dict]:

@@ -7,7 +7,7 @@ import json
 import math
 import re
 
-from evaluations.generation.requests import RESERVED_PARAMS
+from evaluations.generation.requests import model_request_params
 from evaluations.models import (
     JUDGE_PROMPT_TEMPLATE,
     JUDGE_SYSTEM_PROMPT,
@@ -153,20 +153,14 @@ def judge_messages(
 
 
 def judge_request_params(judge: Judge) -> dict:
-    extra = judge.extra_params or {}
-    if not isinstance(extra, dict):
-        raise JudgingError(f"judge {judge.model}: extra_params must be an object")
-    reserved = RESERVED_PARAMS & set(extra)
-    if reserved:
-        raise JudgingError(
-            f"judge {judge.model}: extra_params may not set {', '.join(sorted(reserved))}"
+    try:
+        return model_request_params(
+            extra_params=judge.extra_params,
+            temperature=judge.temperature,
+            max_tokens=judge.max_tokens,
         )
-    params = dict(extra)
-    if judge.temperature is not None:
-        params["temperature"] = judge.temperature
-    if judge.max_tokens is not None:
-        params["max_tokens"] = judge.max_tokens
-    return params
+    except ValueError as exc:
+        raise JudgingError(f"judge {judge.model}: {exc}") from None
 
 
 TOP_LOGPROBS = 5
